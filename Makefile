@@ -1,0 +1,42 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := wsgi.py
+
+.PHONY: run test install migrate seed serve bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+seed: migrate
+	$(BIN)/flask seed-demo --if-empty
+
+## run: set everything up (venv, install, migrate, demo clinic) and serve on http://127.0.0.1:5000
+run: seed
+	@$(BIN)/python -c "from booking.demo import demo_logins; from booking.cli import print_logins; print_logins(demo_logins())"
+	@echo "Serving on http://127.0.0.1:5000 (Ctrl+C to stop)"
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## test: the whole suite on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set
+test: install
+	$(BIN)/python -m pytest
+
+## serve: production server (needs DATABASE_URL and SECRET_KEY)
+serve: install
+	BOOKING_CONFIG=production $(BIN)/flask db upgrade
+	BOOKING_CONFIG=production $(BIN)/gunicorn --workers $${WORKERS:-4} --bind $${BIND:-0.0.0.0:8000} wsgi:app
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -1,0 +1,127 @@
+"""The clinic booking application: ``create_app`` builds and wires it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from booking.extensions import csrf, db, limiter, login_manager, migrate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(config: str | type | None = None, **overrides: Any) -> Flask:
+    """Build the app from a config name (``development``, ``testing``, ``production``; default
+    ``$BOOKING_CONFIG`` or development) or a config class, then apply ``overrides``."""
+    from config import CONFIGS, INSTANCE_DIR, ProductionConfig
+
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
+    name = config if isinstance(config, str) else os.environ.get("BOOKING_CONFIG", "development")
+    if isinstance(config, type):
+        app.config.from_object(config)
+    else:
+        if name not in CONFIGS:
+            raise RuntimeError(f"Unknown configuration {name!r}; use one of {sorted(CONFIGS)}")
+        config_class = CONFIGS[name]
+        app.config.from_object(config_class)
+        if config_class is ProductionConfig:
+            app.config.update(ProductionConfig.from_environment())
+    app.config.update(overrides)
+    app.config["BOOKING_ENV"] = name if not isinstance(config, type) else config.__name__
+
+    os.makedirs(app.instance_path, exist_ok=True)
+    register_extensions(app)
+    register_template_helpers(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions to ``app`` and set up the database engine."""
+    from booking.database import configure_engine
+    from booking import models  # noqa: F401  (registers the tables for Alembic)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    csrf.init_app(app)
+    limiter.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> models.User | None:
+        user = db.session.get(models.User, int(user_id))
+        return user if user is not None and user.active else None
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Make the plain-words protocol descriptions available to every template."""
+    from booking import protocol_text
+
+    app.jinja_env.globals.update(
+        describe_series=protocol_text.describe_series,
+        describe_prep=protocol_text.describe_prep,
+        describe_rules=protocol_text.describe_rules,
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the web blueprints."""
+    from booking.web.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+
+
+def wants_json() -> bool:
+    """True for API calls and clients that ask for JSON."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json"
+
+
+def error_body(code: str, message: str, problems: list[dict[str, Any]] | None = None) -> dict:
+    """The JSON error body of the API contract."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if problems is not None:
+        error["problems"] = problems
+    return {"error": error}
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Answer HTTP errors as JSON for the API and as a page for browsers; never a bare 500."""
+
+    @app.errorhandler(HTTPException)
+    def handle_http(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        if wants_json():
+            return jsonify(error_body(code, exc.description or exc.name)), exc.code
+        return render_template("error.html", error=exc), exc.code
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        message = "Something went wrong on our side; nothing was changed. Please try again."
+        if wants_json():
+            return jsonify(error_body("internal_error", message)), 500
+        return render_template("error.html", error=None, message=message), 500
+
+
+def register_commands(app: Flask) -> None:
+    """Add the ``flask`` commands (seed-demo, users, outbox, reminders)."""
+    from booking.cli import register
+
+    register(app)

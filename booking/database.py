@@ -1,0 +1,62 @@
+"""Engine set-up per database, and the write transaction every booking use case runs in.
+
+SQLite cannot stop overlapping rows with a constraint the way PostgreSQL's exclusion
+constraints do, so writes that check-then-insert must be serialized: a write use case starts
+its transaction with ``BEGIN IMMEDIATE``, which takes SQLite's single writer lock before the
+first read, so its availability check and its insert see no concurrent writer.
+Read-only requests keep SQLite's default deferred transactions and never wait for writers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+
+
+def configure_engine(engine: Engine) -> None:
+    """Install the per-dialect connection behaviour on ``engine`` (idempotent)."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_booking_configured", False):
+        return
+    engine._booking_configured = True  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, emit BEGIN, so its mode can be chosen below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        if not _is_memory(engine):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _is_memory(engine: Engine) -> bool:
+    """True for an in-memory SQLite database."""
+    database = engine.url.database
+    return database in (None, "", ":memory:")
+
+
+def begin_write(session: Session) -> None:
+    """Start a write use case's transaction: serialized on SQLite, plain on PostgreSQL.
+
+    Whatever the session read before (the signed-in user, say) is let go first, so the
+    use case's reads all happen inside the locked transaction. Unflushed changes at this
+    point are a bug in the caller, so they are refused rather than silently dropped.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("begin_write() called with unsaved changes in the session")
+    if session.in_transaction():
+        session.rollback()
+    session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})

@@ -1,0 +1,60 @@
+"""The data model, one module per area; importing this package registers every table."""
+
+from booking.models.access import ApiToken, FeedToken, IdempotencyRecord
+from booking.models.appointments import (
+    APPOINTMENT_STATUSES,
+    BLOCKING_STATUSES,
+    Appointment,
+    Series,
+)
+from booking.models.audit import AuditEvent
+from booking.models.base import Base, UTCDateTime, utcnow
+from booking.models.catalog import PrepRule, Protocol, Treatment
+from booking.models.clinic import ClinicClosure, ClinicSettings, Room, RoomClosure
+from booking.models.outbox import OutboxMessage
+from booking.models.people import (
+    INTAKE_QUESTIONS,
+    ROLES,
+    STAFF_ROLES,
+    Break,
+    Clearance,
+    DateException,
+    Intake,
+    Practitioner,
+    TimeOff,
+    User,
+    WorkingHours,
+)
+
+__all__ = [
+    "APPOINTMENT_STATUSES",
+    "BLOCKING_STATUSES",
+    "INTAKE_QUESTIONS",
+    "ROLES",
+    "STAFF_ROLES",
+    "ApiToken",
+    "Appointment",
+    "AuditEvent",
+    "Base",
+    "Break",
+    "Clearance",
+    "ClinicClosure",
+    "ClinicSettings",
+    "DateException",
+    "FeedToken",
+    "IdempotencyRecord",
+    "Intake",
+    "OutboxMessage",
+    "Practitioner",
+    "PrepRule",
+    "Protocol",
+    "Room",
+    "RoomClosure",
+    "Series",
+    "TimeOff",
+    "Treatment",
+    "User",
+    "UTCDateTime",
+    "WorkingHours",
+    "utcnow",
+]

@@ -1,0 +1,83 @@
+"""The clinic itself: settings, rooms and closures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from booking.models.base import Base
+from booking.models.catalog import room_treatments
+
+
+class ClinicSettings(Base):
+    """The clinic's one row of settings (id is always 1)."""
+
+    __tablename__ = "clinic_settings"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("horizon_days > 0", name="horizon_positive"),
+        CheckConstraint("slot_step_minutes > 0", name="slot_step_positive"),
+        CheckConstraint("min_notice_hours >= 0", name="min_notice_not_negative"),
+        CheckConstraint("cancel_cutoff_hours >= 0", name="cutoff_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    name: Mapped[str] = mapped_column(String(200), default="Clinic")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Rome")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    horizon_days: Mapped[int] = mapped_column(default=180)
+    min_notice_hours: Mapped[int] = mapped_column(default=24)
+    cancel_cutoff_hours: Mapped[int] = mapped_column(default=24)
+    slot_step_minutes: Mapped[int] = mapped_column(default=15)
+    reminder_hours: Mapped[int] = mapped_column(default=48)
+    # Invite discretion: by default an invite says "Appointment at <clinic>", not the treatment.
+    show_treatment_in_invites: Mapped[bool] = mapped_column(default=False)
+    primary_color: Mapped[str] = mapped_column(String(7), default="#2f6f6a")
+
+
+class Room(Base):
+    """A treatment room; serves some treatments."""
+
+    __tablename__ = "room"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    treatments: Mapped[list["Treatment"]] = relationship(  # noqa: F821
+        secondary=room_treatments, back_populates="rooms", order_by="Treatment.id"
+    )
+    closures: Mapped[list["RoomClosure"]] = relationship(
+        back_populates="room", cascade="all, delete-orphan", order_by="RoomClosure.start_at"
+    )
+
+
+class RoomClosure(Base):
+    """A time a room cannot be used (maintenance, a deep clean)."""
+
+    __tablename__ = "room_closure"
+    __table_args__ = (CheckConstraint("end_at > start_at", name="ends_after_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("room.id", ondelete="CASCADE"), index=True)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+    room: Mapped[Room] = relationship(back_populates="closures")
+
+
+class ClinicClosure(Base):
+    """A time the whole clinic is closed (a public holiday)."""
+
+    __tablename__ = "clinic_closure"
+    __table_args__ = (CheckConstraint("end_at > start_at", name="ends_after_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    start_at: Mapped[datetime] = mapped_column(index=True)
+    end_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(200), default="")

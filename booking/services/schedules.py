@@ -1,0 +1,197 @@
+"""Loading what the scheduling rules need from the database, as plain values.
+
+Only the appointments that can matter for the asked window are loaded (an index range on
+``busy_start``/``busy_end``), so the cost follows the window, not the size of the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from booking.extensions import db
+from booking.models import (
+    BLOCKING_STATUSES,
+    Appointment,
+    ClinicClosure,
+    ClinicSettings,
+    Practitioner,
+    Protocol,
+    Room,
+    Treatment,
+)
+from booking.scheduling import model as sm
+
+
+def clinic_policy(settings: ClinicSettings, closures: Iterable[ClinicClosure] = ()) -> sm.ClinicPolicy:
+    """The clinic settings as the rules see them."""
+    return sm.ClinicPolicy(
+        timezone=settings.timezone,
+        slot_step_minutes=settings.slot_step_minutes,
+        min_notice_hours=settings.min_notice_hours,
+        horizon_days=settings.horizon_days,
+        cancel_cutoff_hours=settings.cancel_cutoff_hours,
+        closures=tuple(sm.Interval(c.start_at, c.end_at) for c in closures),
+    )
+
+
+def load_policy(settings: ClinicSettings, start: datetime, end: datetime) -> sm.ClinicPolicy:
+    """The clinic policy with the closures that touch ``[start, end)``."""
+    closures = db.session.scalars(
+        select(ClinicClosure).where(ClinicClosure.end_at > start, ClinicClosure.start_at < end)
+    ).all()
+    return clinic_policy(settings, closures)
+
+
+def treatment_spec(treatment: Treatment) -> sm.TreatmentSpec:
+    """A treatment and its protocol as the rules see them."""
+    protocol = treatment.protocol
+    return sm.TreatmentSpec(
+        treatment_id=treatment.id,
+        kind=treatment.kind,
+        body_area=treatment.body_area,
+        duration_minutes=treatment.duration_minutes,
+        buffer_before_minutes=treatment.buffer_before_minutes,
+        buffer_after_minutes=treatment.buffer_after_minutes,
+        needs_room=treatment.needs_room,
+        protocol=protocol_spec(protocol) if protocol is not None else sm.Protocol(),
+    )
+
+
+def protocol_spec(protocol: Protocol) -> sm.Protocol:
+    """A protocol as the rules see it."""
+    return sm.Protocol(
+        sessions=protocol.sessions,
+        interval_min_days=protocol.interval_min_days,
+        interval_target_days=protocol.interval_target_days,
+        interval_max_days=protocol.interval_max_days,
+        consultation_treatment_id=protocol.consultation_treatment_id,
+        consultation_min_days_before=protocol.consultation_min_days_before,
+        consultation_valid_days=protocol.consultation_valid_days,
+        aftercare_hours=protocol.aftercare_hours,
+        prep=tuple(
+            sm.PrepStep(rule.instruction, rule.lead_hours, rule.remind) for rule in protocol.prep_rules
+        ),
+    )
+
+
+def practitioner_schedule(
+    practitioner: Practitioner, start: datetime | None = None, end: datetime | None = None
+) -> sm.PractitionerSchedule:
+    """A practitioner's hours, breaks, exceptions and time off (within the window, if given)."""
+    exceptions: dict[date, list[tuple]] = {}
+    for row in practitioner.exceptions:
+        periods = exceptions.setdefault(row.day, [])
+        if row.start_time is not None and row.end_time is not None:
+            periods.append((row.start_time, row.end_time))
+    time_off = [
+        sm.Interval(t.start_at, t.end_at)
+        for t in practitioner.time_off
+        if start is None or end is None or (t.end_at > start and t.start_at < end)
+    ]
+    return sm.PractitionerSchedule(
+        practitioner_id=practitioner.id,
+        treatment_ids=frozenset(t.id for t in practitioner.treatments),
+        hours=tuple(sm.LocalPeriod(h.weekday, h.start_time, h.end_time) for h in practitioner.hours),
+        breaks=tuple(sm.LocalPeriod(b.weekday, b.start_time, b.end_time) for b in practitioner.breaks),
+        exceptions=tuple(
+            sm.DateException(day, tuple(sorted(periods))) for day, periods in sorted(exceptions.items())
+        ),
+        time_off=tuple(time_off),
+    )
+
+
+def room_schedule(room: Room) -> sm.RoomSchedule:
+    """A room, what it serves, and its closures."""
+    return sm.RoomSchedule(
+        room_id=room.id,
+        treatment_ids=frozenset(t.id for t in room.treatments),
+        closures=tuple(sm.Interval(c.start_at, c.end_at) for c in room.closures),
+    )
+
+
+def load_practitioners(practitioner_ids: Iterable[int] | None = None) -> list[Practitioner]:
+    """Active practitioners with everything their schedule needs, in one round of queries."""
+    query = (
+        select(Practitioner)
+        .where(Practitioner.active.is_(True))
+        .options(
+            selectinload(Practitioner.user),
+            selectinload(Practitioner.treatments),
+            selectinload(Practitioner.hours),
+            selectinload(Practitioner.breaks),
+            selectinload(Practitioner.exceptions),
+            selectinload(Practitioner.time_off),
+        )
+        .order_by(Practitioner.id)
+    )
+    if practitioner_ids is not None:
+        query = query.where(Practitioner.id.in_(list(practitioner_ids)))
+    return list(db.session.scalars(query))
+
+
+def load_rooms() -> list[Room]:
+    """Active rooms with their treatments and closures."""
+    return list(
+        db.session.scalars(
+            select(Room)
+            .where(Room.active.is_(True))
+            .options(selectinload(Room.treatments), selectinload(Room.closures))
+            .order_by(Room.id)
+        )
+    )
+
+
+def booked_between(
+    start: datetime, end: datetime, *, margin: timedelta = timedelta(days=4)
+) -> list[sm.BookedAppointment]:
+    """Active appointments whose held span touches ``[start - margin, end + margin)``.
+
+    The margin covers buffers and aftercare windows (up to 72 h in practice) of appointments
+    just outside the window.
+    """
+    lo, hi = start - margin, end + margin
+    rows = db.session.execute(
+        select(
+            Appointment.id,
+            Appointment.patient_id,
+            Appointment.practitioner_id,
+            Appointment.room_id,
+            Appointment.treatment_id,
+            Appointment.start_at,
+            Appointment.end_at,
+            Treatment.body_area,
+            Treatment.kind,
+            Treatment.buffer_before_minutes,
+            Treatment.buffer_after_minutes,
+            Protocol.aftercare_hours,
+        )
+        .join(Treatment, Treatment.id == Appointment.treatment_id)
+        .outerjoin(Protocol, Protocol.treatment_id == Treatment.id)
+        .where(
+            Appointment.status.in_(BLOCKING_STATUSES),
+            Appointment.busy_start < hi,
+            Appointment.busy_end > lo,
+        )
+        .order_by(Appointment.start_at, Appointment.id)
+    ).all()
+    return [
+        sm.BookedAppointment(
+            appointment_id=row.id,
+            patient_id=row.patient_id,
+            practitioner_id=row.practitioner_id,
+            room_id=row.room_id,
+            treatment_id=row.treatment_id,
+            body_area=row.body_area,
+            start=row.start_at,
+            end=row.end_at,
+            buffer_before_minutes=row.buffer_before_minutes,
+            buffer_after_minutes=row.buffer_after_minutes,
+            aftercare_hours=row.aftercare_hours or 0,
+            kind=row.kind,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,1 @@
+"""The web entry points: one blueprint package per audience."""
