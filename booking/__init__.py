@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask_openapi3 import Info, OpenAPI
 from werkzeug.exceptions import HTTPException
 
 from booking.extensions import csrf, db, limiter, login_manager, migrate
@@ -18,8 +19,17 @@ def create_app(config: str | type | None = None, **overrides: Any) -> Flask:
     ``$BOOKING_CONFIG`` or development) or a config class, then apply ``overrides``."""
     from config import CONFIGS, INSTANCE_DIR, ProductionConfig
 
-    app = Flask(
+    from booking.web.api import SECURITY_SCHEMES, validation_error
+
+    # OpenAPI is a Flask subclass that generates /api/v1/openapi.json from the API's schemas.
+    app = OpenAPI(
         __name__,
+        info=Info(title="Clinic booking API", version="1"),
+        security_schemes=SECURITY_SCHEMES,
+        doc_prefix="/api/v1",
+        doc_url="/openapi.json",
+        validation_error_status=400,
+        validation_error_callback=validation_error,
         instance_path=str(INSTANCE_DIR),
         template_folder=os.path.join(ROOT, "templates"),
         static_folder=os.path.join(ROOT, "static"),
@@ -74,14 +84,17 @@ def register_template_helpers(app: Flask) -> None:
         describe_series=protocol_text.describe_series,
         describe_prep=protocol_text.describe_prep,
         describe_rules=protocol_text.describe_rules,
+        describe_lead=protocol_text.lead_time,
     )
 
 
 def register_blueprints(app: Flask) -> None:
     """Mount the web blueprints."""
+    from booking.web.api import api
     from booking.web.public import bp as public_bp
 
     app.register_blueprint(public_bp)
+    app.register_api(api)
 
 
 def wants_json() -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 SQLITE_BEGIN_OPTION = "sqlite_begin"
 
@@ -48,13 +48,15 @@ def _is_memory(engine: Engine) -> bool:
     return database in (None, "", ":memory:")
 
 
-def begin_write(session: Session) -> None:
+def begin_write(session: Session | scoped_session) -> None:
     """Start a write use case's transaction: serialized on SQLite, plain on PostgreSQL.
 
     Whatever the session read before (the signed-in user, say) is let go first, so the
     use case's reads all happen inside the locked transaction. Unflushed changes at this
     point are a bug in the caller, so they are refused rather than silently dropped.
     """
+    if isinstance(session, scoped_session):
+        session = session()
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("begin_write() called with unsaved changes in the session")
     if session.in_transaction():

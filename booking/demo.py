@@ -24,7 +24,7 @@ from booking.models import (
     User,
     WorkingHours,
 )
-from booking.scheduling import free_slots
+from booking.scheduling import check_patient_busy, check_slot_taken, free_slots
 from booking.scheduling.clock import to_local
 from booking.services import schedules
 
@@ -237,7 +237,9 @@ def _seed_appointments(now, rng, treatments, practitioners, rooms, patients) -> 
                 if rng.random() > 0.12:
                     continue
                 patient = rng.choice(patients)
-                if any(b.patient_id == patient.id and b.start < slot.end and slot.start < b.end for b in booked):
+                # Slots were free before this loop booked some of them; check again.
+                if check_slot_taken(spec, slot.start, slot.end, slot.practitioner_id, slot.room_id, booked) \
+                        or check_patient_busy(slot.start, slot.end, patient.id, booked):
                     continue
                 appointment = Appointment(
                     patient_id=patient.id, practitioner_id=slot.practitioner_id, room_id=slot.room_id,

@@ -1,0 +1,1 @@
+"""iCalendar documents: invites (REQUEST/CANCEL) and subscription feeds, built with ``icalendar``."""

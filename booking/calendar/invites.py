@@ -1,0 +1,126 @@
+"""Invites for one appointment: METHOD:REQUEST on booking and change, METHOD:CANCEL on cancel.
+
+RFC 5546: a client matches updates by UID and keeps the one with the highest SEQUENCE, so an
+appointment keeps one UID for life and its SEQUENCE rises with every change the patient sees.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Alarm, Calendar, Event, vCalAddress, vText
+
+from booking.models import Appointment, ClinicSettings
+from booking.models.base import utcnow
+from booking.protocol_text import lead_time
+
+PRODID = "-//Clinic Booking//Series Booking 1.0//EN"
+
+
+def invite_summary(appointment: Appointment, settings: ClinicSettings) -> str:
+    """Discreet by default ("Appointment at <clinic>"); the treatment only if the clinic says so."""
+    if settings.show_treatment_in_invites:
+        return f"{appointment.treatment.name} at {settings.name}"
+    return f"Appointment at {settings.name}"
+
+
+def _calendar(method: str) -> Calendar:
+    """An empty iTIP calendar with PRODID, VERSION and METHOD."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+    return calendar
+
+
+def _people(event: Event, appointment: Appointment, settings: ClinicSettings, partstat: str) -> None:
+    """ORGANIZER (the clinic) and ATTENDEE (the patient)."""
+    organizer = vCalAddress(f"mailto:{settings.email or 'bookings@clinic.example'}")
+    organizer.params["cn"] = vText(settings.name)
+    event.add("organizer", organizer)
+    attendee = vCalAddress(f"mailto:{appointment.patient.email}")
+    attendee.params["cn"] = vText(appointment.patient.name)
+    attendee.params["role"] = vText("REQ-PARTICIPANT")
+    attendee.params["partstat"] = vText(partstat)
+    attendee.params["rsvp"] = vText("FALSE")
+    event.add("attendee", attendee)
+
+
+def _description(appointment: Appointment, settings: ClinicSettings, manage_url: str) -> str:
+    """Prep steps and the link to manage the booking."""
+    lines = []
+    protocol = appointment.treatment.protocol
+    if protocol is not None and protocol.prep_rules:
+        lines.append("Before your appointment:")
+        lines += [f"- {lead_time(r.lead_hours)} before: {r.instruction}" for r in protocol.prep_rules]
+        lines.append("")
+    lines.append(f"Manage your booking: {manage_url}")
+    if settings.phone:
+        lines.append(f"Questions? Call {settings.phone}")
+    return "\n".join(lines)
+
+
+def _base_event(appointment: Appointment, settings: ClinicSettings, stamp: datetime) -> Event:
+    """The properties every invite of this appointment shares."""
+    tz = ZoneInfo(settings.timezone)
+    event = Event()
+    event.add("uid", appointment.ical_uid)
+    event.add("sequence", appointment.ical_sequence)
+    event.add("dtstamp", stamp)
+    event.add("dtstart", appointment.start_at.astimezone(tz))
+    event.add("dtend", appointment.end_at.astimezone(tz))
+    event.add("summary", invite_summary(appointment, settings))
+    event.add("location", ", ".join(p for p in (settings.name, settings.address) if p))
+    event.add("class", "PRIVATE")
+    event.add("transp", "OPAQUE")
+    return event
+
+
+def build_request(
+    appointment: Appointment, settings: ClinicSettings, manage_url: str, stamp: datetime | None = None
+) -> bytes:
+    """METHOD:REQUEST for a new or changed appointment, with prep-step alarms."""
+    calendar = _calendar("REQUEST")
+    event = _base_event(appointment, settings, stamp or utcnow())
+    event.add("status", "CONFIRMED")
+    event.add("description", _description(appointment, settings, manage_url))
+    _people(event, appointment, settings, "ACCEPTED")
+    protocol = appointment.treatment.protocol
+    for rule in protocol.prep_rules if protocol is not None else []:
+        if rule.remind and rule.lead_hours > 24:
+            event.add_component(_alarm(timedelta(hours=rule.lead_hours), rule.instruction))
+    event.add_component(_alarm(timedelta(hours=24), f"Tomorrow: {invite_summary(appointment, settings)}"))
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def build_cancel(
+    appointment: Appointment, settings: ClinicSettings, stamp: datetime | None = None
+) -> bytes:
+    """METHOD:CANCEL with the same UID and a higher SEQUENCE; no alarms (RFC 5546 §3.2.5)."""
+    calendar = _calendar("CANCEL")
+    event = _base_event(appointment, settings, stamp or utcnow())
+    event.add("status", "CANCELLED")
+    _people(event, appointment, settings, "DECLINED")
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def build_current(appointment: Appointment, settings: ClinicSettings, manage_url: str) -> bytes:
+    """The invite that describes the appointment as it is now (REQUEST, or CANCEL if cancelled)."""
+    if appointment.status == "cancelled":
+        return build_cancel(appointment, settings, stamp=appointment.updated_at)
+    return build_request(appointment, settings, manage_url, stamp=appointment.updated_at)
+
+
+def _alarm(before: timedelta, text: str) -> Alarm:
+    """A display alarm ``before`` the start."""
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", text)
+    alarm.add("trigger", -before)
+    return alarm

@@ -1,0 +1,1 @@
+"""Outgoing mail: the outbox, message building and the SMTP sender."""

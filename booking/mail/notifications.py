@@ -1,0 +1,88 @@
+"""The messages a booking change sends, queued in the outbox with their invites.
+
+An iTIP message carries one UID (RFC 5546 §3.2), so a series gets one summary e-mail without
+an invite and then one invite e-mail per session.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+
+from booking.calendar import invites
+from booking.mail.outbox import enqueue
+from booking.models import Appointment, ClinicSettings, Series
+from booking.scheduling.clock import to_local
+
+
+def manage_url() -> str:
+    """Where a patient manages their bookings."""
+    return current_app.config["BASE_URL"].rstrip("/") + "/me"
+
+
+def when(appointment: Appointment, settings: ClinicSettings) -> str:
+    """"Tue 10 Mar 2026, 10:00 (Europe/Rome)"."""
+    local = to_local(appointment.start_at, settings.timezone)
+    return f"{local:%a %d %b %Y, %H:%M} ({settings.timezone})"
+
+
+def _render(name: str, **context) -> tuple[str, str]:
+    """A message's text and HTML bodies from ``templates/mail/<name>.txt|.html``."""
+    return (
+        render_template(f"mail/{name}.txt", **context),
+        render_template(f"mail/{name}.html", **context),
+    )
+
+
+def queue_invite(appointment: Appointment, settings: ClinicSettings, kind: str) -> None:
+    """Queue the REQUEST invite of a new or moved appointment."""
+    text, html = _render(kind, appointment=appointment, clinic=settings,
+                         when=when(appointment, settings), manage_url=manage_url())
+    subject = {
+        "booked": f"Booked: {invites.invite_summary(appointment, settings)}, {when(appointment, settings)}",
+        "moved": f"Moved: {invites.invite_summary(appointment, settings)}, now {when(appointment, settings)}",
+    }[kind]
+    enqueue(
+        kind=f"appointment.{kind}",
+        to_addr=appointment.patient.email,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        ics=invites.build_request(appointment, settings, manage_url()).decode(),
+        ics_method="REQUEST",
+        appointment_id=appointment.id,
+        dedupe_key=f"invite:{appointment.ical_uid}:{appointment.ical_sequence}",
+    )
+
+
+def queue_cancel(appointment: Appointment, settings: ClinicSettings) -> None:
+    """Queue the CANCEL of an appointment."""
+    text, html = _render("cancelled", appointment=appointment, clinic=settings,
+                         when=when(appointment, settings), manage_url=manage_url())
+    enqueue(
+        kind="appointment.cancelled",
+        to_addr=appointment.patient.email,
+        subject=f"Cancelled: {invites.invite_summary(appointment, settings)}, {when(appointment, settings)}",
+        body_text=text,
+        body_html=html,
+        ics=invites.build_cancel(appointment, settings).decode(),
+        ics_method="CANCEL",
+        appointment_id=appointment.id,
+        dedupe_key=f"cancel:{appointment.ical_uid}:{appointment.ical_sequence}",
+    )
+
+
+def queue_series_confirmation(series: Series, appointments: list[Appointment], settings: ClinicSettings) -> None:
+    """Queue the one summary of a booked series, then one invite per session."""
+    sessions = [(a, when(a, settings)) for a in appointments]
+    text, html = _render("series_booked", series=series, sessions=sessions, clinic=settings,
+                         manage_url=manage_url(), treatment=series.treatment)
+    enqueue(
+        kind="series.booked",
+        to_addr=series.patient.email,
+        subject=f"Your {len(appointments)} sessions at {settings.name} are booked",
+        body_text=text,
+        body_html=html,
+        dedupe_key=f"series:{series.id}:booked",
+    )
+    for appointment in appointments:
+        queue_invite(appointment, settings, "booked")

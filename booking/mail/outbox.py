@@ -1,0 +1,38 @@
+"""Queueing mail in the outbox, in the same transaction as the change it reports.
+
+Nothing is sent here: a message becomes visible to the sender only when the use case commits,
+so a rolled-back booking never mails anyone and a committed one always does.
+"""
+
+from __future__ import annotations
+
+from booking.extensions import db
+from booking.models import OutboxMessage
+
+
+def enqueue(
+    *,
+    kind: str,
+    to_addr: str,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    ics: str | None = None,
+    ics_method: str | None = None,
+    appointment_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> OutboxMessage:
+    """Add a message to the outbox of the current transaction."""
+    message = OutboxMessage(
+        kind=kind,
+        to_addr=to_addr,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        ics=ics,
+        ics_method=ics_method,
+        appointment_id=appointment_id,
+        dedupe_key=dedupe_key,
+    )
+    db.session.add(message)
+    return message

@@ -1,0 +1,143 @@
+"""Loading and access checks shared by the use cases: treatments, patients, appointments,
+and the rule context (schedules, rooms, booked time, patient facts) for a window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from booking.extensions import db
+from booking.models import (
+    BLOCKING_STATUSES,
+    Appointment,
+    Clearance,
+    Intake,
+    Protocol,
+    Treatment,
+    User,
+)
+from booking.scheduling import model as sm
+from booking.services import schedules
+from booking.services.actor import Actor
+from booking.services.clinic import get_settings
+from booking.services.errors import Forbidden, InvalidRequest, NotFound
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """Everything the rules need about the clinic around a window of time."""
+
+    policy: sm.ClinicPolicy
+    practitioners: dict[int, sm.PractitionerSchedule]
+    rooms: dict[int, sm.RoomSchedule]
+    booked: list[sm.BookedAppointment]
+
+    @property
+    def practitioner_list(self) -> list[sm.PractitionerSchedule]:
+        """The schedules in id order."""
+        return [self.practitioners[k] for k in sorted(self.practitioners)]
+
+    @property
+    def room_list(self) -> list[sm.RoomSchedule]:
+        """The rooms in id order."""
+        return [self.rooms[k] for k in sorted(self.rooms)]
+
+
+def load_context(start: datetime, end: datetime) -> RuleContext:
+    """Schedules, rooms and booked appointments touching ``[start, end)``."""
+    settings = get_settings()
+    practitioners = schedules.load_practitioners()
+    rooms = schedules.load_rooms()
+    return RuleContext(
+        policy=schedules.load_policy(settings, start - timedelta(days=1), end + timedelta(days=1)),
+        practitioners={p.id: schedules.practitioner_schedule(p, start - timedelta(days=1), end + timedelta(days=1))
+                       for p in practitioners},
+        rooms={r.id: schedules.room_schedule(r) for r in rooms},
+        booked=schedules.booked_between(start, end),
+    )
+
+
+def load_treatment(slug: str) -> Treatment:
+    """An active treatment by slug, with its protocol and prep rules."""
+    treatment = db.session.scalar(
+        select(Treatment)
+        .where(Treatment.slug == slug, Treatment.active.is_(True))
+        .options(selectinload(Treatment.protocol).selectinload(Protocol.prep_rules))
+    )
+    if treatment is None:
+        raise InvalidRequest(f"There is no treatment called {slug!r}; see GET /api/v1/treatments.",
+                             code="unknown_treatment")
+    return treatment
+
+
+def resolve_patient(actor: Actor, patient_id: int | None) -> User:
+    """The patient a booking is for: the caller themself, or the one staff named."""
+    if actor.is_patient:
+        if patient_id is not None and patient_id != actor.user_id:
+            raise Forbidden("Patients can only book for themselves; leave out patient_id.")
+        patient = db.session.get(User, actor.user_id)
+    else:
+        if not actor.can_book_for_others:
+            raise Forbidden("Practitioners can read the calendar; a receptionist books for patients.")
+        if patient_id is None:
+            raise InvalidRequest("Staff must say which patient this is for: give patient_id.",
+                                 code="patient_required")
+        patient = db.session.get(User, patient_id)
+        if patient is None or patient.role != "patient":
+            raise InvalidRequest(f"There is no patient with id {patient_id}.", code="unknown_patient")
+    if patient is None or not patient.active:
+        raise Forbidden("This account cannot book.")
+    return patient
+
+
+def load_appointment_for(actor: Actor, appointment_id: int, *, for_update: bool = False) -> Appointment:
+    """An appointment the caller may see: their own (patients) or any (staff); else 404."""
+    query = select(Appointment).where(Appointment.id == appointment_id)
+    if for_update and db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    appointment = db.session.scalar(query)
+    if appointment is None or (actor.is_patient and appointment.patient_id != actor.user_id):
+        raise NotFound(f"There is no appointment {appointment_id}.")
+    return appointment
+
+
+def require_writer(actor: Actor) -> None:
+    """Patients change their own bookings; among staff only reception and admin change any."""
+    if actor.is_staff and not actor.can_book_for_others:
+        raise Forbidden("Practitioners can read the calendar but not change bookings.")
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    """What the rules need to know about the patient."""
+
+    consultation_starts: tuple[datetime, ...]
+    contraindicated_ids: frozenset[int]
+
+
+def patient_facts(patient_id: int, treatment: Treatment, *, ignore_ids: frozenset[int] = frozenset()) -> PatientFacts:
+    """The patient's consultations (for this treatment's rule) and whether it is contraindicated."""
+    protocol = treatment.protocol
+    starts: tuple[datetime, ...] = ()
+    if protocol is not None and protocol.consultation_treatment_id is not None:
+        starts = tuple(db.session.scalars(
+            select(Appointment.start_at).where(
+                Appointment.patient_id == patient_id,
+                Appointment.treatment_id == protocol.consultation_treatment_id,
+                Appointment.status.in_(BLOCKING_STATUSES),
+                Appointment.id.not_in(ignore_ids) if ignore_ids else True,
+            ).order_by(Appointment.start_at)
+        ))
+    contraindicated: frozenset[int] = frozenset()
+    if protocol is not None and protocol.contraindications:
+        intake = db.session.scalar(select(Intake).where(Intake.patient_id == patient_id))
+        flagged = intake.flagged() if intake is not None else set()
+        if flagged & set(protocol.contraindications):
+            cleared = db.session.scalar(select(Clearance.id).where(
+                Clearance.patient_id == patient_id, Clearance.treatment_id == treatment.id))
+            if cleared is None:
+                contraindicated = frozenset({treatment.id})
+    return PatientFacts(starts, contraindicated)

@@ -1,0 +1,98 @@
+"""API tokens and feed subscription secrets: issued once, stored hashed, revocable."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from booking.extensions import db
+from booking.models import FeedToken, Practitioner, Room, User
+from booking.models.access import FEED_SCOPES, ApiToken, hash_secret, new_secret
+from booking.models.base import utcnow
+from booking.services import audit
+from booking.services.actor import Actor
+from booking.services.errors import Forbidden, InvalidRequest, NotFound, ServiceError
+
+
+class BadCredentials(ServiceError):
+    """Wrong e-mail or password (401)."""
+
+    status = 401
+    code = "invalid_credentials"
+
+
+def issue_api_token(email: str, password: str, lifetime_hours: int) -> tuple[str, ApiToken]:
+    """A new bearer token for valid credentials; the secret is returned once, only its hash kept."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.active or not user.check_password(password):
+        raise BadCredentials("Wrong e-mail or password.")
+    secret = new_secret()
+    token = ApiToken(user_id=user.id, token_hash=hash_secret(secret),
+                     expires_at=utcnow() + timedelta(hours=lifetime_hours))
+    db.session.add(token)
+    db.session.commit()
+    return secret, token
+
+
+def user_for_api_token(secret: str, now: datetime | None = None) -> User | None:
+    """The active user a valid, unexpired, unrevoked token belongs to; records its use."""
+    now = now or utcnow()
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
+    if token is None or token.revoked_at is not None or token.expires_at <= now:
+        return None
+    user = db.session.get(User, token.user_id)
+    if user is None or not user.active:
+        return None
+    # Touch last-used at most once a minute, so reads do not turn into writes on every call.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+        db.session.commit()
+    return user
+
+
+def revoke_api_token(secret: str) -> bool:
+    """Revoke a token by its secret; True if one was revoked."""
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
+    if token is None or token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    db.session.commit()
+    return True
+
+
+def create_feed(actor: Actor, scope: str, target_id: int | None) -> tuple[str, FeedToken]:
+    """A new secret feed URL token for ``scope``; the secret is returned once."""
+    if scope not in FEED_SCOPES:
+        raise InvalidRequest(f"scope must be one of {', '.join(FEED_SCOPES)}.", code="bad_scope")
+    if actor.is_patient:
+        if scope != "patient" or target_id not in (None, actor.user_id):
+            raise Forbidden("Patients can subscribe to their own appointments only (scope patient).")
+        target_id = actor.user_id
+    elif scope == "clinic":
+        target_id = None
+    else:
+        model = {"practitioner": Practitioner, "room": Room, "patient": User}[scope]
+        if target_id is None or db.session.get(model, target_id) is None:
+            raise NotFound(f"There is no {scope} with id {target_id}.")
+    secret = new_secret()
+    feed = FeedToken(scope=scope, target_id=target_id, token_hash=hash_secret(secret),
+                     created_by_id=actor.user_id)
+    db.session.add(feed)
+    db.session.flush()
+    audit.record("feed.created", actor_id=actor.user_id, entity_type="feed", entity_id=feed.id,
+                 after={"scope": scope, "target_id": target_id})
+    db.session.commit()
+    return secret, feed
+
+
+def revoke_feed(actor: Actor, feed_id: int) -> None:
+    """Revoke a feed URL; patients only their own, staff any."""
+    feed = db.session.get(FeedToken, feed_id)
+    if feed is None or (actor.is_patient and (feed.scope != "patient" or feed.target_id != actor.user_id)):
+        raise NotFound(f"There is no feed {feed_id}.")
+    if feed.revoked_at is None:
+        feed.revoked_at = utcnow()
+        audit.record("feed.revoked", actor_id=actor.user_id, entity_type="feed", entity_id=feed.id,
+                     before={"scope": feed.scope, "target_id": feed.target_id})
+        db.session.commit()

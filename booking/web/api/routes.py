@@ -1,0 +1,226 @@
+"""The views of the JSON API: each parses its input, calls one use case, serializes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Response, current_app, g, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from booking.calendar import invites
+from booking.extensions import db, limiter
+from booking.mail.notifications import manage_url
+from booking.models import Appointment, Practitioner, Protocol, Treatment
+from booking.scheduling.clock import local_day_bounds
+from booking.services import availability, booking, changes, idempotency, tokens
+from booking.services.booking import SessionRequest
+from booking.services.clinic import get_settings
+from booking.services.errors import RuleViolation
+from booking.services.loading import load_appointment_for
+from booking.web.api import (
+    SECURITY,
+    access_tag,
+    actor_required,
+    api,
+    booking_tag,
+    catalog_tag,
+    schemas,
+    serialize,
+)
+
+
+def _json(model, status: int = 200) -> Response:
+    """A pydantic model as a JSON response."""
+    response = current_app.response_class(model.model_dump_json(), mimetype="application/json")
+    response.status_code = status
+    return response
+
+
+# --- access -------------------------------------------------------------------------------
+@api.post("/tokens", tags=[access_tag], responses={201: schemas.TokenOut})
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+def create_token(body: schemas.TokenIn):
+    """Exchange e-mail and password for a bearer token (a wrong password is 401)."""
+    secret, token = tokens.issue_api_token(body.email, body.password, current_app.config["API_TOKEN_HOURS"])
+    return _json(schemas.TokenOut(token=secret, expires_at=token.expires_at), 201)
+
+
+@api.post("/feeds", tags=[access_tag], security=SECURITY, responses={201: schemas.FeedOut})
+def create_feed(body: schemas.FeedIn):
+    """Make a secret subscription URL for a practitioner, room, patient or the whole clinic."""
+    secret, feed = tokens.create_feed(actor_required(), body.scope, body.id)
+    url = current_app.config["BASE_URL"].rstrip("/") + f"/feeds/{secret}.ics"
+    return _json(schemas.FeedOut(id=feed.id, scope=feed.scope, url=url), 201)
+
+
+@api.delete("/feeds/<int:feed_id>", tags=[access_tag], security=SECURITY, responses={204: None})
+def revoke_feed(path: schemas.FeedPath):
+    """Revoke a subscription URL; it answers 404 from then on."""
+    tokens.revoke_feed(actor_required(), path.feed_id)
+    return Response(status=204)
+
+
+# --- catalog ------------------------------------------------------------------------------
+@api.get("/treatments", tags=[catalog_tag], responses={200: schemas.TreatmentList})
+def list_treatments():
+    """Every active treatment with its protocol and prep rules."""
+    rows = db.session.scalars(
+        select(Treatment).where(Treatment.active.is_(True))
+        .options(selectinload(Treatment.protocol).selectinload(Protocol.prep_rules))
+        .order_by(Treatment.id)
+    ).all()
+    return _json(schemas.TreatmentList([serialize.treatment(t) for t in rows]))
+
+
+@api.get("/practitioners", tags=[catalog_tag], responses={200: schemas.PractitionerList})
+def list_practitioners():
+    """Active practitioners and the treatments they give."""
+    rows = db.session.scalars(
+        select(Practitioner).where(Practitioner.active.is_(True))
+        .options(selectinload(Practitioner.user), selectinload(Practitioner.treatments))
+        .order_by(Practitioner.id)
+    ).all()
+    return _json(schemas.PractitionerList([
+        schemas.PractitionerOut(id=p.id, name=p.name, treatments=[t.slug for t in p.treatments]) for p in rows
+    ]))
+
+
+# --- availability and plans ---------------------------------------------------------------
+@api.get("/availability", tags=[booking_tag], responses={200: schemas.AvailabilityOut})
+def get_availability(query: schemas.AvailabilityQuery):
+    """Free slots the caller could book between two dates (inclusive, clinic time)."""
+    result = availability.available_slots(
+        g.get("actor"), treatment_slug=query.treatment, first_day=query.start, last_day=query.end,
+        practitioner_id=query.practitioner,
+    )
+    return _json(schemas.AvailabilityOut(
+        slots=[serialize.slot(s) for s in result.slots], treatment=result.treatment.slug, note=result.note,
+    ))
+
+
+@api.post("/series/plan", tags=[booking_tag], security=SECURITY, responses={200: schemas.PlanOut})
+def plan_series(body: schemas.PlanIn):
+    """Propose the whole series from a first start; books nothing."""
+    _, plan, problems = booking.plan(
+        actor_required(), treatment_slug=body.treatment, first_start=body.first_start,
+        practitioner_id=body.practitioner_id, patient_id=body.patient_id, avoid_dates=body.avoid_dates,
+    )
+    return _json(schemas.PlanOut(
+        sessions=[schemas.PlannedSessionOut(
+            index=s.index, start=serialize.local(s.start), end=serialize.local(s.end),
+            practitioner_id=s.practitioner_id, placed=s.placed,
+            alternatives=[serialize.slot(a) for a in s.alternatives],
+        ) for s in plan.sessions],
+        problems=[serialize.problem(p) for p in problems],
+    ))
+
+
+# --- appointments and series ----------------------------------------------------------------
+def _replay_after_conflict(error: RuleViolation, key: str | None, path: str):
+    """A concurrent duplicate with the same Idempotency-Key gets the first result, not a 409."""
+    if not key:
+        raise error
+    db.session.rollback()
+    record = idempotency.find(g.actor.user_id, key, path)
+    if record is None:
+        raise error
+    return record
+
+
+@api.post("/appointments", tags=[booking_tag], security=SECURITY, responses={201: schemas.AppointmentOut})
+def create_appointment(body: schemas.AppointmentIn, header: schemas.IdempotencyHeader):
+    """Book one appointment; staff give patient_id and may override rule problems with a reason."""
+    actor = actor_required()
+    try:
+        appointment = booking.book_appointment(
+            actor, treatment_slug=body.treatment, start=body.start, practitioner_id=body.practitioner_id,
+            patient_id=body.patient_id, override_reason=body.override_reason,
+            idempotency_key=header.idempotency_key,
+        )
+    except RuleViolation as error:
+        record = _replay_after_conflict(error, header.idempotency_key, "POST /appointments")
+        appointment = db.session.get(Appointment, record.response["appointment_id"])
+    return _json(serialize.appointment(appointment), 201)
+
+
+@api.post("/series", tags=[booking_tag], security=SECURITY, responses={201: schemas.SeriesOut})
+def create_series(body: schemas.SeriesIn, header: schemas.IdempotencyHeader):
+    """Book a whole series: every session or none."""
+    actor = actor_required()
+    from booking.models import Series
+
+    try:
+        series = booking.book_series(
+            actor, treatment_slug=body.treatment,
+            sessions=[SessionRequest(s.start, s.practitioner_id) for s in body.sessions],
+            patient_id=body.patient_id, override_reason=body.override_reason, avoid_dates=body.avoid_dates,
+            idempotency_key=header.idempotency_key,
+        )
+    except RuleViolation as error:
+        record = _replay_after_conflict(error, header.idempotency_key, "POST /series")
+        series = db.session.get(Series, record.response["series_id"])
+    return _json(serialize.series(series), 201)
+
+
+@api.get("/appointments", tags=[booking_tag], security=SECURITY, responses={200: schemas.AppointmentList})
+def list_appointments(query: schemas.AppointmentsQuery):
+    """The caller's own appointments (patients) or all (staff), optionally between two dates."""
+    actor = actor_required()
+    tz = get_settings().timezone
+    stmt = select(Appointment).options(selectinload(Appointment.treatment)).order_by(Appointment.start_at)
+    if actor.is_patient:
+        stmt = stmt.where(Appointment.patient_id == actor.user_id)
+    if query.start is not None:
+        stmt = stmt.where(Appointment.start_at >= local_day_bounds(query.start, tz).start)
+    if query.end is not None:
+        stmt = stmt.where(Appointment.start_at < local_day_bounds(query.end, tz).end)
+    if query.start is None and query.end is None and not actor.is_patient:
+        # Staff without a range get the coming four weeks, not the whole history.
+        from booking.models.base import utcnow
+
+        now = utcnow()
+        stmt = stmt.where(Appointment.start_at >= now - timedelta(days=1),
+                          Appointment.start_at < now + timedelta(days=28))
+    return _json(schemas.AppointmentList([serialize.appointment(a) for a in db.session.scalars(stmt)]))
+
+
+@api.get("/appointments/<int:appointment_id>", tags=[booking_tag], security=SECURITY,
+         responses={200: schemas.AppointmentOut})
+def get_appointment(path: schemas.AppointmentPath):
+    """One appointment (patients: only their own; another's is a 404)."""
+    return _json(serialize.appointment(load_appointment_for(actor_required(), path.appointment_id)))
+
+
+@api.patch("/appointments/<int:appointment_id>", tags=[booking_tag], security=SECURITY,
+           responses={200: schemas.AppointmentOut})
+def reschedule_appointment(path: schemas.AppointmentPath, body: schemas.AppointmentPatch):
+    """Move an appointment; re-checks its series neighbours, or re-plans the later sessions."""
+    appointment = changes.reschedule(
+        actor_required(), path.appointment_id, start=body.start, practitioner_id=body.practitioner_id,
+        override_reason=body.override_reason, replan_following=body.replan_following,
+    )
+    return _json(serialize.appointment(appointment))
+
+
+@api.post("/appointments/<int:appointment_id>/cancel", tags=[booking_tag], security=SECURITY,
+          responses={200: schemas.AppointmentOut})
+def cancel_appointment(path: schemas.AppointmentPath, body: schemas.CancelIn):
+    """Cancel an appointment, or it and the rest of its series."""
+    appointment = changes.cancel(
+        actor_required(), path.appointment_id, reason=body.reason, rest_of_series=body.rest_of_series,
+        override_reason=body.override_reason,
+    )
+    return _json(serialize.appointment(appointment))
+
+
+@api.get("/appointments/<int:appointment_id>/invite.ics", tags=[booking_tag], security=SECURITY,
+         responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}})
+def get_invite(path: schemas.AppointmentPath):
+    """The appointment's current invite (REQUEST, or CANCEL once cancelled)."""
+    appointment = load_appointment_for(actor_required(), path.appointment_id)
+    body = invites.build_current(appointment, get_settings(), manage_url())
+    method = "CANCEL" if appointment.status == "cancelled" else "REQUEST"
+    return Response(body, content_type=f"text/calendar; charset=utf-8; method={method}", headers={
+        "Content-Disposition": f'attachment; filename="appointment-{appointment.id}.ics"',
+    })

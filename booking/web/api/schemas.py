@@ -1,0 +1,218 @@
+"""The JSON API's request and response shapes (pydantic), from which OpenAPI is generated."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields, so typos are reported instead of ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors -------------------------------------------------------------------------------
+class ProblemOut(BaseModel):
+    code: str = Field(description="Stable rule code, e.g. slot_taken, prep_window")
+    message: str
+    session_index: int | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    problems: list[ProblemOut] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# --- auth ---------------------------------------------------------------------------------
+class TokenIn(Strict):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+# --- catalog ------------------------------------------------------------------------------
+class IntervalDays(BaseModel):
+    min: int | None
+    target: int | None
+    max: int | None
+
+
+class PrepOut(BaseModel):
+    instruction: str
+    lead_hours: int
+
+
+class ProtocolOut(BaseModel):
+    sessions: int
+    interval_days: IntervalDays
+    requires_consultation: bool
+    aftercare_hours: int
+    prep: list[PrepOut]
+
+
+class TreatmentOut(BaseModel):
+    slug: str
+    name: str
+    kind: Literal["consultation", "treatment"]
+    duration_minutes: int
+    body_area: str | None
+    protocol: ProtocolOut
+
+
+class TreatmentList(RootModel[list[TreatmentOut]]):
+    """A bare JSON array of treatments."""
+
+
+class PractitionerOut(BaseModel):
+    id: int
+    name: str
+    treatments: list[str]
+
+
+class PractitionerList(RootModel[list[PractitionerOut]]):
+    """A bare JSON array of practitioners."""
+
+
+# --- availability and plans -----------------------------------------------------------------
+class AvailabilityQuery(BaseModel):
+    treatment: str = Field(min_length=1, max_length=80)
+    start: date
+    end: date
+    practitioner: int | None = Field(default=None, ge=1)
+
+
+class SlotOut(BaseModel):
+    start: datetime
+    end: datetime
+    practitioner_id: int
+
+
+class AvailabilityOut(BaseModel):
+    slots: list[SlotOut]
+    treatment: str = Field(description="The treatment these slots are for (the consultation, for a patient who needs one first)")
+    note: str | None = None
+
+
+class PlanIn(Strict):
+    treatment: str = Field(min_length=1, max_length=80)
+    first_start: AwareDatetime
+    practitioner_id: int | None = Field(default=None, ge=1)
+    patient_id: int | None = Field(default=None, ge=1)
+    avoid_dates: list[date] = Field(default_factory=list, max_length=30)
+
+
+class PlannedSessionOut(BaseModel):
+    index: int
+    start: datetime
+    end: datetime
+    practitioner_id: int | None
+    placed: bool
+    alternatives: list[SlotOut]
+
+
+class PlanOut(BaseModel):
+    sessions: list[PlannedSessionOut]
+    problems: list[ProblemOut]
+
+
+# --- appointments and series ----------------------------------------------------------------
+class AppointmentOut(BaseModel):
+    id: int
+    treatment: str
+    patient_id: int
+    practitioner_id: int
+    room_id: int | None
+    start: datetime
+    end: datetime
+    status: Literal["booked", "checked_in", "completed", "cancelled", "no_show"]
+    series_id: int | None
+    series_index: int | None
+
+
+class AppointmentIn(Strict):
+    treatment: str = Field(min_length=1, max_length=80)
+    start: AwareDatetime
+    practitioner_id: int = Field(ge=1)
+    patient_id: int | None = Field(default=None, ge=1)
+    override_reason: str | None = Field(default=None, max_length=500)
+
+
+class SessionIn(Strict):
+    start: AwareDatetime
+    practitioner_id: int = Field(ge=1)
+
+
+class SeriesIn(Strict):
+    treatment: str = Field(min_length=1, max_length=80)
+    sessions: list[SessionIn] = Field(min_length=1, max_length=20)
+    patient_id: int | None = Field(default=None, ge=1)
+    override_reason: str | None = Field(default=None, max_length=500)
+    avoid_dates: list[date] = Field(default_factory=list, max_length=30)
+
+
+class SeriesOut(BaseModel):
+    id: int
+    treatment: str
+    patient_id: int
+    status: str
+    appointments: list[AppointmentOut]
+
+
+class AppointmentList(RootModel[list[AppointmentOut]]):
+    """A bare JSON array of appointments."""
+
+
+class AppointmentsQuery(BaseModel):
+    start: date | None = None
+    end: date | None = None
+
+
+class AppointmentPath(BaseModel):
+    appointment_id: int = Field(ge=1)
+
+
+class AppointmentPatch(Strict):
+    start: AwareDatetime
+    practitioner_id: int | None = Field(default=None, ge=1)
+    override_reason: str | None = Field(default=None, max_length=500)
+    replan_following: bool = Field(default=False, description="Re-plan the later sessions of the series from the new time")
+
+
+class CancelIn(Strict):
+    reason: str | None = Field(default=None, max_length=500)
+    rest_of_series: bool = Field(default=False, description="Also cancel every later session of the series")
+    override_reason: str | None = Field(default=None, max_length=500)
+
+
+# --- feeds --------------------------------------------------------------------------------
+class FeedIn(Strict):
+    scope: Literal["practitioner", "room", "patient", "clinic"]
+    id: int | None = Field(default=None, ge=1)
+
+
+class FeedOut(BaseModel):
+    id: int
+    scope: str
+    url: str
+
+
+class FeedPath(BaseModel):
+    feed_id: int = Field(ge=1)
+
+
+class IdempotencyHeader(BaseModel):
+    """Send the same ``Idempotency-Key`` again to get the first result back and book nothing more."""
+
+    idempotency_key: str | None = Field(default=None, max_length=200)
