@@ -166,7 +166,10 @@ def seed_demo(now: datetime | None = None, seed: int = 42) -> dict[str, int]:
     for patient in patients:
         db.session.add(Intake(patient=patient, answers={code: False for code in ("pregnant", "blood_thinners")}))
 
-    count = _seed_appointments(now, rng, treatments, practitioners, rooms, patients)
+    # Anna, the demo patient who signs in, gets one completed consultation and nothing else,
+    # so the README's walkthrough (plan and book a series) works the same on every day.
+    count = _seed_appointments(now, rng, treatments, practitioners, rooms, patients[1:])
+    count += _seed_consultation(now, treatments["consultation"], practitioners, rooms, patients[0])
     db.session.commit()
     return {
         "treatments": len(treatments),
@@ -256,6 +259,25 @@ def _seed_appointments(now, rng, treatments, practitioners, rooms, patients) -> 
     db.session.add(AuditEvent(action="demo.seeded", entity_type="clinic", entity_id=1,
                               after={"appointments": count}))
     return count
+
+
+def _seed_consultation(now, consultation, practitioners, rooms, patient) -> int:
+    """A completed consultation for ``patient`` in the last free slot of the past week."""
+    today = to_local(now, TIMEZONE).date()
+    policy = schedules.clinic_policy(db.session.get(ClinicSettings, 1))
+    booked = schedules.booked_between(now - timedelta(days=8), now)
+    slots = free_slots(schedules.treatment_spec(consultation), [schedules.practitioner_schedule(p) for p in practitioners],
+                       [schedules.room_schedule(r) for r in rooms], booked, policy,
+                       today - timedelta(days=7), today - timedelta(days=3), now - timedelta(days=30),
+                       patient_id=patient.id, respect_prep=False)
+    if not slots:
+        return 0
+    slot = slots[-1]
+    appointment = Appointment(patient_id=patient.id, practitioner_id=slot.practitioner_id, room_id=slot.room_id,
+                              treatment_id=consultation.id, status="completed")
+    appointment.place(slot.start, consultation.duration_minutes, 0, 0)
+    db.session.add(appointment)
+    return 1
 
 
 def _as_booked(appointment: Appointment, spec, index: int):

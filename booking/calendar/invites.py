@@ -6,7 +6,7 @@ appointment keeps one UID for life and its SEQUENCE rises with every change the 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
@@ -93,7 +93,7 @@ def build_request(
             event.add_component(_alarm(timedelta(hours=rule.lead_hours), rule.instruction))
     event.add_component(_alarm(timedelta(hours=24), f"Tomorrow: {invite_summary(appointment, settings)}"))
     calendar.add_component(event)
-    calendar.add_missing_timezones()
+    add_timezones(calendar, appointment.start_at, appointment.end_at)
     return calendar.to_ical()
 
 
@@ -106,7 +106,7 @@ def build_cancel(
     event.add("status", "CANCELLED")
     _people(event, appointment, settings, "DECLINED")
     calendar.add_component(event)
-    calendar.add_missing_timezones()
+    add_timezones(calendar, appointment.start_at, appointment.end_at)
     return calendar.to_ical()
 
 
@@ -115,6 +115,14 @@ def build_current(appointment: Appointment, settings: ClinicSettings, manage_url
     if appointment.status == "cancelled":
         return build_cancel(appointment, settings, stamp=appointment.updated_at)
     return build_request(appointment, settings, manage_url, stamp=appointment.updated_at)
+
+
+def add_timezones(calendar: Calendar, first: datetime, last: datetime) -> None:
+    """VTIMEZONE for every TZID used, with transitions only around the events' years
+    (the whole 1970-2038 history would bloat every invite to several KB)."""
+    calendar.add_missing_timezones(
+        first_date=date(first.year - 1, 1, 1), last_date=date(last.year + 2, 1, 1)
+    )
 
 
 def _alarm(before: timedelta, text: str) -> Alarm:
