@@ -91,9 +91,11 @@ def register_template_helpers(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount the web blueprints."""
     from booking.web.api import api
+    from booking.web.feeds import bp as feeds_bp
     from booking.web.public import bp as public_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(feeds_bp)
     app.register_api(api)
 
 

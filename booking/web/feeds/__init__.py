@@ -1,0 +1,39 @@
+"""Calendar subscription feeds at ``/feeds/<secret>.ics`` (no login: the secret is the key)."""
+
+from __future__ import annotations
+
+from email.utils import format_datetime
+
+from flask import Blueprint, Response, abort, request
+
+from booking.calendar.feeds import FeedSpec, build_feed
+from booking.services import feeds
+from booking.services.clinic import get_settings
+
+bp = Blueprint("feeds", __name__)
+
+
+@bp.route("/feeds/<secret>.ics", methods=["GET", "HEAD"])
+def feed(secret: str) -> Response:
+    """The feed, or 304 when the client's copy is current; 404 for unknown or revoked secrets."""
+    token = feeds.find_feed(secret)
+    if token is None:
+        abort(404, description="This calendar link is unknown or was revoked; ask the clinic for a new one.")
+    etag, last_modified = feeds.feed_version(token)
+    headers = {
+        "ETag": f'"{etag}"',
+        # no-transform: Outlook breaks on compressed subscriptions, so proxies must not gzip.
+        "Cache-Control": "private, max-age=0, must-revalidate, no-transform",
+    }
+    if last_modified is not None:
+        headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
+    if request.if_none_match.contains(etag) or (
+        not request.if_none_match and last_modified is not None and request.if_modified_since is not None
+        and last_modified.replace(microsecond=0) <= request.if_modified_since
+    ):
+        return Response(status=304, headers=headers)
+    appointments = feeds.feed_appointments(token)
+    spec = FeedSpec(name=feeds.feed_name(token), for_patient=token.scope == "patient")
+    steps = feeds.prep_steps_by_treatment(appointments) if spec.for_patient else None
+    body = build_feed(spec, appointments, get_settings(), steps)
+    return Response(body, status=200, headers=headers, content_type="text/calendar; charset=utf-8")
