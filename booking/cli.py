@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
     """Attach the commands to ``app``."""
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(users)
+    app.cli.add_command(reminders)
 
 
 @click.command("seed-demo")
@@ -70,3 +71,17 @@ def create_user(email: str, password: str, role: str, name: str | None) -> None:
     db.session.add(user)
     db.session.commit()
     click.echo(f"Created {role} {email} (id {user.id}).")
+
+
+@click.group()
+def reminders() -> None:
+    """Appointment and prep-step reminders."""
+
+
+@reminders.command("send")
+def send_reminders() -> None:
+    """Queue the reminders that are due (each exactly once); `flask outbox send` mails them."""
+    from booking.services.reminders import queue_due_reminders
+
+    report = queue_due_reminders()
+    click.echo(f"queued {report.appointment} appointment reminder(s), {report.prep} prep reminder(s)")

@@ -86,3 +86,33 @@ def queue_series_confirmation(series: Series, appointments: list[Appointment], s
     )
     for appointment in appointments:
         queue_invite(appointment, settings, "booked")
+
+
+def queue_reminder(appointment: Appointment, settings: ClinicSettings, dedupe_key: str) -> None:
+    """Queue the appointment reminder (no invite: the calendar already has the event)."""
+    text, html = _render("reminder", appointment=appointment, clinic=settings,
+                         when=when(appointment, settings), manage_url=manage_url())
+    enqueue(
+        kind="appointment.reminder",
+        to_addr=appointment.patient.email,
+        subject=f"Reminder: {invites.invite_summary(appointment, settings)}, {when(appointment, settings)}",
+        body_text=text,
+        body_html=html,
+        appointment_id=appointment.id,
+        dedupe_key=dedupe_key,
+    )
+
+
+def queue_prep_reminder(appointment: Appointment, rule, settings: ClinicSettings, dedupe_key: str) -> None:
+    """Queue the reminder of one prep step, sent at the step's lead time."""
+    text, html = _render("prep_reminder", appointment=appointment, clinic=settings, rule=rule,
+                         when=when(appointment, settings), manage_url=manage_url())
+    enqueue(
+        kind="appointment.prep_reminder",
+        to_addr=appointment.patient.email,
+        subject=f"From today: {rule.instruction} (appointment {when(appointment, settings)})",
+        body_text=text,
+        body_html=html,
+        appointment_id=appointment.id,
+        dedupe_key=dedupe_key,
+    )
