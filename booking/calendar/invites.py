@@ -35,15 +35,16 @@ def _calendar(method: str) -> Calendar:
     return calendar
 
 
-def _people(event: Event, appointment: Appointment, settings: ClinicSettings, partstat: str) -> None:
-    """ORGANIZER (the clinic) and ATTENDEE (the patient)."""
+def _people(event: Event, appointment: Appointment, settings: ClinicSettings, partstat: str | None) -> None:
+    """ORGANIZER (the clinic) and ATTENDEE (the patient; the patient booked, so accepted)."""
     organizer = vCalAddress(f"mailto:{settings.email or 'bookings@clinic.example'}")
     organizer.params["cn"] = vText(settings.name)
     event.add("organizer", organizer)
     attendee = vCalAddress(f"mailto:{appointment.patient.email}")
     attendee.params["cn"] = vText(appointment.patient.name)
     attendee.params["role"] = vText("REQ-PARTICIPANT")
-    attendee.params["partstat"] = vText(partstat)
+    if partstat:
+        attendee.params["partstat"] = vText(partstat)
     attendee.params["rsvp"] = vText("FALSE")
     event.add("attendee", attendee)
 
@@ -88,10 +89,14 @@ def build_request(
     event.add("description", _description(appointment, settings, manage_url))
     _people(event, appointment, settings, "ACCEPTED")
     protocol = appointment.treatment.protocol
-    for rule in protocol.prep_rules if protocol is not None else []:
-        if rule.remind and rule.lead_hours > 24:
+    rules = [r for r in (protocol.prep_rules if protocol is not None else []) if r.remind]
+    for rule in rules:
+        if rule.lead_hours > 24:
             event.add_component(_alarm(timedelta(hours=rule.lead_hours), rule.instruction))
-    event.add_component(_alarm(timedelta(hours=24), f"Tomorrow: {invite_summary(appointment, settings)}"))
+    # Steps due within a day ride on the day-before alarm instead of a second alarm at -P1D.
+    tomorrow = [f"Tomorrow: {invite_summary(appointment, settings)}"]
+    tomorrow += [r.instruction for r in rules if r.lead_hours <= 24]
+    event.add_component(_alarm(timedelta(hours=24), ". ".join(tomorrow)))
     calendar.add_component(event)
     add_timezones(calendar, appointment.start_at, appointment.end_at)
     return calendar.to_ical()
@@ -104,7 +109,7 @@ def build_cancel(
     calendar = _calendar("CANCEL")
     event = _base_event(appointment, settings, stamp or utcnow())
     event.add("status", "CANCELLED")
-    _people(event, appointment, settings, "DECLINED")
+    _people(event, appointment, settings, None)
     calendar.add_component(event)
     add_timezones(calendar, appointment.start_at, appointment.end_at)
     return calendar.to_ical()

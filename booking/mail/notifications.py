@@ -12,6 +12,8 @@ from booking.calendar import invites
 from booking.mail.outbox import enqueue
 from booking.models import Appointment, ClinicSettings, Series
 from booking.scheduling.clock import to_local
+from booking.scheduling.model import PrepStep
+from booking.scheduling.prep import prep_timeline
 
 
 def manage_url() -> str:
@@ -74,8 +76,12 @@ def queue_cancel(appointment: Appointment, settings: ClinicSettings) -> None:
 def queue_series_confirmation(series: Series, appointments: list[Appointment], settings: ClinicSettings) -> None:
     """Queue the one summary of a booked series, then one invite per session."""
     sessions = [(a, when(a, settings)) for a in appointments]
+    protocol = series.treatment.protocol
+    steps = [PrepStep(r.instruction, r.lead_hours, r.remind) for r in (protocol.prep_rules if protocol else [])]
+    timeline = prep_timeline([a.start_at for a in appointments], steps, settings.timezone)
     text, html = _render("series_booked", series=series, sessions=sessions, clinic=settings,
-                         manage_url=manage_url(), treatment=series.treatment)
+                         manage_url=manage_url(), treatment=series.treatment,
+                         timeline=[(e, to_local(e.at, settings.timezone)) for e in timeline])
     enqueue(
         kind="series.booked",
         to_addr=series.patient.email,

@@ -167,3 +167,39 @@ class Problem:
     code: str
     message: str
     session_index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedSession:
+    """One session a caller wants to book: when, with whom, where, and its place in a series."""
+
+    start: datetime
+    practitioner_id: int
+    room_id: int | None = None
+    index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSession:
+    """A session the series planner placed (or could not place, with alternatives to offer)."""
+
+    index: int
+    start: datetime
+    end: datetime
+    practitioner_id: int | None
+    room_id: int | None
+    placed: bool
+    alternatives: tuple[Slot, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPlan:
+    """The planner's answer: every session in order, and the problems found on the way."""
+
+    sessions: tuple[PlannedSession, ...]
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when every session could be placed with no problem."""
+        return not self.problems

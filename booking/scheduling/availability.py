@@ -1,0 +1,223 @@
+"""Free slots for a treatment, and the room an appointment would get.
+
+The search works on sets of *allowed start times*. For a practitioner and a day it starts from
+"every start that keeps the appointment inside working time" and cuts out, as whole spans, the
+starts that would collide with a booked appointment (buffers on both sides), the patient's own
+appointments, the notice/prep lead and the horizon. Only then are grid points read off the
+surviving spans. Each collision is one span found by binary search, so the cost grows with
+days x practitioners plus the number of appointments, never with their product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from .clock import ONE_DAY, local_day_bounds, to_local
+from .intervals import merge_pairs, subtract_pairs
+from .model import (
+    BookedAppointment,
+    ClinicPolicy,
+    Interval,
+    PractitionerSchedule,
+    RoomSchedule,
+    Slot,
+    TreatmentSpec,
+)
+from .start_sets import BlockedStarts, RoomCover, WeekShape, grid, overlay
+from .timeline import DAY, HOUR, MINUTE, SpanList, from_ticks, to_ticks
+
+
+def pick_room(
+    treatment: TreatmentSpec,
+    occupied: Interval,
+    rooms: Sequence[RoomSchedule],
+    booked: Sequence[BookedAppointment],
+    *,
+    ignore_ids: frozenset[int] = frozenset(),
+) -> int | None:
+    """The lowest-id room that serves ``treatment`` and is open and free for it, or None.
+
+    ``occupied`` is the appointment itself, ``[start, end)``: the room must not be closed
+    during it, and the treatment's buffers are added here before comparing with the buffered
+    spans of the room's booked appointments. ``ignore_ids`` are appointments being moved.
+    """
+    before = timedelta(minutes=treatment.buffer_before_minutes)
+    after = timedelta(minutes=treatment.buffer_after_minutes)
+    start, end = occupied.start - before, occupied.end + after
+    # One pass over the diary for all rooms, rather than one per room.
+    in_use = {
+        a.room_id
+        for a in booked
+        if a.room_id is not None
+        and a.appointment_id not in ignore_ids
+        and a.start - timedelta(minutes=a.buffer_before_minutes) < end
+        and start < a.end + timedelta(minutes=a.buffer_after_minutes)
+    }
+    serving = sorted(
+        (r for r in rooms if treatment.treatment_id in r.treatment_ids), key=lambda r: r.room_id
+    )
+    for room in serving:
+        if room.room_id not in in_use and not any(c.overlaps(occupied) for c in room.closures):
+            return room.room_id
+    return None
+
+
+def free_slots(
+    treatment: TreatmentSpec,
+    practitioners: Sequence[PractitionerSchedule],
+    rooms: Sequence[RoomSchedule],
+    booked: Sequence[BookedAppointment],
+    policy: ClinicPolicy,
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    *,
+    patient_id: int | None = None,
+    respect_prep: bool = True,
+) -> list[Slot]:
+    """Every bookable start for ``treatment`` on local days ``first_day..last_day``.
+
+    Sorted by (start, practitioner_id); each slot names the practitioner and, when the
+    treatment needs one, the lowest-id free room. See the module docstring for the method.
+    """
+    tz = policy.timezone
+    lead_hours = policy.min_notice_hours
+    if respect_prep:
+        lead_hours = max(lead_hours, treatment.protocol.longest_prep_hours)
+    last_bookable = to_local(now, tz).date() + timedelta(days=policy.horizon_days)
+    last_day = min(last_day, last_bookable)
+    staff = sorted(
+        (p for p in practitioners if treatment.treatment_id in p.treatment_ids),
+        key=lambda p: p.practitioner_id,
+    )
+    if first_day > last_day or not staff:
+        return []
+    # Two days' margin on both sides, for periods that run past midnight.
+    low = to_ticks(local_day_bounds(first_day, tz).start) - 2 * DAY
+    high = to_ticks(local_day_bounds(last_day, tz).end) + 2 * DAY
+    blocked = BlockedStarts(treatment, booked, low, high, patient_id)
+    search = _Search(
+        treatment=treatment,
+        policy=policy,
+        blocked=blocked,
+        rooms=RoomCover(treatment, rooms, blocked) if treatment.needs_room else None,
+        earliest=to_ticks(now) + lead_hours * HOUR,
+        # Starts must fall on or before the last bookable local date.
+        latest=to_ticks(local_day_bounds(last_bookable, tz).end),
+    )
+    days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    found: list[tuple[int, int, int | None]] = []
+    for person in staff:
+        found.extend(search.starts_for(person, days))
+    # (start, practitioner) never repeats, so plain tuple order is (start, practitioner).
+    found.sort()
+    return _as_slots(found, search.duration)
+
+
+class _Search:
+    """One free-slot search: what is shared by every practitioner and day."""
+
+    def __init__(
+        self,
+        *,
+        treatment: TreatmentSpec,
+        policy: ClinicPolicy,
+        blocked: BlockedStarts,
+        rooms: RoomCover | None,
+        earliest: int,
+        latest: int,
+    ) -> None:
+        """Keep the shared inputs, in ticks."""
+        self.tz = policy.timezone
+        self.duration = treatment.duration_minutes * MINUTE
+        self.step = max(1, policy.slot_step_minutes) * MINUTE
+        self.closures = [(to_ticks(c.start), to_ticks(c.end)) for c in policy.closures]
+        self.blocked = blocked
+        self.rooms = rooms
+        self.earliest = earliest
+        self.latest = latest
+        self._windows: dict[date, tuple[int, int]] = {}
+
+    def starts_for(
+        self, person: PractitionerSchedule, days: list[date]
+    ) -> list[tuple[int, int, int | None]]:
+        """``(start tick, practitioner id, room id)`` of every free start for one person."""
+        away = SpanList(
+            [(to_ticks(t.start), to_ticks(t.end)) for t in person.time_off] + self.closures
+        )
+        busy = self.blocked.practitioner(person.practitioner_id)
+        patient = self.blocked.patient
+        shape = WeekShape(person)
+        duration, step, pid = self.duration, self.step, person.practitioner_id
+        found: list[tuple[int, int, int | None]] = []
+        for day in days:
+            periods = shape.periods(day, self.tz)
+            if not periods:
+                continue
+            day_low, day_high = periods[0][0], max(e for _, e in periods)
+            cuts = merge_pairs(shape.breaks(day, self.tz) + away.within(day_low, day_high))
+            working = subtract_pairs(merge_pairs(periods), cuts)
+            # Allowed starts keep [start, start + duration) inside working time; as ticks,
+            # "start <= end - duration" is the half-open span up to end - duration + 1.
+            starts = [
+                (max(s, self.earliest), min(e - duration + 1, self.latest))
+                for s, e in working
+                if e - s >= duration
+            ]
+            starts = [(s, e) for s, e in starts if s < e]
+            if not starts:
+                continue
+            lo, hi = starts[0][0], starts[-1][1]
+            starts = subtract_pairs(starts, busy.within(lo, hi))
+            if patient:
+                starts = subtract_pairs(starts, patient.within(lo, hi))
+            if self.rooms is None:
+                pieces: list[tuple[int, int, int | None]] = [(s, e, None) for s, e in starts]
+            else:
+                pieces = overlay(starts, self.rooms.over(self._day_window(day)))
+            day_found = [
+                (tick, pid, room_id)
+                for anchor, period_end in periods
+                for s, e, room_id in pieces
+                for tick in grid(anchor, step, max(s, anchor), min(e, period_end))
+            ]
+            if len(periods) > 1:
+                # Overlapping periods can offer the same start twice.
+                day_found = list(set(day_found))
+            found.extend(day_found)
+        if shape.overnight:
+            # A period running past midnight can overlap the next day's and repeat its starts.
+            found = list(set(found))
+        return found
+
+    def _day_window(self, day: date) -> tuple[int, int]:
+        """Ticks from the local day's start to the next day's end.
+
+        That holds every start a period beginning on ``day`` can offer (periods may run past
+        midnight); cached, since every practitioner asks for the same days.
+        """
+        window = self._windows.get(day)
+        if window is None:
+            window = self._windows[day] = (
+                to_ticks(local_day_bounds(day, self.tz).start),
+                to_ticks(local_day_bounds(day + ONE_DAY, self.tz).end),
+            )
+        return window
+
+
+def _as_slots(found: list[tuple[int, int, int | None]], duration: int) -> list[Slot]:
+    """Slots from sorted ``(start tick, practitioner, room)``; building them is the main cost.
+
+    Practitioners share grid times, so each start's datetimes are made once and reused.
+    """
+    length = timedelta(microseconds=duration)
+    moments: dict[int, tuple[datetime, datetime]] = {}
+    slots = []
+    for tick, practitioner_id, room_id in found:
+        pair = moments.get(tick)
+        if pair is None:
+            start = from_ticks(tick)
+            pair = moments[tick] = (start, start + length)
+        slots.append(Slot(pair[0], pair[1], practitioner_id, room_id))
+    return slots

@@ -1,0 +1,107 @@
+"""Checks a treatment's protocol imposes on a series: consultation first, spacing of sessions.
+
+Day counts are local calendar days, so a session a week later at the same wall-clock time is
+7 days apart even when a daylight-saving change makes it 167 or 169 hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from .clock import local_date
+from .model import Problem, Protocol, TreatmentSpec
+from .problems import (
+    CONSULTATION_REQUIRED,
+    INTERVAL_TOO_LONG,
+    INTERVAL_TOO_SHORT,
+    day_label,
+    days_label,
+    session_label,
+)
+
+
+def check_consultation(
+    treatment: TreatmentSpec,
+    first_start: datetime,
+    consultation_starts: Sequence[datetime],
+    tz: str,
+    session_index: int | None = None,
+) -> list[Problem]:
+    """``consultation_required`` unless a consultation qualifies for the first session.
+
+    Only when the protocol names a consultation treatment. A consultation ``c`` qualifies when
+    it is not after the first session, at least ``consultation_min_days_before`` local days
+    before it, and no more than ``consultation_valid_days`` before it.
+    """
+    protocol = treatment.protocol
+    if protocol.consultation_treatment_id is None:
+        return []
+    first_day = local_date(first_start, tz)
+    valid = timedelta(days=protocol.consultation_valid_days)
+    earlier = sorted((c for c in consultation_starts if c <= first_start), reverse=True)
+    for c in earlier:
+        if (first_day - local_date(c, tz)).days >= protocol.consultation_min_days_before and (
+            first_start - c <= valid
+        ):
+            return []
+    # No consultation qualifies: explain with the most recent one, the likeliest to be fixed.
+    if not earlier:
+        message = "This treatment needs a consultation first; book a consultation before it."
+    elif first_start - earlier[0] > valid:
+        message = (
+            f"Your consultation on {day_label(local_date(earlier[0], tz))} is more than "
+            f"{days_label(protocol.consultation_valid_days)} old; book a new consultation first."
+        )
+    else:
+        from_day = local_date(earlier[0], tz) + timedelta(
+            days=protocol.consultation_min_days_before
+        )
+        message = (
+            f"The first session must be at least "
+            f"{days_label(protocol.consultation_min_days_before)} after your consultation; "
+            f"choose a date from {day_label(from_day)}."
+        )
+    return [Problem(CONSULTATION_REQUIRED, message, session_index)]
+
+
+def check_intervals(
+    starts: Sequence[datetime], protocol: Protocol, tz: str, first_index: int = 0
+) -> list[Problem]:
+    """Spacing problems between consecutive sessions, reported on the later session.
+
+    ``starts[k]`` is session ``first_index + k``. The gap is counted in local calendar days.
+    """
+    chain = [(start, first_index + k) for k, start in enumerate(starts)]
+    return interval_problems(chain, protocol, tz)
+
+
+def interval_problems(
+    chain: Sequence[tuple[datetime, int | None]], protocol: Protocol, tz: str
+) -> list[Problem]:
+    """Spacing problems along ``(start, session index)`` pairs in series order.
+
+    The index may be None (a session with no place in a series); the problem then carries
+    None and the message speaks of "this session" / "the previous session".
+    """
+    low, high = protocol.interval_min_days, protocol.interval_max_days
+    if low is None and high is None:
+        return []
+    problems = []
+    for (before, before_index), (after, after_index) in zip(chain, chain[1:]):
+        gap = (local_date(after, tz) - local_date(before, tz)).days
+        if low is not None and gap < low:
+            code, need = INTERVAL_TOO_SHORT, f"at least {days_label(low)}"
+        elif high is not None and gap > high:
+            code, need = INTERVAL_TOO_LONG, f"at most {days_label(high)}"
+        else:
+            continue
+        previous = "the previous session" if before_index is None else f"session {before_index + 1}"
+        distance = f"{days_label(gap)} after" if gap >= 0 else f"{days_label(-gap)} before"
+        message = (
+            f"{session_label(after_index)} on {day_label(local_date(after, tz))} would be "
+            f"{distance} {previous}; this treatment needs {need} between sessions. "
+            "Choose another date."
+        )
+        problems.append(Problem(code, message, after_index))
+    return problems

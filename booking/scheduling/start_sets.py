@@ -1,0 +1,189 @@
+"""Sets of start times, as merged integer spans, for the availability search.
+
+A new appointment starting at tick ``t`` is allowed or not; the starts that a booked
+appointment, a closure or a working period allows or forbids always form one span. Working
+with those spans instead of with individual slots is what keeps the search fast.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, time
+from functools import lru_cache
+
+from .clock import ONE_DAY, local_to_utc
+from .intervals import subtract_pairs
+from .model import BookedAppointment, Interval, PractitionerSchedule, RoomSchedule, TreatmentSpec
+from .timeline import MINUTE, SpanList, from_ticks, to_ticks
+
+Span = tuple[int, int]
+
+
+class BlockedStarts:
+    """Starts of the new appointment that collide with booked ones, per resource.
+
+    An existing appointment occupies ``[os, oe)`` (its buffers included) and the new one
+    ``[t - before, t + duration + after)``; they overlap exactly when
+    ``os - duration - after < t < oe + before``, i.e. for integer ticks ``t`` in
+    ``[os - duration - after + 1, oe + before)``. For the patient there are no buffers.
+    """
+
+    def __init__(
+        self,
+        treatment: TreatmentSpec,
+        booked: Iterable[BookedAppointment],
+        low: int,
+        high: int,
+        patient_id: int | None,
+    ) -> None:
+        """Index the blocked starts of every booked appointment near ``[low, high)``."""
+        duration = treatment.duration_minutes * MINUTE
+        before = treatment.buffer_before_minutes * MINUTE
+        after = treatment.buffer_after_minutes * MINUTE
+        by_practitioner: dict[int, list[Span]] = defaultdict(list)
+        by_room: dict[int, list[Span]] = defaultdict(list)
+        mine: list[Span] = []
+        # This loop runs once per booked appointment, so it keeps to plain local arithmetic.
+        lead = duration + after - 1
+        # Callers pad the window by days, so comparing the bare appointment (no buffers) with
+        # it skips the far-away ones before paying for their conversion to ticks.
+        low_moment, high_moment = from_ticks(low), from_ticks(high)
+        for a in booked:
+            if a.end < low_moment or a.start > high_moment:
+                continue
+            start, end = to_ticks(a.start), to_ticks(a.end)
+            span_start = start - a.buffer_before_minutes * MINUTE - lead
+            span_end = end + a.buffer_after_minutes * MINUTE + before
+            # The patient's span lies inside this one, so the window test covers both.
+            if span_end <= low or span_start >= high:
+                continue
+            span = (span_start, span_end)
+            by_practitioner[a.practitioner_id].append(span)
+            if a.room_id is not None:
+                by_room[a.room_id].append(span)
+            if a.patient_id == patient_id:
+                mine.append((start - duration + 1, end))
+        self._practitioners = {k: SpanList(v) for k, v in by_practitioner.items()}
+        self._room_spans = by_room
+        self._empty = SpanList(())
+        self.patient = SpanList(mine)
+        self.duration = duration
+
+    def practitioner(self, practitioner_id: int) -> SpanList:
+        """Blocked starts for one practitioner."""
+        return self._practitioners.get(practitioner_id, self._empty)
+
+    def room(self, room_id: int, closures: Iterable[Interval]) -> SpanList:
+        """Blocked starts for one room: its bookings plus starts that would meet a closure."""
+        spans = [(to_ticks(c.start) - self.duration + 1, to_ticks(c.end)) for c in closures]
+        return SpanList(spans + self._room_spans.get(room_id, []))
+
+
+class RoomCover:
+    """For each start time, the lowest-id room free for the treatment then.
+
+    The answer depends on the day, not on the practitioner, so each day is worked out once
+    and shared by every practitioner's search.
+    """
+
+    def __init__(
+        self, treatment: TreatmentSpec, rooms: Sequence[RoomSchedule], blocked: BlockedStarts
+    ) -> None:
+        """The serving rooms, lowest id first, with their blocked starts."""
+        serving = sorted(
+            (r for r in rooms if treatment.treatment_id in r.treatment_ids),
+            key=lambda r: r.room_id,
+        )
+        self._rooms = [(r.room_id, blocked.room(r.room_id, r.closures)) for r in serving]
+        self._days: dict[Span, list[tuple[int, int, int]]] = {}
+
+    def over(self, window: Span) -> list[tuple[int, int, int]]:
+        """``(start, end, room_id)`` pieces covering the free starts in ``window``, in order.
+
+        Room by room, the starts a room can take are given to it and only the rest are offered
+        to the next, so each start gets the lowest free id.
+        """
+        cached = self._days.get(window)
+        if cached is not None:
+            return cached
+        pieces: list[tuple[int, int, int]] = []
+        remaining = [window]
+        for room_id, held in self._rooms:
+            if not remaining:
+                break
+            free = subtract_pairs(remaining, held.within(remaining[0][0], remaining[-1][1]))
+            pieces.extend((s, e, room_id) for s, e in free)
+            remaining = subtract_pairs(remaining, free)
+        pieces.sort()
+        self._days[window] = pieces
+        return pieces
+
+
+def overlay(starts: Sequence[Span], cover: Sequence[tuple[int, int, int]]) -> list:
+    """Allowed starts cut by the room cover: ``(start, end, room_id)`` where both allow.
+
+    Both lists are sorted and disjoint, so one two-pointer sweep does it.
+    """
+    pieces = []
+    i = j = 0
+    while i < len(starts) and j < len(cover):
+        s1, e1 = starts[i]
+        s2, e2, room_id = cover[j]
+        low, high = max(s1, s2), min(e1, e2)
+        if low < high:
+            pieces.append((low, high, room_id))
+        if e1 < e2:
+            i += 1
+        else:
+            j += 1
+    return pieces
+
+
+def grid(anchor: int, step: int, low: int, high: int) -> range:
+    """Ticks ``anchor + k * step`` inside ``[low, high)``."""
+    first = anchor - ((anchor - low) // step) * step  # ceiling division, in integers
+    return range(first, high, step)
+
+
+class WeekShape:
+    """A practitioner's weekly hours, breaks and exceptions, grouped for day-by-day lookups."""
+
+    def __init__(self, schedule: PractitionerSchedule) -> None:
+        """Group the schedule's periods by weekday and its exceptions by date."""
+        self._hours: dict[int, list[tuple[time, time]]] = defaultdict(list)
+        self._breaks: dict[int, list[tuple[time, time]]] = defaultdict(list)
+        self._exceptions: dict[date, list[tuple[time, time]]] = defaultdict(list)
+        for p in schedule.hours:
+            self._hours[p.weekday].append((p.start, p.end))
+        for b in schedule.breaks:
+            self._breaks[b.weekday].append((b.start, b.end))
+        for exc in schedule.exceptions:
+            self._exceptions[exc.day].extend(exc.periods)
+        # An end not after its start means the period runs into the next day.
+        self.overnight = any(p.end <= p.start for p in schedule.hours) or any(
+            end <= start for exc in schedule.exceptions for start, end in exc.periods
+        )
+
+    def periods(self, day: date, tz: str) -> list[Span]:
+        """Working periods on ``day`` as ticks, sorted; an exception replaces the week."""
+        if day in self._exceptions:
+            spans = self._exceptions[day]
+        else:
+            spans = self._hours.get(day.weekday(), [])
+        ticks = sorted(period_ticks(day, s, e, tz) for s, e in spans)
+        return [(s, e) for s, e in ticks if s < e]
+
+    def breaks(self, day: date, tz: str) -> list[Span]:
+        """Breaks on ``day`` as ticks."""
+        return [period_ticks(day, s, e, tz) for s, e in self._breaks.get(day.weekday(), [])]
+
+
+@lru_cache(maxsize=16384)
+def period_ticks(day: date, start: time, end: time, tz: str) -> Span:
+    """A wall-clock period as ticks; same rule as ``clock.period_to_utc``.
+
+    Cached: practitioners mostly share the same hours, and the same days are asked again.
+    """
+    end_day = day if end > start else day + ONE_DAY
+    return to_ticks(local_to_utc(day, start, tz)), to_ticks(local_to_utc(end_day, end, tz))

@@ -1,0 +1,42 @@
+"""Production refuses to start without its secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import normalise_database_url
+
+
+def test_production_refuses_to_start_without_secret_key_and_database_url(monkeypatch):
+    from booking import create_app
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY, DATABASE_URL"):
+        create_app("production")
+
+
+def test_production_starts_with_both(monkeypatch, tmp_path):
+    from booking import create_app
+
+    monkeypatch.setenv("SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite3'}")
+    app = create_app("production", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'p.sqlite3'}")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SECRET_KEY"] == "x" * 32
+
+
+def test_unknown_config_name_is_refused():
+    from booking import create_app
+
+    with pytest.raises(RuntimeError, match="Unknown configuration"):
+        create_app("staging")
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("sqlite:///x.db", "sqlite:///x.db"),
+])
+def test_database_urls_use_psycopg3(url, expected):
+    assert normalise_database_url(url) == expected
