@@ -80,6 +80,14 @@ def register_template_helpers(app: Flask) -> None:
     """Make the plain-words protocol descriptions available to every template."""
     from booking import protocol_text
 
+    from booking.scheduling.clock import to_local
+    from booking.services.clinic import get_settings
+
+    def local(moment, fmt: str = "%a %d %b %Y, %H:%M") -> str:
+        """A UTC datetime shown in the clinic's time zone."""
+        return to_local(moment, get_settings().timezone).strftime(fmt) if moment else ""
+
+    app.jinja_env.filters["local"] = local
     app.jinja_env.globals.update(
         describe_series=protocol_text.describe_series,
         describe_prep=protocol_text.describe_prep,
@@ -91,10 +99,16 @@ def register_template_helpers(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount the web blueprints."""
     from booking.web.api import api
+    from booking.web.auth import bp as auth_bp
     from booking.web.feeds import bp as feeds_bp
+    from booking.web.portal import bp as portal_bp
     from booking.web.public import bp as public_bp
+    from booking.web.staff import bp as staff_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(staff_bp)
     app.register_blueprint(feeds_bp)
     app.register_api(api)
 

@@ -1,0 +1,56 @@
+"""Staff views: the development mailbox (mail written to instance/mail when no SMTP is set)."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+from pathlib import Path
+
+from flask import abort, current_app, render_template
+
+from booking.services.clinic import get_settings
+from booking.web.access import roles_required
+from booking.web.staff import bp
+
+
+def _mail_dir() -> Path:
+    """Where the development transport writes .eml files."""
+    return Path(current_app.config["MAIL_DIR"])
+
+
+def _read(path: Path) -> email.message.EmailMessage:
+    """Parse one .eml file."""
+    with path.open("rb") as handle:
+        return email.message_from_binary_file(handle, policy=policy.default)
+
+
+@bp.route("/mail")
+@roles_required("admin", "receptionist")
+def mailbox():
+    """Every e-mail written to the development mailbox, newest first."""
+    folder = _mail_dir()
+    files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
+    messages = []
+    for path in files[:200]:
+        message = _read(path)
+        parts = [part.get_content_type() for part in message.walk() if not part.is_multipart()]
+        messages.append({"name": path.name, "to": message["To"], "subject": message["Subject"],
+                         "date": message["Date"], "parts": parts})
+    return render_template("staff/mailbox.html", messages=messages, smtp=bool(current_app.config["SMTP_HOST"]),
+                           folder=str(folder), clinic=get_settings())
+
+
+@bp.route("/mail/<name>")
+@roles_required("admin", "receptionist")
+def mail_message(name: str):
+    """One message: headers, text body and its calendar part."""
+    path = _mail_dir() / name
+    if "/" in name or not name.endswith(".eml") or not path.is_file():
+        abort(404)
+    message = _read(path)
+    text = message.get_body(preferencelist=("plain",))
+    calendar = next((p for p in message.walk() if p.get_content_type() == "text/calendar"), None)
+    return render_template("staff/mail_message.html", message=message, name=name,
+                           text=text.get_content() if text else "",
+                           calendar=calendar.get_content() if calendar is not None else None,
+                           clinic=get_settings())
