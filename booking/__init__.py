@@ -48,6 +48,9 @@ def create_app(config: str | type | None = None, **overrides: Any) -> Flask:
     app.config["BOOKING_ENV"] = name if not isinstance(config, type) else config.__name__
 
     os.makedirs(app.instance_path, exist_ok=True)
+    from booking.models.people import password_hash_method
+
+    password_hash_method["method"] = app.config["PASSWORD_HASH_METHOD"]
     register_extensions(app)
     register_template_helpers(app)
     register_blueprints(app)
@@ -100,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
     """Mount the web blueprints."""
     from booking.web.api import api
     from booking.web.auth import bp as auth_bp
+    from booking.web.book import bp as book_bp
     from booking.web.feeds import bp as feeds_bp
     from booking.web.portal import bp as portal_bp
     from booking.web.public import bp as public_bp
@@ -107,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(book_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(feeds_bp)

@@ -1,19 +1,24 @@
-"""``flask`` commands: seed-demo and users."""
+"""``flask`` commands: seed-demo, users and outbox."""
 
 from __future__ import annotations
+
+import time
 
 import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from booking.extensions import db
-from booking.models import ROLES, User
+from booking.mail.sender import send_due, transport_from_config
+from booking.models import ROLES, OutboxMessage, User
+from booking.models.outbox import OUTBOX_STATUSES
 
 
 def register(app: Flask) -> None:
     """Attach the commands to ``app``."""
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(users)
+    app.cli.add_command(outbox)
     app.cli.add_command(reminders)
 
 
@@ -85,3 +90,55 @@ def send_reminders() -> None:
 
     report = queue_due_reminders()
     click.echo(f"queued {report.appointment} appointment reminder(s), {report.prep} prep reminder(s)")
+
+
+@click.group()
+def outbox() -> None:
+    """Send and inspect queued mail."""
+
+
+@outbox.command("send")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1),
+              help="Most messages to send per run.")
+@click.option("--loop", is_flag=True, help="Keep running, one run every --interval seconds, until stopped.")
+@click.option("--interval", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between runs with --loop.")
+def send_outbox(limit: int, loop: bool, interval: float) -> None:
+    """Send the mail that is due (SMTP_HOST, or .eml files in MAIL_DIR when it is empty).
+
+    Safe to run from cron or a timer on several servers at once.
+    """
+    transport = transport_from_config(current_app.config)
+    max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
+    try:
+        while True:
+            report = send_due(transport, limit=limit, max_attempts=max_attempts)
+            click.echo(str(report))
+            if not loop:
+                return
+            # A full batch means more may be waiting: go again at once.
+            if report.sent + report.retried + report.failed < limit:
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(OUTBOX_STATUSES), help="Only messages in this state.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1),
+              help="Most messages to show, newest first.")
+def list_outbox(status: str | None, limit: int) -> None:
+    """Show outbox messages, newest first, with their delivery state."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(OutboxMessage.status == status)
+    messages = db.session.scalars(query).all()
+    if not messages:
+        click.echo("No messages.")
+        return
+    click.echo(f"{'id':>6}  {'status':<7}  {'tries':>5}  {'next try (UTC)':<16}  {'kind':<22}  to")
+    for m in messages:
+        click.echo(f"{m.id:>6}  {m.status:<7}  {m.attempts:>5}  {m.next_attempt_at:%Y-%m-%d %H:%M}  "
+                   f"{m.kind:<22}  {m.to_addr}  {m.subject}")
+        if m.last_error:
+            click.echo(f"{'':>8}last error: {m.last_error}")

@@ -13,6 +13,9 @@ from booking.models.base import Base, utcnow
 from booking.models.catalog import practitioner_treatments
 
 ROLES = ("admin", "receptionist", "practitioner", "patient")
+# Werkzeug's default (scrypt) in production; the test settings pick a cheap method so that the
+# suite does not spend most of its time hashing. create_app sets it from PASSWORD_HASH_METHOD.
+password_hash_method = {"method": "scrypt"}
 STAFF_ROLES = ("admin", "receptionist", "practitioner")
 
 # The health questionnaire; a treatment's protocol lists the codes that contraindicate it.
@@ -53,7 +56,7 @@ class User(UserMixin, Base):
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of ``password``."""
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=password_hash_method["method"])
 
     def check_password(self, password: str) -> bool:
         """True when ``password`` matches the stored hash."""

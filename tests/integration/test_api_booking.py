@@ -262,7 +262,7 @@ def test_cancellation_cutoff_binds_patients_and_staff_override_it_with_a_reason(
     db.session.commit()
     refused = patient_api.post(f"/appointments/{appointment.id}/cancel", {})
     assert refused.status_code == 422 and codes(refused) == ["cancellation_cutoff"]
-    assert "close 2 days before" in refused.get_json()["error"]["message"]
+    assert "close 48 hours before" in refused.get_json()["error"]["message"]
     moved = patient_api.patch(f"/appointments/{appointment.id}", {"start": (soon + timedelta(days=7)).isoformat()})
     assert moved.status_code == 422 and "cancellation_cutoff" in codes(moved)
     no_reason = reception_api.post(f"/appointments/{appointment.id}/cancel", {})

@@ -41,3 +41,61 @@ def logout():
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("public.home"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def register():
+    """Create a patient account, sign in, and continue where the patient was going."""
+    from booking.services import patients
+    from booking.web.book.forms import RegisterForm
+
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next"), home_for(current_user)))
+    form = RegisterForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        try:
+            user = patients.register_patient(name=form.name.data, email=form.email.data,
+                                             phone=form.phone.data, password=form.password.data)
+        except patients.EmailTaken as error:
+            form.email.errors.append(error.message)
+        else:
+            login_user(user)
+            return redirect(safe_next(form.next.data, home_for(user)))
+    return render_template("auth/register.html", form=form, clinic=get_settings(),
+                           login_url=url_for("auth.login", next=request.args.get("next", "")))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit("5 per hour", methods=["POST"])
+def reset_request():
+    """Ask for a password-reset link by e-mail (through the outbox)."""
+    from booking.services import patients
+    from booking.web.book.forms import ResetRequestForm
+
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        patients.queue_password_reset(form.email.data, secret_key=current_app.config["SECRET_KEY"],
+                                      base_url=current_app.config["BASE_URL"])
+        flash("If an account uses that e-mail, a reset link is on its way. It works for one hour.", "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_request.html", form=form, clinic=get_settings())
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token: str):
+    """Choose a new password from a reset link."""
+    from booking.services import patients
+    from booking.services.errors import InvalidRequest
+    from booking.web.book.forms import ResetForm
+
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            patients.reset_password(token, form.password.data, secret_key=current_app.config["SECRET_KEY"])
+        except InvalidRequest as error:
+            flash(error.message, "error")
+            return redirect(url_for("auth.reset_request"))
+        flash("Your password is changed. Sign in with the new one.", "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset.html", form=form, clinic=get_settings())

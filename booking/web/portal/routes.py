@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, flash, redirect, render_template, session, url_for
+import json
+from datetime import datetime, timedelta
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -10,13 +13,15 @@ from sqlalchemy.orm import selectinload
 from booking.calendar import invites
 from booking.extensions import db
 from booking.mail.notifications import manage_url
-from booking.models import Appointment
+from booking.models import INTAKE_QUESTIONS, Appointment, Series
 from booking.models.base import utcnow
-from booking.services import feed_links, tokens
+from booking.scheduling.clock import to_local
+from booking.services import changes, choices, feed_links, patients, tokens
 from booking.services.clinic import get_settings
 from booking.services.errors import ServiceError
 from booking.services.loading import load_appointment_for
-from booking.web.access import current_actor, roles_required
+from booking.web.access import current_actor, roles_required, safe_next
+from booking.web.book.forms import intake_form_class
 from booking.web.portal import bp
 from booking.web.portal.forms import ConfirmForm, NewFeedForm
 
@@ -24,16 +29,144 @@ from booking.web.portal.forms import ConfirmForm, NewFeedForm
 @bp.route("/me")
 @roles_required("patient")
 def me():
-    """The patient's upcoming and past appointments, each with "Add to calendar"."""
+    """Upcoming and past appointments, each series with its progress, and what can be done."""
     rows = db.session.scalars(
         select(Appointment).where(Appointment.patient_id == current_user.id)
-        .options(selectinload(Appointment.treatment), selectinload(Appointment.practitioner))
+        .options(selectinload(Appointment.treatment), selectinload(Appointment.practitioner),
+                 selectinload(Appointment.series))
         .order_by(Appointment.start_at)
     ).all()
     now = utcnow()
-    upcoming = [a for a in rows if a.end_at >= now and a.status != "cancelled"]
+    settings = get_settings()
+    cutoff = timedelta(hours=settings.cancel_cutoff_hours)
+    upcoming = [a for a in rows if a.end_at >= now and a.status in ("booked", "checked_in")]
     past = [a for a in rows if a not in upcoming]
-    return render_template("portal/me.html", upcoming=upcoming, past=list(reversed(past)), clinic=get_settings())
+    series_rows = db.session.scalars(
+        select(Series).where(Series.patient_id == current_user.id).options(selectinload(Series.appointments))
+        .order_by(Series.created_at.desc())
+    ).all()
+    progress = []
+    for series in series_rows:
+        total = series.treatment.protocol.sessions if series.treatment.protocol else len(series.appointments)
+        done = sum(1 for a in series.appointments if a.status == "completed")
+        progress.append((series, done, total))
+    return render_template("portal/me.html", upcoming=upcoming, past=list(reversed(past)), progress=progress,
+                           changeable={a.id: a.start_at - now > cutoff for a in upcoming},
+                           clinic=settings, form=ConfirmForm())
+
+
+@bp.route("/me/appointments/<int:appointment_id>/reschedule", methods=["GET", "POST"])
+@roles_required("patient")
+def reschedule(appointment_id: int):
+    """Offered times that keep the series valid; refused inside the cut-off."""
+    actor = current_actor()
+    try:
+        appointment = load_appointment_for(actor, appointment_id)
+    except ServiceError:
+        abort(404)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        value = request.form.get("slot", "")
+        iso, _, pid = value.partition("|")
+        try:
+            start = datetime.fromisoformat(iso)
+            practitioner_id = int(pid)
+        except ValueError:
+            flash("Choose one of the offered times.", "error")
+            return redirect(url_for("portal.reschedule", appointment_id=appointment_id))
+        try:
+            changes.reschedule(actor, appointment_id, start=start, practitioner_id=practitioner_id)
+        except ServiceError as error:
+            flash(_problem_text(error), "error")
+            return redirect(url_for("portal.reschedule", appointment_id=appointment_id))
+        flash("Moved. A new invite is on its way.", "info")
+        return redirect(url_for("portal.me"))
+    settings = get_settings()
+    inside_cutoff = appointment.start_at - utcnow() <= timedelta(hours=settings.cancel_cutoff_hours)
+    options = [] if inside_cutoff or appointment.status != "booked" else choices.reschedule_options(actor, appointment_id)
+    tz = settings.timezone
+    by_day: dict = {}
+    for slot in options:
+        local = to_local(slot.start, tz)
+        by_day.setdefault(local.date(), []).append((local, f"{slot.start.isoformat()}|{slot.practitioner_id}"))
+    return render_template("portal/reschedule.html", appointment=appointment, by_day=by_day,
+                           inside_cutoff=inside_cutoff, clinic=settings, form=form)
+
+
+@bp.route("/me/appointments/<int:appointment_id>/cancel", methods=["GET", "POST"])
+@roles_required("patient")
+def cancel(appointment_id: int):
+    """Cancel one session, or it and the rest of its series; refused inside the cut-off."""
+    actor = current_actor()
+    try:
+        appointment = load_appointment_for(actor, appointment_id)
+    except ServiceError:
+        abort(404)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            changes.cancel(actor, appointment_id, reason=(request.form.get("reason") or "").strip()[:500] or None,
+                           rest_of_series=request.form.get("rest_of_series") == "yes")
+        except ServiceError as error:
+            flash(_problem_text(error), "error")
+            return redirect(url_for("portal.me"))
+        flash("Cancelled. The cancellation is on its way to your calendar.", "info")
+        return redirect(url_for("portal.me"))
+    settings = get_settings()
+    inside_cutoff = appointment.start_at - utcnow() <= timedelta(hours=settings.cancel_cutoff_hours)
+    return render_template("portal/cancel.html", appointment=appointment, inside_cutoff=inside_cutoff,
+                           clinic=settings, form=form)
+
+
+def _problem_text(error: ServiceError) -> str:
+    """A refusal as one sentence, with the clinic's phone when the patient must call."""
+    text = error.message
+    if getattr(error, "problems", None) and any(p.code == "cancellation_cutoff" for p in error.problems):
+        phone = get_settings().phone
+        text += f" Call us on {phone}." if phone else ""
+    return text
+
+
+@bp.route("/me/intake", methods=["GET", "POST"])
+@roles_required("patient")
+def intake():
+    """The health questionnaire."""
+    form_class = intake_form_class()
+    existing = patients.intake_of(current_user.id)
+    form = form_class(next=request.args.get("next", ""))
+    if request.method == "GET" and existing is not None:
+        for code, yes in (existing.answers or {}).items():
+            if hasattr(form, f"q_{code}"):
+                getattr(form, f"q_{code}").data = yes
+        form.notes.data = existing.notes
+    if form.validate_on_submit():
+        answers = {code: bool(getattr(form, f"q_{code}").data) for code in INTAKE_QUESTIONS}
+        patients.save_intake(current_user.id, answers, form.notes.data or "")
+        flash("Thank you: your questionnaire is saved.", "info")
+        return redirect(safe_next(form.next.data, url_for("portal.me")))
+    questions = [getattr(form, f"q_{code}") for code in INTAKE_QUESTIONS]
+    return render_template("portal/intake.html", form=form, questions=questions, clinic=get_settings())
+
+
+@bp.route("/me/data.json")
+@roles_required("patient")
+def my_data():
+    """Download my data (everything stored about me) as JSON."""
+    body = json.dumps(patients.export_data(current_user.id), indent=2, ensure_ascii=False)
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="my-data.json"'})
+
+
+@bp.route("/me/delete", methods=["GET", "POST"])
+@roles_required("patient")
+def delete_account():
+    """Ask to delete my account; the clinic confirms (medical records may have to be kept)."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        patients.request_erasure(current_user.id)
+        flash("Your request is recorded. The clinic will confirm the deletion with you.", "info")
+        return redirect(url_for("portal.me"))
+    return render_template("portal/delete.html", form=form, clinic=get_settings())
 
 
 @bp.route("/me/appointments/<int:appointment_id>.ics")

@@ -1,0 +1,184 @@
+"""Patient accounts: registration, the health questionnaire, call-back requests, their data,
+erasure requests and password resets."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from booking.extensions import db
+from booking.mail.outbox import enqueue
+from booking.models import INTAKE_QUESTIONS, Appointment, AuditEvent, FeedToken, Intake, Series, Treatment, User
+from booking.models.base import utcnow
+from booking.services import audit
+from booking.services.clinic import get_settings
+from booking.services.errors import InvalidRequest, NotFound
+
+RESET_MAX_AGE = 60 * 60  # a reset link works for one hour
+
+
+class EmailTaken(InvalidRequest):
+    """Another account already uses this e-mail."""
+
+    code = "email_taken"
+
+
+def normalise_email(email: str) -> str:
+    """Trimmed, lower-case e-mail."""
+    return email.strip().lower()
+
+
+def register_patient(*, name: str, email: str, phone: str, password: str) -> User:
+    """Create a patient account in one transaction."""
+    email = normalise_email(email)
+    if db.session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+        raise EmailTaken("An account with this e-mail already exists; sign in or reset your password.")
+    user = User(name=name.strip(), email=email, phone=phone.strip(), role="patient")
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("patient.registered", actor_id=user.id, entity_type="user", entity_id=user.id,
+                 patient_id=user.id, after={"email": email})
+    db.session.commit()
+    return user
+
+
+def intake_of(patient_id: int) -> Intake | None:
+    """The patient's questionnaire, if filled in."""
+    return db.session.scalar(select(Intake).where(Intake.patient_id == patient_id))
+
+
+def save_intake(patient_id: int, answers: dict[str, bool], notes: str = "") -> Intake:
+    """Store (or replace) the patient's health questionnaire."""
+    unknown = set(answers) - set(INTAKE_QUESTIONS)
+    if unknown:
+        raise InvalidRequest(f"Unknown questions: {', '.join(sorted(unknown))}.")
+    intake = intake_of(patient_id) or Intake(patient_id=patient_id)
+    before = dict(intake.answers or {}) if intake.id else None
+    intake.answers = {code: bool(answers.get(code, False)) for code in INTAKE_QUESTIONS}
+    intake.notes = notes.strip()
+    intake.completed_at = utcnow()
+    db.session.add(intake)
+    db.session.flush()
+    audit.record("intake.saved", actor_id=patient_id, entity_type="intake", entity_id=intake.id,
+                 patient_id=patient_id, before=before, after=intake.answers)
+    db.session.commit()
+    return intake
+
+
+def contraindications_for(patient_id: int, treatment: Treatment) -> list[str]:
+    """The patient's answers that rule this treatment out for online booking (uncleared)."""
+    from booking.services.loading import patient_facts
+
+    if not patient_facts(patient_id, treatment).contraindicated_ids:
+        return []
+    intake = intake_of(patient_id)
+    flagged = intake.flagged() if intake else set()
+    protocol = treatment.protocol
+    return [INTAKE_QUESTIONS[c] for c in (protocol.contraindications if protocol else []) if c in flagged]
+
+
+def request_callback(patient_id: int, treatment_id: int | None, note: str) -> None:
+    """Ask the clinic to call the patient back (queued to the clinic's address, audited)."""
+    patient = db.session.get(User, patient_id)
+    treatment = db.session.get(Treatment, treatment_id) if treatment_id else None
+    settings = get_settings()
+    about = treatment.name if treatment else "a treatment"
+    enqueue(kind="patient.callback", to_addr=settings.email or "clinic@localhost",
+            subject=f"Call-back request: {patient.name} about {about}",
+            body_text=(f"{patient.name} ({patient.email}, {patient.phone or 'no phone given'}) "
+                       f"asks for a call about {about}.\n\n{note.strip()}\n"))
+    audit.record("patient.callback_requested", actor_id=patient_id, entity_type="user", entity_id=patient_id,
+                 patient_id=patient_id, after={"treatment": treatment.slug if treatment else None})
+    db.session.commit()
+
+
+def export_data(patient_id: int) -> dict[str, Any]:
+    """Everything stored about the patient, as JSON-ready values ("download my data")."""
+    user = db.session.get(User, patient_id)
+    if user is None:
+        raise NotFound("No such patient.")
+    appointments = db.session.scalars(
+        select(Appointment).where(Appointment.patient_id == patient_id)
+        .options(selectinload(Appointment.treatment), selectinload(Appointment.practitioner))
+        .order_by(Appointment.start_at)
+    ).all()
+    intake = intake_of(patient_id)
+    return {
+        "account": {"name": user.name, "email": user.email, "phone": user.phone,
+                    "created_at": user.created_at.isoformat(),
+                    "erasure_requested_at": user.erasure_requested_at.isoformat() if user.erasure_requested_at else None},
+        "health_questionnaire": {"answers": intake.answers, "notes": intake.notes,
+                                 "completed_at": intake.completed_at.isoformat()} if intake else None,
+        "appointments": [{"id": a.id, "treatment": a.treatment.name, "practitioner": a.practitioner.name,
+                          "start": a.start_at.isoformat(), "end": a.end_at.isoformat(), "status": a.status,
+                          "series_id": a.series_id, "series_index": a.series_index,
+                          "cancel_reason": a.cancel_reason} for a in appointments],
+        "series": [{"id": s.id, "treatment": s.treatment.name, "status": s.status, "avoid_dates": s.avoid_dates}
+                   for s in db.session.scalars(select(Series).where(Series.patient_id == patient_id))],
+        "calendar_links": [{"created_at": f.created_at.isoformat(), "revoked": f.revoked_at is not None}
+                           for f in db.session.scalars(select(FeedToken).where(
+                               FeedToken.scope == "patient", FeedToken.target_id == patient_id))],
+        "history": [{"at": e.at.isoformat(), "action": e.action} for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.patient_id == patient_id).order_by(AuditEvent.at))],
+    }
+
+
+def request_erasure(patient_id: int) -> None:
+    """Record that the patient asks to be erased; staff confirm (records may have to be kept)."""
+    user = db.session.get(User, patient_id)
+    if user.erasure_requested_at is None:
+        user.erasure_requested_at = utcnow()
+        audit.record("patient.erasure_requested", actor_id=patient_id, entity_type="user", entity_id=patient_id,
+                     patient_id=patient_id)
+        settings = get_settings()
+        enqueue(kind="patient.erasure_requested", to_addr=settings.email or "clinic@localhost",
+                subject=f"Erasure request: {user.name}",
+                body_text=f"{user.name} ({user.email}) asked to delete their account. Review and confirm.")
+        db.session.commit()
+
+
+def _serializer(secret_key: str) -> URLSafeTimedSerializer:
+    """Signs password-reset tokens."""
+    return URLSafeTimedSerializer(secret_key, salt="password-reset")
+
+
+def _fingerprint(user: User) -> str:
+    """Changes when the password changes, so a used reset link stops working."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def queue_password_reset(email: str, *, secret_key: str, base_url: str) -> None:
+    """Mail a reset link if the account exists (the answer never says whether it does)."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.active:
+        return
+    token = _serializer(secret_key).dumps({"user": user.id, "fp": _fingerprint(user)})
+    link = f"{base_url.rstrip('/')}/reset/{token}"
+    settings = get_settings()
+    enqueue(kind="password.reset", to_addr=user.email, subject=f"Reset your password at {settings.name}",
+            body_text=(f"Hello {user.name},\n\nto choose a new password, open this link within an hour:\n{link}\n\n"
+                       "If you did not ask for this, ignore this e-mail: your password stays the same.\n"))
+    db.session.commit()
+
+
+def reset_password(token: str, new_password: str, *, secret_key: str) -> User:
+    """Set a new password from a valid, unused, unexpired reset token."""
+    try:
+        data = _serializer(secret_key).loads(token, max_age=RESET_MAX_AGE)
+    except SignatureExpired:
+        raise InvalidRequest("This reset link has expired; ask for a new one.", code="link_expired") from None
+    except BadSignature:
+        raise InvalidRequest("This reset link is not valid; ask for a new one.", code="link_invalid") from None
+    user = db.session.get(User, data.get("user"))
+    if user is None or data.get("fp") != _fingerprint(user):
+        raise InvalidRequest("This reset link was already used; ask for a new one.", code="link_used")
+    user.set_password(new_password)
+    audit.record("password.reset", actor_id=user.id, entity_type="user", entity_id=user.id,
+                 patient_id=user.id if user.role == "patient" else None)
+    db.session.commit()
+    return user

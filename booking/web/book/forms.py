@@ -1,0 +1,74 @@
+"""Forms of the booking wizard and the patient account pages (shape only)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TelField, TextAreaField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
+
+from booking.models import INTAKE_QUESTIONS
+
+
+class ChooseSeriesForm(FlaskForm):
+    """The proposed sessions (as "iso|practitioner" values) and the prep acknowledgement."""
+
+    sessions = HiddenField(validators=[DataRequired()])
+    avoid = HiddenField()
+    prep_read = BooleanField("I have read what to do before each session",
+                             validators=[DataRequired(message="Please confirm you have read the prep steps.")])
+
+
+class ConfirmForm(FlaskForm):
+    """The final "Book" button."""
+
+
+class RegisterForm(FlaskForm):
+    """A new patient account."""
+
+    name = StringField("Full name", validators=[DataRequired(), Length(min=2, max=120)])
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    phone = TelField("Phone", validators=[DataRequired(), Length(min=6, max=40),
+                                          Regexp(r"^[0-9 +()./-]+$", message="Use digits, spaces and + - ( ) only.")])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=200,
+                             message="Use at least 8 characters.")])
+    confirm = PasswordField("Repeat the password", validators=[DataRequired(), EqualTo("password",
+                            message="The two passwords differ.")])
+    next = HiddenField()
+
+
+def intake_form_class():
+    """A questionnaire form with one yes/no box per intake question."""
+
+    class IntakeForm(FlaskForm):
+        """The health questionnaire."""
+
+        notes = TextAreaField("Anything else we should know (medicines, allergies, conditions)?",
+                              validators=[Optional(), Length(max=2000)])
+        confirm = BooleanField("My answers are true and complete",
+                               validators=[DataRequired(message="Please confirm your answers.")])
+        next = HiddenField()
+
+    for code, question in INTAKE_QUESTIONS.items():
+        setattr(IntakeForm, f"q_{code}", BooleanField(question))
+    return IntakeForm
+
+
+class CallbackForm(FlaskForm):
+    """Ask the clinic to call."""
+
+    note = TextAreaField("What would you like to discuss?", validators=[Optional(), Length(max=1000)])
+
+
+class ResetRequestForm(FlaskForm):
+    """Ask for a password-reset link."""
+
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+
+
+class ResetForm(FlaskForm):
+    """Choose a new password."""
+
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=200,
+                             message="Use at least 8 characters.")])
+    confirm = PasswordField("Repeat the new password", validators=[DataRequired(), EqualTo("password",
+                            message="The two passwords differ.")])
