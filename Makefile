@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# axe-core for the browser tests' accessibility checks (skipped when npm is missing locally).
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund && touch $@; \
+	 else echo "npm not found: browser accessibility checks will be skipped"; fi
+
 install: $(STAMP)
 
 migrate: install
@@ -30,7 +35,7 @@ run: seed
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 ## test: the whole suite on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set
-test: install
+test: install node_modules/.installed
 	$(BIN)/python -m pytest
 
 ## serve: production server (needs DATABASE_URL and SECRET_KEY)
