@@ -14,6 +14,7 @@ from booking.models.access import hash_secret
 from booking.models.base import utcnow
 from booking.scheduling.model import PrepStep
 from booking.services.clinic import get_settings
+from booking.services.tokens import touch
 
 HISTORY = timedelta(days=60)  # past appointments a feed still shows
 CANCELLED_KEPT = timedelta(days=30)  # cancelled ones stay (as CANCELLED) so clients remove them
@@ -26,8 +27,7 @@ def find_feed(secret: str, now: datetime | None = None) -> FeedToken | None:
         return None
     now = now or utcnow()
     if feed.last_used_at is None or now - feed.last_used_at > timedelta(minutes=1):
-        feed.last_used_at = now
-        db.session.commit()
+        touch(FeedToken, feed.id, now)
     return feed
 
 

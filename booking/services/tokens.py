@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from booking.database import begin_write
 from booking.extensions import db
 from booking.models import FeedToken, Practitioner, Room, User
 from booking.models.access import FEED_SCOPES, ApiToken, hash_secret, new_secret
@@ -24,6 +25,7 @@ class BadCredentials(ServiceError):
 
 def issue_api_token(email: str, password: str, lifetime_hours: int) -> tuple[str, ApiToken]:
     """A new bearer token for valid credentials; the secret is returned once, only its hash kept."""
+    begin_write(db.session)
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.active or not user.check_password(password):
         raise BadCredentials("Wrong e-mail or password.")
@@ -46,9 +48,19 @@ def user_for_api_token(secret: str, now: datetime | None = None) -> User | None:
         return None
     # Touch last-used at most once a minute, so reads do not turn into writes on every call.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now
-        db.session.commit()
+        touch(ApiToken, token.id, now)
     return user
+
+
+def touch(model, row_id: int, now: datetime) -> None:
+    """Set ``last_used_at`` in a transaction of its own that starts with the write.
+
+    On SQLite a transaction that read first cannot always upgrade to a write while another
+    connection writes; one that starts with the UPDATE simply waits its turn.
+    """
+    db.session.commit()
+    db.session.execute(update(model).where(model.id == row_id).values(last_used_at=now))
+    db.session.commit()
 
 
 def revoke_api_token(secret: str) -> bool:

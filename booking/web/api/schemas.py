@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def _in_service_years(moment: datetime) -> datetime:
+    """Refuse datetimes outside 2000-2100: nothing is booked there, and date arithmetic on
+    values near datetime.max would overflow."""
+    if not EARLIEST <= moment.date() <= LATEST:
+        raise ValueError("must be between the years 2000 and 2100")
+    return moment
+
+
+# Dates and times as the API accepts them.
+Day = Annotated[date, Field(ge=EARLIEST, le=LATEST)]
+Moment = Annotated[AwareDatetime, AfterValidator(_in_service_years)]
 
 
 class Strict(BaseModel):
@@ -88,8 +103,8 @@ class PractitionerList(RootModel[list[PractitionerOut]]):
 # --- availability and plans -----------------------------------------------------------------
 class AvailabilityQuery(BaseModel):
     treatment: str = Field(min_length=1, max_length=80)
-    start: date
-    end: date
+    start: Day
+    end: Day
     practitioner: int | None = Field(default=None, ge=1)
 
 
@@ -107,10 +122,10 @@ class AvailabilityOut(BaseModel):
 
 class PlanIn(Strict):
     treatment: str = Field(min_length=1, max_length=80)
-    first_start: AwareDatetime
+    first_start: Moment
     practitioner_id: int | None = Field(default=None, ge=1)
     patient_id: int | None = Field(default=None, ge=1)
-    avoid_dates: list[date] = Field(default_factory=list, max_length=30)
+    avoid_dates: list[Day] = Field(default_factory=list, max_length=30)
 
 
 class PlannedSessionOut(BaseModel):
@@ -143,14 +158,14 @@ class AppointmentOut(BaseModel):
 
 class AppointmentIn(Strict):
     treatment: str = Field(min_length=1, max_length=80)
-    start: AwareDatetime
+    start: Moment
     practitioner_id: int = Field(ge=1)
     patient_id: int | None = Field(default=None, ge=1)
     override_reason: str | None = Field(default=None, max_length=500)
 
 
 class SessionIn(Strict):
-    start: AwareDatetime
+    start: Moment
     practitioner_id: int = Field(ge=1)
 
 
@@ -159,7 +174,7 @@ class SeriesIn(Strict):
     sessions: list[SessionIn] = Field(min_length=1, max_length=20)
     patient_id: int | None = Field(default=None, ge=1)
     override_reason: str | None = Field(default=None, max_length=500)
-    avoid_dates: list[date] = Field(default_factory=list, max_length=30)
+    avoid_dates: list[Day] = Field(default_factory=list, max_length=30)
 
 
 class SeriesOut(BaseModel):
@@ -175,8 +190,8 @@ class AppointmentList(RootModel[list[AppointmentOut]]):
 
 
 class AppointmentsQuery(BaseModel):
-    start: date | None = None
-    end: date | None = None
+    start: Day | None = None
+    end: Day | None = None
 
 
 class AppointmentPath(BaseModel):
@@ -184,7 +199,7 @@ class AppointmentPath(BaseModel):
 
 
 class AppointmentPatch(Strict):
-    start: AwareDatetime
+    start: Moment
     practitioner_id: int | None = Field(default=None, ge=1)
     override_reason: str | None = Field(default=None, max_length=500)
     replan_following: bool = Field(default=False, description="Re-plan the later sessions of the series from the new time")

@@ -60,7 +60,7 @@ def decode(values: list[str]) -> list[tuple[datetime, int]]:
             practitioner = int(pid)
         except ValueError:
             abort(400, description="That booking link is damaged; please start again.")
-        if start.tzinfo is None:
+        if start.tzinfo is None or not 2000 <= start.year <= 2100:
             abort(400, description="That booking link is damaged; please start again.")
         sessions.append((start, practitioner))
     return sessions
@@ -118,7 +118,7 @@ def choose(slug: str):
         month = date.fromisoformat(request.args.get("month", "") + "-01") if request.args.get("month") else today.replace(day=1)
     except ValueError:
         month = today.replace(day=1)
-    month = max(month, today.replace(day=1))
+    month = min(max(month, today.replace(day=1)), (today + timedelta(days=settings.horizon_days)).replace(day=1))
     days = choices.days_with_slots(actor, slug, month, practitioner_id)
     day = None
     slots = []
@@ -126,6 +126,8 @@ def choose(slug: str):
         try:
             day = date.fromisoformat(request.args["day"])
         except ValueError:
+            day = None
+        if day is not None and not today <= day <= today + timedelta(days=settings.horizon_days + 1):
             day = None
     if day is not None:
         slots = available_slots(actor, treatment_slug=slug, first_day=day, last_day=day,
