@@ -136,3 +136,27 @@ def test_a_slot_taken_during_the_wizard_is_handled(page, clinic, live_server):
     assert "You are booked" in page.content()
     db.session.rollback()
     assert db.session.query(Series).count() == 1
+
+
+def test_every_other_patient_page_passes_axe(page, clinic, live_server):
+    from tests.integration.clinic import Api, at, book_consultation, monday_in
+
+    book_consultation(clinic, clinic.patient, at(monday_in(2), 9))
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(clinic.patient.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    first = at(monday_in(3), 10)
+    page.goto(f"/book/mesotherapy-face?month={first:%Y-%m}&day={first.date().isoformat()}")
+    check_accessibility(page)  # the month calendar with a day's times
+    page.get_by_role("link", name="10:00").first.click()
+    page.get_by_role("link", name="Change session 2").click()
+    check_accessibility(page)  # the alternatives for one session
+    assert page.locator("ul.times a").count() > 0
+    for path in ("/me/intake", "/calendar", "/me/delete", "/reset"):
+        page.goto(path)
+        check_accessibility(page)
+    page.goto("/calendar")
+    page.get_by_role("button", name="Create subscription link").click()
+    check_accessibility(page)  # the new link, shown once
+    assert page.locator("a[href^='webcal://']").count() == 1
