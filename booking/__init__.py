@@ -140,9 +140,10 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]  # e.g. Allow on 405
         if wants_json():
-            return jsonify(error_body(code, exc.description or exc.name)), exc.code
-        return render_template("error.html", error=exc), exc.code
+            return jsonify(error_body(code, exc.description or exc.name)), exc.code, headers
+        return render_template("error.html", error=exc), exc.code, headers
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

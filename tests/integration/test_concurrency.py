@@ -312,10 +312,10 @@ def test_overlapping_series_booked_at_once_one_is_booked_whole_the_others_leave_
 
 
 # --- signing in and first use of tokens at once -------------------------------------------------
-# Found by these tests: on SQLite both fail with 500 "database is locked" (see the report):
-# booking/services/tokens.py writes (a new token; a token's last-used time) inside a deferred
-# transaction that already read, so a concurrent writer makes SQLite refuse the upgrade at
-# once (SQLITE_BUSY_SNAPSHOT; busy_timeout does not apply) instead of waiting.
+# Regression tests: on SQLite both answered 500 "database is locked" while booking/services/
+# tokens.py wrote (a new token; a token's last-used time) inside a deferred transaction that had
+# already read -- a concurrent writer makes SQLite refuse that upgrade at once
+# (SQLITE_BUSY_SNAPSHOT; busy_timeout does not apply) instead of letting it wait its turn.
 def http_get(base_url: str, path: str, token: str) -> tuple[int, dict]:
     """GET over a fresh HTTP connection; the status and the decoded JSON body."""
     url = urlsplit(base_url)

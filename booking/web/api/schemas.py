@@ -18,9 +18,18 @@ def _in_service_years(moment: datetime) -> datetime:
     return moment
 
 
-# Dates and times as the API accepts them.
+def _no_nul(value: str) -> str:
+    """Refuse NUL characters (PostgreSQL text cannot hold them; no real input has them)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Dates, times, ids and text as the API accepts them.
 Day = Annotated[date, Field(ge=EARLIEST, le=LATEST)]
 Moment = Annotated[AwareDatetime, AfterValidator(_in_service_years)]
+Id = Annotated[int, Field(ge=1, le=2_147_483_647)]  # the database's integer range
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class Strict(BaseModel):
@@ -48,8 +57,8 @@ class ErrorBody(BaseModel):
 
 # --- auth ---------------------------------------------------------------------------------
 class TokenIn(Strict):
-    email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=200)
+    email: Text = Field(min_length=3, max_length=254)
+    password: Text = Field(min_length=1, max_length=200)
 
 
 class TokenOut(BaseModel):
@@ -102,10 +111,10 @@ class PractitionerList(RootModel[list[PractitionerOut]]):
 
 # --- availability and plans -----------------------------------------------------------------
 class AvailabilityQuery(BaseModel):
-    treatment: str = Field(min_length=1, max_length=80)
+    treatment: Text = Field(min_length=1, max_length=80)
     start: Day
     end: Day
-    practitioner: int | None = Field(default=None, ge=1)
+    practitioner: Id | None = None
 
 
 class SlotOut(BaseModel):
@@ -121,10 +130,10 @@ class AvailabilityOut(BaseModel):
 
 
 class PlanIn(Strict):
-    treatment: str = Field(min_length=1, max_length=80)
+    treatment: Text = Field(min_length=1, max_length=80)
     first_start: Moment
-    practitioner_id: int | None = Field(default=None, ge=1)
-    patient_id: int | None = Field(default=None, ge=1)
+    practitioner_id: Id | None = None
+    patient_id: Id | None = None
     avoid_dates: list[Day] = Field(default_factory=list, max_length=30)
 
 
@@ -157,23 +166,23 @@ class AppointmentOut(BaseModel):
 
 
 class AppointmentIn(Strict):
-    treatment: str = Field(min_length=1, max_length=80)
+    treatment: Text = Field(min_length=1, max_length=80)
     start: Moment
-    practitioner_id: int = Field(ge=1)
-    patient_id: int | None = Field(default=None, ge=1)
-    override_reason: str | None = Field(default=None, max_length=500)
+    practitioner_id: Id
+    patient_id: Id | None = None
+    override_reason: Text | None = Field(default=None, max_length=500)
 
 
 class SessionIn(Strict):
     start: Moment
-    practitioner_id: int = Field(ge=1)
+    practitioner_id: Id
 
 
 class SeriesIn(Strict):
-    treatment: str = Field(min_length=1, max_length=80)
+    treatment: Text = Field(min_length=1, max_length=80)
     sessions: list[SessionIn] = Field(min_length=1, max_length=20)
-    patient_id: int | None = Field(default=None, ge=1)
-    override_reason: str | None = Field(default=None, max_length=500)
+    patient_id: Id | None = None
+    override_reason: Text | None = Field(default=None, max_length=500)
     avoid_dates: list[Day] = Field(default_factory=list, max_length=30)
 
 
@@ -195,26 +204,26 @@ class AppointmentsQuery(BaseModel):
 
 
 class AppointmentPath(BaseModel):
-    appointment_id: int = Field(ge=1)
+    appointment_id: Id
 
 
 class AppointmentPatch(Strict):
     start: Moment
-    practitioner_id: int | None = Field(default=None, ge=1)
-    override_reason: str | None = Field(default=None, max_length=500)
+    practitioner_id: Id | None = None
+    override_reason: Text | None = Field(default=None, max_length=500)
     replan_following: bool = Field(default=False, description="Re-plan the later sessions of the series from the new time")
 
 
 class CancelIn(Strict):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = Field(default=None, max_length=500)
     rest_of_series: bool = Field(default=False, description="Also cancel every later session of the series")
-    override_reason: str | None = Field(default=None, max_length=500)
+    override_reason: Text | None = Field(default=None, max_length=500)
 
 
 # --- feeds --------------------------------------------------------------------------------
 class FeedIn(Strict):
     scope: Literal["practitioner", "room", "patient", "clinic"]
-    id: int | None = Field(default=None, ge=1)
+    id: Id | None = None
 
 
 class FeedOut(BaseModel):
@@ -224,10 +233,10 @@ class FeedOut(BaseModel):
 
 
 class FeedPath(BaseModel):
-    feed_id: int = Field(ge=1)
+    feed_id: Id
 
 
 class IdempotencyHeader(BaseModel):
     """Send the same ``Idempotency-Key`` again to get the first result back and book nothing more."""
 
-    idempotency_key: str | None = Field(default=None, max_length=200)
+    idempotency_key: Text | None = Field(default=None, alias="Idempotency-Key", max_length=200)

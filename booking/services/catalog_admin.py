@@ -1,0 +1,183 @@
+"""Administering what the clinic offers and where: treatments with their protocol and prep rules,
+rooms and the treatments they serve, practitioners' treatments and colour.
+
+Each use case takes plain values (the form's data), runs in one transaction, and audits the
+change with before/after snapshots of the columns it touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from booking.database import begin_write
+from booking.extensions import db
+from booking.models import Practitioner, PrepRule, Protocol, Room, Treatment
+from booking.services import audit
+from booking.services.actor import Actor
+from booking.services.errors import InvalidRequest, NotFound
+from booking.services.schedule_admin import require_admin
+
+TREATMENT_FIELDS = ("slug", "name", "description", "kind", "body_area", "duration_minutes",
+                    "buffer_before_minutes", "buffer_after_minutes", "needs_room", "color", "active")
+PROTOCOL_FIELDS = ("sessions", "interval_min_days", "interval_target_days", "interval_max_days",
+                   "consultation_treatment_id", "consultation_min_days_before", "consultation_valid_days",
+                   "aftercare_hours", "maintenance_interval_days", "contraindications")
+
+
+def columns(row: Any, names: Iterable[str]) -> dict[str, Any]:
+    """The named attributes of a row, JSON-ready (for before/after snapshots)."""
+    if row is None:
+        return {}
+    out = {}
+    for name in names:
+        value = getattr(row, name)
+        out[name] = list(value) if isinstance(value, list) else value
+    return out
+
+
+def _check_intervals(values: Mapping[str, Any]) -> None:
+    """min <= target <= max, all given or none (the database repeats this rule)."""
+    spacing = [values.get(k) for k in ("interval_min_days", "interval_target_days", "interval_max_days")]
+    if any(v is not None for v in spacing):
+        if any(v is None for v in spacing):
+            raise InvalidRequest("Give the minimum, target and maximum interval together, or none of them.")
+        low, target, high = spacing
+        if not low <= target <= high:
+            raise InvalidRequest("The intervals must satisfy minimum ≤ target ≤ maximum.")
+    if (values.get("sessions") or 1) > 1 and spacing[0] is None:
+        raise InvalidRequest("A series of more than one session needs its intervals.")
+
+
+def save_treatment(actor: Actor, treatment_id: int | None, *, treatment: Mapping[str, Any],
+                   protocol: Mapping[str, Any]) -> Treatment:
+    """Create or update a treatment and its protocol."""
+    require_admin(actor)
+    _check_intervals(protocol)
+    begin_write(db.session)
+    slug = treatment["slug"]
+    clash = db.session.scalar(select(func.count()).select_from(Treatment)
+                              .where(Treatment.slug == slug, Treatment.id != (treatment_id or 0)))
+    if clash:
+        raise InvalidRequest(f"Another treatment already uses the slug {slug!r}.", code="slug_taken")
+    if treatment_id is None:
+        row, before = Treatment(), {}
+        db.session.add(row)
+    else:
+        row = db.session.get(Treatment, treatment_id)
+        if row is None:
+            raise NotFound(f"There is no treatment {treatment_id}.")
+        before = {**columns(row, TREATMENT_FIELDS), "protocol": columns(row.protocol, PROTOCOL_FIELDS)}
+    consultation_id = protocol.get("consultation_treatment_id")
+    if consultation_id is not None:
+        consultation = db.session.get(Treatment, consultation_id)
+        if consultation is None or consultation.kind != "consultation" or consultation.id == treatment_id:
+            raise InvalidRequest("The required consultation must be a consultation treatment.")
+    for name in TREATMENT_FIELDS:
+        setattr(row, name, treatment[name])
+    if row.protocol is None:
+        row.protocol = Protocol()
+    for name in PROTOCOL_FIELDS:
+        setattr(row.protocol, name, protocol.get(name))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise InvalidRequest("These values break a rule of the catalogue; check the numbers.") from None
+    audit.record("catalog.treatment_saved", actor_id=actor.user_id, entity_type="treatment", entity_id=row.id,
+                 before=before or None,
+                 after={**columns(row, TREATMENT_FIELDS), "protocol": columns(row.protocol, PROTOCOL_FIELDS)})
+    db.session.commit()
+    return row
+
+
+def add_prep_rule(actor: Actor, treatment_id: int, *, instruction: str, lead_hours: int, remind: bool) -> PrepRule:
+    """Add a prep step to a treatment's protocol."""
+    require_admin(actor)
+    begin_write(db.session)
+    treatment = db.session.get(Treatment, treatment_id)
+    if treatment is None or treatment.protocol is None:
+        raise NotFound("Save the treatment's protocol first.")
+    rule = PrepRule(protocol_id=treatment.protocol.id, instruction=instruction.strip(), lead_hours=lead_hours,
+                    remind=remind)
+    db.session.add(rule)
+    db.session.flush()
+    audit.record("catalog.prep_rule_added", actor_id=actor.user_id, entity_type="treatment", entity_id=treatment.id,
+                 after=columns(rule, ("id", "instruction", "lead_hours", "remind")))
+    db.session.commit()
+    return rule
+
+
+def remove_prep_rule(actor: Actor, rule_id: int) -> int:
+    """Remove a prep step; returns its treatment's id."""
+    require_admin(actor)
+    begin_write(db.session)
+    rule = db.session.get(PrepRule, rule_id)
+    if rule is None:
+        raise NotFound("That prep step no longer exists.")
+    treatment_id = rule.protocol.treatment_id
+    before = columns(rule, ("id", "instruction", "lead_hours", "remind"))
+    db.session.delete(rule)
+    audit.record("catalog.prep_rule_removed", actor_id=actor.user_id, entity_type="treatment",
+                 entity_id=treatment_id, before=before)
+    db.session.commit()
+    return treatment_id
+
+
+def _treatments(ids: Iterable[int]) -> list[Treatment]:
+    """Treatments by id; InvalidRequest for an unknown one."""
+    ids = list(ids)
+    rows = list(db.session.scalars(select(Treatment).where(Treatment.id.in_(ids)))) if ids else []
+    if len(rows) != len(set(ids)):
+        raise InvalidRequest("One of the chosen treatments does not exist.")
+    return rows
+
+
+def save_room(actor: Actor, room_id: int | None, *, name: str, active: bool, treatment_ids: Iterable[int]) -> Room:
+    """Create or update a room and the treatments it serves."""
+    require_admin(actor)
+    begin_write(db.session)
+    name = name.strip()
+    clash = db.session.scalar(select(func.count()).select_from(Room).where(Room.name == name,
+                                                                            Room.id != (room_id or 0)))
+    if clash:
+        raise InvalidRequest(f"Another room is already called {name!r}.", code="name_taken")
+    if room_id is None:
+        room, before = Room(), None
+        db.session.add(room)
+    else:
+        room = db.session.get(Room, room_id)
+        if room is None:
+            raise NotFound(f"There is no room {room_id}.")
+        before = {"name": room.name, "active": room.active, "treatments": [t.slug for t in room.treatments]}
+    room.name, room.active = name, active
+    room.treatments = _treatments(treatment_ids)
+    db.session.flush()
+    audit.record("schedule.room_saved", actor_id=actor.user_id, entity_type="room", entity_id=room.id, before=before,
+                 after={"name": room.name, "active": room.active, "treatments": [t.slug for t in room.treatments]})
+    db.session.commit()
+    return room
+
+
+def save_practitioner(actor: Actor, practitioner_id: int, *, color: str, active: bool,
+                      treatment_ids: Iterable[int]) -> Practitioner:
+    """A practitioner's colour, whether they take bookings, and the treatments they give."""
+    require_admin(actor)
+    begin_write(db.session)
+    practitioner = db.session.get(Practitioner, practitioner_id)
+    if practitioner is None:
+        raise NotFound(f"There is no practitioner {practitioner_id}.")
+    before = {"color": practitioner.color, "active": practitioner.active,
+              "treatments": [t.slug for t in practitioner.treatments]}
+    practitioner.color, practitioner.active = color, active
+    practitioner.treatments = _treatments(treatment_ids)
+    db.session.flush()
+    audit.record("schedule.practitioner_saved", actor_id=actor.user_id, entity_type="practitioner",
+                 entity_id=practitioner.id, before=before,
+                 after={"color": practitioner.color, "active": practitioner.active,
+                        "treatments": [t.slug for t in practitioner.treatments]})
+    db.session.commit()
+    return practitioner

@@ -1,0 +1,110 @@
+"""Forms of the reception pages (shape only: required, ranges, choices; the rules are the services')."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Length, Optional, Regexp, ValidationError
+
+LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+STATUS_ACTIONS = ("check_in", "complete", "no_show")
+
+
+def plausible_year(form, field) -> None:
+    """Refuse dates outside 2000-2100 (a typo, not a booking)."""
+    if field.data is not None and not 2000 <= field.data.year <= 2100:
+        raise ValidationError("Give a date between the years 2000 and 2100.")
+
+
+class PatientSearchForm(FlaskForm):
+    """Find a patient by name, e-mail or phone (a GET form: no token needed)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Name, e-mail or phone", validators=[Optional(), Length(max=100)])
+
+
+class NewPatientForm(FlaskForm):
+    """A patient who phoned in: contact details only, no password."""
+
+    name = StringField("Full name", validators=[DataRequired(), Length(min=2, max=120)])
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    phone = TelField("Phone", validators=[DataRequired(), Length(min=6, max=40),
+                                          Regexp(r"^[0-9 +()./-]+$", message="Use digits, spaces and + - ( ) only.")])
+    start = HiddenField()
+    practitioner = HiddenField()
+
+
+class SessionForm(Form):
+    """One session of a series: when and with whom."""
+
+    start = DateTimeLocalField("Start", format=LOCAL_FORMATS, validators=[InputRequired(), plausible_year])
+    practitioner = SelectField("Practitioner", coerce=int, validators=[InputRequired()])
+
+
+class BookingForm(FlaskForm):
+    """Book one appointment or a whole series for a patient."""
+
+    patient_id = HiddenField(validators=[DataRequired(message="Choose the patient first.")])
+    treatment = SelectField("Treatment", validators=[DataRequired()])
+    mode = RadioField("What to book", choices=[("single", "One appointment"), ("series", "The whole series")],
+                      default="single", validators=[InputRequired()])
+    start = DateTimeLocalField("Start (clinic time)", format=LOCAL_FORMATS,
+                               validators=[InputRequired(message="Give the start date and time."), plausible_year])
+    practitioner = SelectField("Practitioner", coerce=int, validators=[InputRequired()])
+    sessions = FieldList(FormField(SessionForm), min_entries=0, max_entries=30)
+    override_reason = TextAreaField("Override reason", validators=[Optional(), Length(max=500)])
+    plan = SubmitField("Plan the series")
+    book = SubmitField("Book")
+
+
+class MoveForm(FlaskForm):
+    """A drag on the calendar (JSON): the new wall-clock start, practitioner, and an override reason."""
+
+    start = StringField(validators=[DataRequired(), Length(max=40)])
+    practitioner_id = IntegerField(validators=[Optional()])
+    override_reason = StringField(validators=[Optional(), Length(max=500)])
+    replan_following = BooleanField()
+
+
+class StatusForm(FlaskForm):
+    """Check-in, complete or no-show."""
+
+    action = HiddenField(validators=[AnyOf(STATUS_ACTIONS, message="Unknown action.")])
+
+
+class CancelForm(FlaskForm):
+    """Cancel with a reason (it also overrides the patients' cut-off)."""
+
+    reason = TextAreaField("Reason", validators=[DataRequired(message="Say why it is cancelled."), Length(max=500)])
+    rest_of_series = BooleanField("Also cancel every later session of the series")
+
+
+class ConfirmForm(FlaskForm):
+    """A button that needs only the CSRF token."""
+
+
+class DayForm(FlaskForm):
+    """Which day (a GET form)."""
+
+    class Meta:
+        csrf = False
+
+    date = DateField("Day", validators=[Optional(), plausible_year])

@@ -1,0 +1,244 @@
+"""Reception views: the calendar page and its JSON feeds, moving by drag, the appointment panel
+and its actions, the day sheet, and a practitioner's own schedule."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from booking.extensions import db
+from booking.models import Appointment
+from booking.models.base import utcnow
+from booking.scheduling.checks import partition_problems
+from booking.scheduling.clock import local_date
+from booking.services import changes, clinic_calendar, reception
+from booking.services.clinic import get_settings
+from booking.services.errors import RuleViolation, ServiceError
+from booking.web.access import current_actor, roles_required, safe_next
+from booking.web.reception import bp
+from booking.web.reception.forms import CancelForm, ConfirmForm, DayForm, MoveForm, StatusForm
+
+STAFF = ("admin", "receptionist", "practitioner")
+FRONT_DESK = ("admin", "receptionist")
+VIEWS = {"day": "resourceTimeGridDay", "week": "resourceTimeGridWeek"}
+
+
+def can_edit() -> bool:
+    """Reception and admin change bookings; practitioners only look."""
+    return current_user.role in FRONT_DESK
+
+
+def _by() -> str:
+    """The calendar's columns: practitioners (default) or rooms."""
+    return "room" if request.args.get("by") == "room" else "practitioner"
+
+
+def _today() -> date:
+    """Today on the clinic's wall clock."""
+    return local_date(utcnow(), get_settings().timezone)
+
+
+def _day_arg() -> date:
+    """The ``date`` query argument, or today when missing or malformed."""
+    try:
+        return date.fromisoformat(request.args.get("date", ""))
+    except ValueError:
+        return _today()
+
+
+@bp.route("")
+@roles_required(*STAFF)
+def calendar():
+    """The clinic calendar: a column per practitioner (or room), day or week."""
+    view = request.args.get("view") if request.args.get("view") in VIEWS else "week"
+    first, last = clinic_calendar.visible_hours()
+    return render_template("reception/calendar.html", clinic=get_settings(), by=_by(), view=VIEWS[view],
+                           day=_day_arg(), editable=can_edit(), slot_min=first, slot_max=last,
+                           focus=request.args.get("focus", type=int))
+
+
+def _window():
+    """The [start, end) of a feed request in UTC, or a 400 answer."""
+    try:
+        return clinic_calendar.wall_range(request.args.get("start", ""), request.args.get("end", ""),
+                                          get_settings().timezone), None
+    except ValueError:
+        message = (f"Give start and end as local date-times (YYYY-MM-DDTHH:MM:SS), end after start, "
+                   f"at most {clinic_calendar.MAX_RANGE_DAYS} days apart.")
+        return None, (jsonify({"error": {"code": "bad_range", "message": message}}), 400)
+
+
+@bp.route("/api/resources")
+@roles_required(*STAFF)
+def api_resources():
+    """The calendar's columns."""
+    return jsonify(clinic_calendar.resources(_by()))
+
+
+@bp.route("/api/events")
+@roles_required(*STAFF)
+def api_events():
+    """Appointments in a window, as calendar events."""
+    window, error = _window()
+    if error:
+        return error
+    return jsonify(clinic_calendar.events(*window, by=_by(), editable=can_edit()))
+
+
+@bp.route("/api/background")
+@roles_required(*STAFF)
+def api_background():
+    """Shaded time in a window: outside hours, breaks, time off, closures."""
+    window, error = _window()
+    if error:
+        return error
+    return jsonify(clinic_calendar.background(*window, by=_by()))
+
+
+def _problem_body(error: ServiceError) -> dict:
+    """A service error as the JSON the calendar's dialog reads."""
+    body = {"code": error.code, "message": error.message}
+    if isinstance(error, RuleViolation):
+        overridable, blocking = partition_problems(error.problems, staff=True, is_practitioner=False)
+        body["problems"] = [{"code": p.code, "message": p.message, "session_index": p.session_index,
+                             "overridable": p in overridable} for p in error.problems]
+        body["overridable"] = not blocking
+    return {"error": body}
+
+
+@bp.route("/api/appointments/<int:appointment_id>/move", methods=["POST"])
+@roles_required(*FRONT_DESK)
+def api_move(appointment_id: int):
+    """Move an appointment (a drag); rule problems come back for the override dialog."""
+    form = MoveForm()
+    if not form.validate_on_submit():
+        fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        return jsonify({"error": {"code": "bad_request", "message": f"Bad move request ({fields})."}}), 400
+    try:
+        start = clinic_calendar.wall_to_utc(form.start.data, get_settings().timezone)
+    except ValueError:
+        return jsonify({"error": {"code": "bad_request", "message": "start must be a local date-time."}}), 400
+    try:
+        appointment = changes.reschedule(
+            current_actor(), appointment_id, start=start, practitioner_id=form.practitioner_id.data,
+            override_reason=(form.override_reason.data or "").strip() or None,
+            replan_following=bool(form.replan_following.data))
+    except ServiceError as error:
+        db.session.rollback()
+        return jsonify(_problem_body(error)), error.status
+    tz = get_settings().timezone
+    return jsonify({"id": appointment.id, "start": clinic_calendar.wall(appointment.start_at, tz),
+                    "end": clinic_calendar.wall(appointment.end_at, tz),
+                    "practitioner_id": appointment.practitioner_id, "overridden": bool(appointment.override_reason)})
+
+
+def _appointment_or_404(appointment_id: int) -> Appointment:
+    """An appointment by id, or 404."""
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is None:
+        abort(404, description="There is no such appointment.")
+    return appointment
+
+
+@bp.route("/appointments/<int:appointment_id>")
+@roles_required(*STAFF)
+def appointment(appointment_id: int):
+    """The appointment panel (a fragment for the calendar with ``partial=1``, else a page)."""
+    row = _appointment_or_404(appointment_id)
+    back = safe_next(request.args.get("next"), url_for("reception.calendar",
+                                                      date=local_date(row.start_at, get_settings().timezone)))
+    series = [a for a in row.series.appointments] if row.series is not None else []
+    template = "reception/_panel.html" if request.args.get("partial") else "reception/appointment.html"
+    return render_template(template, appointment=row, series=series, clinic=get_settings(), back=back,
+                           editable=can_edit(), status_form=StatusForm(), cancel_form=CancelForm(),
+                           confirm_form=ConfirmForm(), transitions=reception.TRANSITIONS,
+                           label=clinic_calendar.label(row), position=clinic_calendar.series_position(row))
+
+
+def _after_action(appointment_id: int):
+    """Back to where the panel was opened from."""
+    return redirect(safe_next(request.form.get("next"), url_for("reception.appointment",
+                                                                appointment_id=appointment_id)))
+
+
+def _flash_error(error: ServiceError) -> None:
+    """A refused action as a message naming each problem."""
+    db.session.rollback()
+    problems = getattr(error, "problems", None)
+    flash(" ".join(p.message for p in problems) if problems else error.message, "error")
+
+
+@bp.route("/appointments/<int:appointment_id>/status", methods=["POST"])
+@roles_required(*FRONT_DESK)
+def set_status(appointment_id: int):
+    """Check in, complete or mark a no-show."""
+    form = StatusForm()
+    if not form.validate_on_submit():
+        flash("That action is not known; nothing was changed.", "error")
+        return _after_action(appointment_id)
+    try:
+        row = reception.change_status(current_actor(), appointment_id, form.action.data)
+    except ServiceError as error:
+        _flash_error(error)
+        return _after_action(appointment_id)
+    words = {"check_in": "Checked in", "complete": "Marked completed", "no_show": "Marked as no-show"}
+    flash(f"{words[form.action.data]}: {clinic_calendar.label(row)}.", "info")
+    return _after_action(appointment_id)
+
+
+@bp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
+@roles_required(*FRONT_DESK)
+def cancel(appointment_id: int):
+    """Cancel with a reason (also the override reason inside the patients' cut-off)."""
+    form = CancelForm()
+    if not form.validate_on_submit():
+        flash("Say why the appointment is cancelled; nothing was changed.", "error")
+        return _after_action(appointment_id)
+    reason = form.reason.data.strip()
+    try:
+        changes.cancel(current_actor(), appointment_id, reason=reason, rest_of_series=form.rest_of_series.data,
+                       override_reason=reason)
+    except ServiceError as error:
+        _flash_error(error)
+        return _after_action(appointment_id)
+    flash("Cancelled; the patient gets the cancellation by e-mail.", "info")
+    return _after_action(appointment_id)
+
+
+@bp.route("/appointments/<int:appointment_id>/resend", methods=["POST"])
+@roles_required(*FRONT_DESK)
+def resend(appointment_id: int):
+    """Send the invite again."""
+    if not ConfirmForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return _after_action(appointment_id)
+    try:
+        row = reception.resend_invite(current_actor(), appointment_id)
+    except ServiceError as error:
+        _flash_error(error)
+        return _after_action(appointment_id)
+    flash(f"The invite is queued again for {row.patient.email}.", "info")
+    return _after_action(appointment_id)
+
+
+@bp.route("/day-sheet")
+@roles_required(*STAFF)
+def day_sheet():
+    """A printable list of the day, per practitioner."""
+    form = DayForm(request.args)
+    day = form.date.data if form.validate() and form.date.data else _today()
+    return render_template("reception/day_sheet.html", form=form, day=day, columns=clinic_calendar.day_sheet(day),
+                           clinic=get_settings(), label=clinic_calendar.label,
+                           position=clinic_calendar.series_position)
+
+
+@bp.route("/my-schedule")
+@roles_required(*STAFF)
+def my_schedule():
+    """The signed-in practitioner's weekly hours, exceptions and time off (read-only)."""
+    practitioner = current_user.practitioner
+    if practitioner is None:
+        abort(404, description="Your account has no practitioner schedule.")
+    return render_template("reception/my_schedule.html", practitioner=practitioner, clinic=get_settings())
