@@ -60,6 +60,14 @@ def test_tokens_are_stored_hashed_expire_and_can_be_revoked(client, clinic):
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "invalid_token"
 
 
+def test_a_token_can_revoke_itself(client, clinic):
+    token = token_for(client, clinic.patient.email)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.delete("/api/v1/tokens", headers=headers).status_code == 204
+    assert client.get("/api/v1/appointments", headers=headers).status_code == 401
+    assert client.delete("/api/v1/tokens").status_code == 401
+
+
 def test_private_routes_need_a_token(client, clinic):
     for method, path in [("get", "/api/v1/appointments"), ("post", "/api/v1/series"),
                          ("post", "/api/v1/series/plan"), ("get", "/api/v1/appointments/1")]:

@@ -16,7 +16,7 @@ from booking.scheduling.clock import local_day_bounds
 from booking.services import availability, booking, changes, idempotency, tokens
 from booking.services.booking import SessionRequest
 from booking.services.clinic import get_settings
-from booking.services.errors import RuleViolation
+from booking.services.errors import InvalidRequest, RuleViolation
 from booking.services.loading import load_appointment_for
 from booking.web.api import (
     SECURITY,
@@ -44,6 +44,16 @@ def create_token(body: schemas.TokenIn):
     """Exchange e-mail and password for a bearer token (a wrong password is 401)."""
     secret, token = tokens.issue_api_token(body.email, body.password, current_app.config["API_TOKEN_HOURS"])
     return _json(schemas.TokenOut(token=secret, expires_at=token.expires_at), 201)
+
+
+@api.delete("/tokens", tags=[access_tag], security=[{"bearer": []}], responses={204: None})
+def revoke_token():
+    """Revoke the bearer token this request was made with (sign out an integration)."""
+    actor_required()
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not tokens.revoke_api_token(secret.strip()):
+        raise InvalidRequest("Send the token to revoke as Authorization: Bearer <token>.", code="no_token")
+    return Response(status=204)
 
 
 @api.post("/feeds", tags=[access_tag], security=SECURITY, responses={201: schemas.FeedOut})
