@@ -26,7 +26,7 @@ from booking.scheduling import (
 from booking.services import audit, idempotency, schedules
 from booking.services.actor import Actor
 from booking.services.clinic import get_settings
-from booking.services.errors import InvalidRequest, RuleViolation
+from booking.services.errors import InvalidRequest
 from booking.services.loading import (
     RuleContext,
     load_context,

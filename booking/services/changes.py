@@ -22,7 +22,7 @@ from booking.services import audit, schedules
 from booking.services.actor import Actor
 from booking.services.booking import _assign_rooms, _check_practitioner, _flush_or_conflict, _require_aware
 from booking.services.clinic import get_settings
-from booking.services.errors import RuleViolation, ServiceError
+from booking.services.errors import ServiceError
 from booking.services.loading import (
     load_appointment_for,
     load_context,

@@ -139,7 +139,7 @@ def test_a_slot_taken_during_the_wizard_is_handled(page, clinic, live_server):
 
 
 def test_every_other_patient_page_passes_axe(page, clinic, live_server):
-    from tests.integration.clinic import Api, at, book_consultation, monday_in
+    from tests.integration.clinic import at, book_consultation, monday_in
 
     book_consultation(clinic, clinic.patient, at(monday_in(2), 9))
     page.goto("/login")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Response, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking.calendar import invites
 from booking.extensions import db, limiter
-from booking.mail.notifications import manage_url
 from booking.models import Appointment, Practitioner, Protocol, Treatment
 from booking.scheduling.clock import local_day_bounds
 from booking.services import availability, booking, changes, idempotency, tokens
@@ -18,6 +16,7 @@ from booking.services.booking import SessionRequest
 from booking.services.clinic import get_settings
 from booking.services.errors import InvalidRequest, RuleViolation
 from booking.services.loading import load_appointment_for
+from booking.web.downloads import invite_response
 from booking.web.api import (
     SECURITY,
     access_tag,
@@ -228,9 +227,4 @@ def cancel_appointment(path: schemas.AppointmentPath, body: schemas.CancelIn):
          responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}}}})
 def get_invite(path: schemas.AppointmentPath):
     """The appointment's current invite (REQUEST, or CANCEL once cancelled)."""
-    appointment = load_appointment_for(actor_required(), path.appointment_id)
-    body = invites.build_current(appointment, get_settings(), manage_url())
-    method = "CANCEL" if appointment.status == "cancelled" else "REQUEST"
-    return Response(body, content_type=f"text/calendar; charset=utf-8; method={method}", headers={
-        "Content-Disposition": f'attachment; filename="appointment-{appointment.id}.ics"',
-    })
+    return invite_response(load_appointment_for(actor_required(), path.appointment_id))

@@ -10,9 +10,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking.calendar import invites
 from booking.extensions import db
-from booking.mail.notifications import manage_url
 from booking.models import INTAKE_QUESTIONS, Appointment, Series
 from booking.models.base import utcnow
 from booking.scheduling.clock import to_local
@@ -21,6 +19,7 @@ from booking.services.clinic import get_settings
 from booking.services.errors import ServiceError
 from booking.services.loading import load_appointment_for
 from booking.web.access import current_actor, roles_required, safe_next
+from booking.web.downloads import invite_response
 from booking.web.book.forms import intake_form_class
 from booking.web.portal import bp
 from booking.web.portal.forms import ConfirmForm, NewFeedForm
@@ -177,10 +176,7 @@ def appointment_ics(appointment_id: int) -> Response:
         appointment = load_appointment_for(current_actor(), appointment_id)
     except ServiceError:
         abort(404)
-    body = invites.build_current(appointment, get_settings(), manage_url())
-    method = "CANCEL" if appointment.status == "cancelled" else "REQUEST"
-    return Response(body, content_type=f"text/calendar; charset=utf-8; method={method}", headers={
-        "Content-Disposition": f'attachment; filename="appointment-{appointment.id}.ics"'})
+    return invite_response(appointment)
 
 
 @bp.route("/calendar", methods=["GET", "POST"])
