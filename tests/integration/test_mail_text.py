@@ -1,0 +1,52 @@
+"""The text of the e-mails patients get, checked against reviewed snapshots."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from booking.mail import notifications
+from booking.models import Appointment, ClinicSettings, PrepRule, Protocol, Series, Treatment, User
+from booking.scheduling.clock import to_local
+from booking.scheduling.model import PrepStep
+from booking.scheduling.prep import prep_timeline
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def _fixture():
+    """A fixed, unsaved series of two sessions, so the text is fully determined."""
+    settings = ClinicSettings(id=1, name="Villa Rosa", timezone="Europe/Rome", phone="+39 06 1234 5678",
+                              cancel_cutoff_hours=24)
+    treatment = Treatment(id=7, slug="mesotherapy-face", name="Mesotherapy, face", kind="treatment",
+                          duration_minutes=30)
+    treatment.protocol = Protocol(sessions=2, prep_rules=[
+        PrepRule(instruction="Stop aspirin and NSAIDs", lead_hours=168, remind=True),
+        PrepRule(instruction="No alcohol", lead_hours=24, remind=True)])
+    patient = User(id=3, name="Anna Rossi", email="anna@example.com", role="patient")
+    series = Series(id=5, treatment=treatment, patient=patient)
+    appointments = []
+    for i in range(2):
+        a = Appointment(id=40 + i, treatment=treatment, patient=patient, status="booked", series_index=i)
+        a.place(datetime(2027, 3, 16, 9, 0, tzinfo=UTC) + timedelta(days=14 * i), 30, 0, 10)
+        appointments.append(a)
+    return settings, treatment, series, appointments
+
+
+@pytest.mark.parametrize("part", ["txt", "html"])
+def test_series_confirmation_matches_its_snapshot(app, part):
+    settings, treatment, series, appointments = _fixture()
+    steps = [PrepStep(r.instruction, r.lead_hours) for r in treatment.protocol.prep_rules]
+    timeline = [(e, to_local(e.at, settings.timezone))
+                for e in prep_timeline([a.start_at for a in appointments], steps, settings.timezone)]
+    text, html = notifications._render(
+        "series_booked", series=series, sessions=[(a, notifications.when(a, settings)) for a in appointments],
+        clinic=settings, manage_url="https://clinic.example/me", treatment=treatment, timeline=timeline)
+    rendered = text if part == "txt" else html
+    expected = (SNAPSHOTS / f"series_booked.{part}").read_text()
+    assert rendered == expected, "mail text changed; review the diff and update the snapshot if intended"
+    # In the clinic's time: the same UTC hour is 10:00 before the change to summer time, 11:00 after.
+    assert "Tue 16 Mar 2027, 10:00 (Europe/Rome)" in rendered and "Tue 30 Mar 2027, 11:00 (Europe/Rome)" in rendered
+    assert "Stop aspirin and NSAIDs" in rendered and "+39 06 1234 5678" in rendered
