@@ -108,12 +108,16 @@ def register_blueprints(app: Flask) -> None:
     from booking.web.portal import bp as portal_bp
     from booking.web.public import bp as public_bp
     from booking.web.staff import bp as staff_bp
+    from booking.web.reception import bp as reception_bp
+    from booking.web.admin import bp as admin_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(book_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(reception_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(feeds_bp)
     app.register_api(api)
 

@@ -55,7 +55,7 @@ def search_audit(actor: Actor, wanted: AuditFilter, *, page: int = 1) -> Page:
     query = select(AuditEvent).options(selectinload(AuditEvent.actor))
     if wanted.patient.strip():
         text = wanted.patient.strip()
-        if text.isdigit():
+        if text.isdigit() and len(text) <= 9:
             query = query.where(AuditEvent.patient_id == int(text))
         else:
             like = f"%{text.lower()}%"
@@ -74,7 +74,7 @@ def search_audit(actor: Actor, wanted: AuditFilter, *, page: int = 1) -> Page:
         query = query.where(AuditEvent.at < local_day_bounds(wanted.last_day, tz).end)
     if wanted.action.strip():
         query = query.where(AuditEvent.action.like(f"%{wanted.action.strip()}%"))
-    page = max(page, 1)
+    page = min(max(page, 1), 100_000)
     rows = list(db.session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
                                    .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
     return Page(rows[:PAGE_SIZE], page, len(rows) > PAGE_SIZE)
@@ -84,7 +84,7 @@ def patient_names(ids: set[int]) -> dict[int, str]:
     """Names for the patient ids shown on a page."""
     if not ids:
         return {}
-    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).tuples().all())
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
 
 
 def changed_keys(before: dict | None, after: dict | None) -> list[str]:
@@ -98,7 +98,7 @@ def list_outbox(status: str = "", *, page: int = 1) -> Page:
     query = select(OutboxMessage)
     if status:
         query = query.where(OutboxMessage.status == status)
-    page = max(page, 1)
+    page = min(max(page, 1), 100_000)
     rows = list(db.session.scalars(query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
                                    .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
     return Page(rows[:PAGE_SIZE], page, len(rows) > PAGE_SIZE)
@@ -106,8 +106,8 @@ def list_outbox(status: str = "", *, page: int = 1) -> Page:
 
 def outbox_counts() -> dict[str, int]:
     """How many messages are in each status."""
-    return dict(db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
-                .tuples().all())
+    rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+    return {status: count for status, count in rows}
 
 
 def retry_message(actor: Actor, message_id: int, *, now: datetime | None = None) -> bool:

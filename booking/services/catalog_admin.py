@@ -63,25 +63,25 @@ def save_treatment(actor: Actor, treatment_id: int | None, *, treatment: Mapping
                               .where(Treatment.slug == slug, Treatment.id != (treatment_id or 0)))
     if clash:
         raise InvalidRequest(f"Another treatment already uses the slug {slug!r}.", code="slug_taken")
-    if treatment_id is None:
-        row, before = Treatment(), {}
-        db.session.add(row)
-    else:
-        row = db.session.get(Treatment, treatment_id)
-        if row is None:
-            raise NotFound(f"There is no treatment {treatment_id}.")
-        before = {**columns(row, TREATMENT_FIELDS), "protocol": columns(row.protocol, PROTOCOL_FIELDS)}
     consultation_id = protocol.get("consultation_treatment_id")
     if consultation_id is not None:
         consultation = db.session.get(Treatment, consultation_id)
         if consultation is None or consultation.kind != "consultation" or consultation.id == treatment_id:
             raise InvalidRequest("The required consultation must be a consultation treatment.")
+    if treatment_id is None:
+        row, before = Treatment(), {}
+    else:
+        row = db.session.get(Treatment, treatment_id)
+        if row is None:
+            raise NotFound(f"There is no treatment {treatment_id}.")
+        before = {**columns(row, TREATMENT_FIELDS), "protocol": columns(row.protocol, PROTOCOL_FIELDS)}
     for name in TREATMENT_FIELDS:
         setattr(row, name, treatment[name])
     if row.protocol is None:
         row.protocol = Protocol()
     for name in PROTOCOL_FIELDS:
         setattr(row.protocol, name, protocol.get(name))
+    db.session.add(row)
     try:
         db.session.flush()
     except IntegrityError:

@@ -128,9 +128,11 @@ def events(start: datetime, end: datetime, *, by: str, editable: bool) -> list[d
             "textColor": readable_text(colour),
             "classNames": [f"status-{a.status}"] + (["overridden"] if a.override_reason else []),
             "editable": editable and a.status == "booked",
+            "startEditable": editable and a.status == "booked",
             "durationEditable": False,
             "extendedProps": {"status": a.status, "treatment": a.treatment.name,
-                              "practitioner": a.practitioner.name, "room": a.room.name if a.room else None},
+                              "practitioner": a.practitioner.name, "room": a.room.name if a.room else None,
+                              "series": a.series_id is not None},
         })
     return out
 

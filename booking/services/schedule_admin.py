@@ -86,12 +86,15 @@ def stranded(*, practitioner_id: int | None = None, room_id: int | None = None,
         if person is None:
             found.append(Stranded(row, "The practitioner is no longer active."))
             continue
-        reasons = [p.message for p in check_hours(row.start_at, row.end_at, person, policy)]
+        hours = [p.message for p in check_hours(row.start_at, row.end_at, person, policy)]
+        room = []
         if row.room_id is not None and row.room_id not in rooms:
-            reasons.append("The room is no longer in use.")
+            room = ["The room is no longer in use."]
         elif row.room_id is not None:
-            reasons += [p.message for p in check_room_open(row.start_at, row.end_at, rooms[row.room_id],
-                                                             tz=settings.timezone)]
+            room = [p.message for p in check_room_open(row.start_at, row.end_at, rooms[row.room_id],
+                                                         tz=settings.timezone)]
+        # On a room's page the room's reason comes first.
+        reasons = room + hours if room_id is not None else hours + room
         if reasons:
             found.append(Stranded(row, reasons[0]))
     return found

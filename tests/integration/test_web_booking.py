@@ -288,3 +288,10 @@ def test_password_reset_by_email_link(client, clinic):
     assert "already used" in text(reused)
     unknown = client.post("/reset", data={"email": "nobody@example.com"}, follow_redirects=True)
     assert "If an account uses that e-mail" in text(unknown)
+
+
+def test_huge_ids_in_patient_urls_are_404_not_500(client, clinic):
+    login(client, clinic.patient.email)
+    for path in ("/me/appointments/9223372036854775808/cancel", "/me/appointments/9223372036854775808/reschedule",
+                 "/me/appointments/9223372036854775808.ics", "/book/mesotherapy-face/series/change/99999999999"):
+        assert client.get(path).status_code == 404

@@ -214,7 +214,7 @@ def series(slug: str):
     )
 
 
-@bp.route("/<slug>/series/change/<int:index>")
+@bp.route("/<slug>/series/change/<int(max=100):index>")
 def change(slug: str, index: int):
     """Other free times for one session, inside its window after the previous one."""
     treatment = treatment_or_404(slug)
@@ -320,7 +320,7 @@ def _conflict_view(treatment: Treatment, sessions, error: RuleViolation) -> dict
     return {"problems": error.problems, "alternatives": alternatives}
 
 
-@bp.route("/review/replace/<int:index>")
+@bp.route("/review/replace/<int(max=100):index>")
 def replace(index: int):
     """Take another time for one session of the pending booking (later ones are planned again)."""
     pending = session.get(PENDING)

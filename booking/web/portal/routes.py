@@ -54,7 +54,7 @@ def me():
                            clinic=settings, form=ConfirmForm())
 
 
-@bp.route("/me/appointments/<int:appointment_id>/reschedule", methods=["GET", "POST"])
+@bp.route("/me/appointments/<int(max=2147483647):appointment_id>/reschedule", methods=["GET", "POST"])
 @roles_required("patient")
 def reschedule(appointment_id: int):
     """Offered times that keep the series valid; refused inside the cut-off."""
@@ -92,7 +92,7 @@ def reschedule(appointment_id: int):
                            inside_cutoff=inside_cutoff, clinic=settings, form=form)
 
 
-@bp.route("/me/appointments/<int:appointment_id>/cancel", methods=["GET", "POST"])
+@bp.route("/me/appointments/<int(max=2147483647):appointment_id>/cancel", methods=["GET", "POST"])
 @roles_required("patient")
 def cancel(appointment_id: int):
     """Cancel one session, or it and the rest of its series; refused inside the cut-off."""
@@ -168,7 +168,7 @@ def delete_account():
     return render_template("portal/delete.html", form=form, clinic=get_settings())
 
 
-@bp.route("/me/appointments/<int:appointment_id>.ics")
+@bp.route("/me/appointments/<int(max=2147483647):appointment_id>.ics")
 @login_required
 def appointment_ics(appointment_id: int) -> Response:
     """"Add to calendar": the appointment's current invite as a download."""
@@ -206,7 +206,7 @@ def calendar_feeds():
                            revoke_form=ConfirmForm(), clinic=get_settings())
 
 
-@bp.route("/calendar/<int:feed_id>/revoke", methods=["POST"])
+@bp.route("/calendar/<int(max=2147483647):feed_id>/revoke", methods=["POST"])
 @login_required
 def revoke_feed(feed_id: int):
     """Revoke one of the user's subscription links."""

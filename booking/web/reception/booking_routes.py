@@ -20,7 +20,7 @@ from booking.services.errors import RuleViolation, ServiceError
 from booking.services.loading import load_treatment
 from booking.web.access import current_actor, roles_required
 from booking.web.reception import bp
-from booking.web.reception.forms import BookingForm, NewPatientForm, PatientSearchForm
+from booking.web.reception.forms import MAX_ID, BookingForm, NewPatientForm, PatientSearchForm
 
 FRONT_DESK = ("admin", "receptionist")
 
@@ -54,16 +54,28 @@ def _prefill(form: BookingForm) -> None:
     except ValueError:
         pass
     form.practitioner.data = request.args.get("practitioner", type=int)
-    form.patient_id.data = request.args.get("patient", type=int)
+    patient = request.args.get("patient", type=int)
+    form.patient_id.data = patient if patient is not None and 0 < patient <= MAX_ID else None
 
 
 def _patient(form: BookingForm) -> User | None:
     """The chosen patient, if the id names one."""
-    try:
-        patient = db.session.get(User, int(form.patient_id.data or 0))
-    except ValueError:
+    raw = str(form.patient_id.data or "")
+    if not raw.isdigit() or int(raw) > MAX_ID:
         return None
+    patient = db.session.get(User, int(raw))
     return patient if patient is not None and patient.role == "patient" else None
+
+
+def _picked() -> str:
+    """"Mon 14 Dec 2026, 10:00 with Anna Rossi" for the time clicked on the calendar, or ""."""
+    try:
+        start = clinic_calendar.wall_to_utc(request.args.get("start", ""), get_settings().timezone)
+    except ValueError:
+        return ""
+    wanted = request.args.get("practitioner", type=int) or 0
+    practitioner = db.session.get(Practitioner, wanted) if 0 < wanted <= MAX_ID else None
+    return f"{_local(start):%a %d %b %Y, %H:%M}" + (f" with {practitioner.name}" if practitioner else "")
 
 
 def _render(form: BookingForm, *, patient: User | None = None, problems=(), overridable: bool = False,
@@ -75,7 +87,7 @@ def _render(form: BookingForm, *, patient: User | None = None, problems=(), over
         "reception/book.html", form=form, patient=patient, search=search, found=found,
         new_form=new_form or NewPatientForm(start=request.args.get("start", ""),
                                             practitioner=request.args.get("practitioner", "")),
-        problems=problems, overridable=overridable, clinic=get_settings(),
+        problems=problems, overridable=overridable, clinic=get_settings(), picked=_picked(),
         start_arg=request.args.get("start", ""), practitioner_arg=request.args.get("practitioner", ""),
     ), status
 

@@ -20,8 +20,20 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
-from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
+MAX_ID = 2_147_483_647  # the database's integer range; ids in URLs use int(max=2147483647) too
 LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 STATUS_ACTIONS = ("check_in", "complete", "no_show")
 
@@ -62,9 +74,11 @@ class SessionForm(Form):
 class BookingForm(FlaskForm):
     """Book one appointment or a whole series for a patient."""
 
-    patient_id = HiddenField(validators=[DataRequired(message="Choose the patient first.")])
+    patient_id = HiddenField(validators=[DataRequired(message="Choose the patient first."),
+                                         Regexp(r"^[0-9]{1,9}$", message="Choose the patient first.")])
     treatment = SelectField("Treatment", validators=[DataRequired()])
-    mode = RadioField("What to book", choices=[("single", "One appointment"), ("series", "The whole series")],
+    mode = RadioField("What to book", choices=[SelectChoice("single", "One appointment"),
+                                               SelectChoice("series", "The whole series")],
                       default="single", validators=[InputRequired()])
     start = DateTimeLocalField("Start (clinic time)", format=LOCAL_FORMATS,
                                validators=[InputRequired(message="Give the start date and time."), plausible_year])
@@ -79,9 +93,19 @@ class MoveForm(FlaskForm):
     """A drag on the calendar (JSON): the new wall-clock start, practitioner, and an override reason."""
 
     start = StringField(validators=[DataRequired(), Length(max=40)])
-    practitioner_id = IntegerField(validators=[Optional()])
+    practitioner_id = IntegerField(validators=[Optional(), NumberRange(1, MAX_ID)])
     override_reason = StringField(validators=[Optional(), Length(max=500)])
     replan_following = BooleanField()
+
+
+class PanelMoveForm(FlaskForm):
+    """Move from the panel (the keyboard's way to do what a drag does)."""
+
+    start = DateTimeLocalField("New start (clinic time)", format=LOCAL_FORMATS,
+                               validators=[InputRequired(message="Give the new date and time."), plausible_year])
+    practitioner = SelectField("Practitioner", coerce=int, validators=[InputRequired()])
+    override_reason = TextAreaField("Override reason (only if the rules refuse)", validators=[Optional(), Length(max=500)])
+    replan_following = BooleanField("Re-plan the later sessions of the series from here")
 
 
 class StatusForm(FlaskForm):

@@ -7,18 +7,19 @@ from datetime import date
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from booking.extensions import db
-from booking.models import Appointment
+from booking.models import Appointment, Practitioner
 from booking.models.base import utcnow
 from booking.scheduling.checks import partition_problems
-from booking.scheduling.clock import local_date
+from booking.scheduling.clock import local_date, local_to_utc, to_local
 from booking.services import changes, clinic_calendar, reception
 from booking.services.clinic import get_settings
 from booking.services.errors import RuleViolation, ServiceError
 from booking.web.access import current_actor, roles_required, safe_next
 from booking.web.reception import bp
-from booking.web.reception.forms import CancelForm, ConfirmForm, DayForm, MoveForm, StatusForm
+from booking.web.reception.forms import CancelForm, ConfirmForm, DayForm, MoveForm, PanelMoveForm, StatusForm
 
 STAFF = ("admin", "receptionist", "practitioner")
 FRONT_DESK = ("admin", "receptionist")
@@ -52,9 +53,9 @@ def _day_arg() -> date:
 @roles_required(*STAFF)
 def calendar():
     """The clinic calendar: a column per practitioner (or room), day or week."""
-    view = request.args.get("view") if request.args.get("view") in VIEWS else "week"
+    view = request.args.get("view") if request.args.get("view") in VIEWS else None  # the script picks by width
     first, last = clinic_calendar.visible_hours()
-    return render_template("reception/calendar.html", clinic=get_settings(), by=_by(), view=VIEWS[view],
+    return render_template("reception/calendar.html", clinic=get_settings(), by=_by(), view=VIEWS.get(view, ""),
                            day=_day_arg(), editable=can_edit(), slot_min=first, slot_max=last,
                            focus=request.args.get("focus", type=int))
 
@@ -108,7 +109,7 @@ def _problem_body(error: ServiceError) -> dict:
     return {"error": body}
 
 
-@bp.route("/api/appointments/<int:appointment_id>/move", methods=["POST"])
+@bp.route("/api/appointments/<int(max=2147483647):appointment_id>/move", methods=["POST"])
 @roles_required(*FRONT_DESK)
 def api_move(appointment_id: int):
     """Move an appointment (a drag); rule problems come back for the override dialog."""
@@ -142,7 +143,7 @@ def _appointment_or_404(appointment_id: int) -> Appointment:
     return appointment
 
 
-@bp.route("/appointments/<int:appointment_id>")
+@bp.route("/appointments/<int(max=2147483647):appointment_id>")
 @roles_required(*STAFF)
 def appointment(appointment_id: int):
     """The appointment panel (a fragment for the calendar with ``partial=1``, else a page)."""
@@ -150,11 +151,42 @@ def appointment(appointment_id: int):
     back = safe_next(request.args.get("next"), url_for("reception.calendar",
                                                       date=local_date(row.start_at, get_settings().timezone)))
     series = [a for a in row.series.appointments] if row.series is not None else []
-    template = "reception/_panel.html" if request.args.get("partial") else "reception/appointment.html"
-    return render_template(template, appointment=row, series=series, clinic=get_settings(), back=back,
-                           editable=can_edit(), status_form=StatusForm(), cancel_form=CancelForm(),
-                           confirm_form=ConfirmForm(), transitions=reception.TRANSITIONS,
+    move_form = PanelMoveForm(formdata=None, practitioner=row.practitioner_id,
+                              start=to_local(row.start_at, get_settings().timezone).replace(tzinfo=None))
+    move_form.practitioner.choices = _practitioner_choices()
+    partial = bool(request.args.get("partial"))
+    template = "reception/_panel.html" if partial else "reception/appointment.html"
+    return render_template(template, appointment=row, partial=partial, series=series, clinic=get_settings(), back=back,
+                           editable=can_edit(), transitions=reception.TRANSITIONS, move_form=move_form,
                            label=clinic_calendar.label(row), position=clinic_calendar.series_position(row))
+
+
+def _practitioner_choices() -> list[tuple[int, str]]:
+    """Active practitioners for the move form."""
+    return [(p.id, p.name) for p in db.session.scalars(
+        select(Practitioner).where(Practitioner.active.is_(True)).order_by(Practitioner.id))]
+
+
+@bp.route("/appointments/<int(max=2147483647):appointment_id>/move", methods=["POST"])
+@roles_required(*FRONT_DESK)
+def move(appointment_id: int):
+    """Move from the panel's form; refused moves name every problem."""
+    form = PanelMoveForm()
+    form.practitioner.choices = _practitioner_choices()
+    if not form.validate_on_submit():
+        flash("Not moved: " + " ".join(e for errors in form.errors.values() for e in errors), "error")
+        return _after_action(appointment_id)
+    tz = get_settings().timezone
+    start = local_to_utc(form.start.data.date(), form.start.data.time(), tz)
+    try:
+        row = changes.reschedule(current_actor(), appointment_id, start=start, practitioner_id=form.practitioner.data,
+                                 override_reason=(form.override_reason.data or "").strip() or None,
+                                 replan_following=form.replan_following.data)
+    except ServiceError as error:
+        _flash_error(error)
+        return _after_action(appointment_id)
+    flash(f"Moved to {to_local(row.start_at, tz):%a %d %b %Y, %H:%M}; the patient gets the new time by e-mail.", "info")
+    return _after_action(appointment_id)
 
 
 def _after_action(appointment_id: int):
@@ -167,10 +199,14 @@ def _flash_error(error: ServiceError) -> None:
     """A refused action as a message naming each problem."""
     db.session.rollback()
     problems = getattr(error, "problems", None)
-    flash(" ".join(p.message for p in problems) if problems else error.message, "error")
+    text = " ".join(f"{p.message} ({p.code})" for p in problems) if problems else error.message
+    if isinstance(error, RuleViolation) and not partition_problems(error.problems, staff=True,
+                                                                     is_practitioner=False)[1]:
+        text += " Staff may override this with a reason."
+    flash(f"Not done: {text}", "error")
 
 
-@bp.route("/appointments/<int:appointment_id>/status", methods=["POST"])
+@bp.route("/appointments/<int(max=2147483647):appointment_id>/status", methods=["POST"])
 @roles_required(*FRONT_DESK)
 def set_status(appointment_id: int):
     """Check in, complete or mark a no-show."""
@@ -188,7 +224,7 @@ def set_status(appointment_id: int):
     return _after_action(appointment_id)
 
 
-@bp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
+@bp.route("/appointments/<int(max=2147483647):appointment_id>/cancel", methods=["POST"])
 @roles_required(*FRONT_DESK)
 def cancel(appointment_id: int):
     """Cancel with a reason (also the override reason inside the patients' cut-off)."""
@@ -207,7 +243,7 @@ def cancel(appointment_id: int):
     return _after_action(appointment_id)
 
 
-@bp.route("/appointments/<int:appointment_id>/resend", methods=["POST"])
+@bp.route("/appointments/<int(max=2147483647):appointment_id>/resend", methods=["POST"])
 @roles_required(*FRONT_DESK)
 def resend(appointment_id: int):
     """Send the invite again."""

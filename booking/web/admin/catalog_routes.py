@@ -1,0 +1,228 @@
+"""Administration views: the overview with patients' erasure requests, the catalogue (treatments,
+protocols, prep rules), the clinic's settings, and users with their roles."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from booking.extensions import db
+from booking.models import Treatment, User
+from booking.services import catalog_admin, clinic_admin, schedule_admin
+from booking.services.catalog_admin import PROTOCOL_FIELDS, TREATMENT_FIELDS
+from booking.services.clinic import get_settings
+from booking.services.clinic_admin import SETTINGS_FIELDS, USER_FIELDS
+from booking.services.errors import ServiceError
+from booking.web.access import current_actor, roles_required
+from booking.web.admin import bp
+from booking.web.admin.forms import ConfirmForm, PrepRuleForm, SettingsForm, TreatmentForm, UserForm
+from booking.web.admin.routes import service_error
+
+
+# --- overview and erasure requests --------------------------------------------------------
+@bp.route("")
+@roles_required("admin")
+def index():
+    """The administration home: sections, erasure requests, bookings outside the schedule."""
+    return render_template("admin/index.html", clinic=get_settings(), erasures=clinic_admin.erasure_requests(),
+                           stranded=schedule_admin.stranded(), form=ConfirmForm())
+
+
+@bp.route("/patients/<int(max=2147483647):patient_id>/erase", methods=["POST"])
+@roles_required("admin")
+def erase(patient_id: int):
+    """Confirm a patient's erasure request."""
+    if not ConfirmForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("admin.index"))
+    try:
+        clinic_admin.confirm_erasure(current_actor(), patient_id)
+    except ServiceError as error:
+        service_error(error)
+        return redirect(url_for("admin.index"))
+    flash("The patient's personal data is erased; their appointments stay as “Erased patient”.", "info")
+    return redirect(url_for("admin.index"))
+
+
+# --- treatments ---------------------------------------------------------------------------
+@bp.route("/treatments")
+@roles_required("admin")
+def treatments():
+    """Every treatment."""
+    rows = db.session.scalars(select(Treatment).order_by(Treatment.name)).all()
+    return render_template("admin/treatments.html", treatments=rows, clinic=get_settings())
+
+
+def _treatment_form(row: Treatment | None, formdata=None) -> TreatmentForm:
+    """The treatment form, from the row (with its protocol) or the submitted data."""
+    if formdata is None and row is not None:
+        values = {name: getattr(row, name) for name in TREATMENT_FIELDS}
+        values["body_area"] = row.body_area or ""
+        if row.protocol is not None:
+            values |= {name: getattr(row.protocol, name) for name in PROTOCOL_FIELDS}
+            values["consultation_treatment_id"] = row.protocol.consultation_treatment_id or 0
+        form = TreatmentForm(formdata=None, data=values)
+    else:
+        form = TreatmentForm(formdata=formdata)
+    consultations = db.session.scalars(select(Treatment).where(Treatment.kind == "consultation")
+                                       .order_by(Treatment.name))
+    form.consultation_treatment_id.choices = [(0, "none")] + [(t.id, t.name) for t in consultations
+                                                              if row is None or t.id != row.id]
+    return form
+
+
+def _treatment_page(row: Treatment | None, form: TreatmentForm, status: int = 200, prep: PrepRuleForm | None = None):
+    """The treatment's page: its form and (for a saved one) its prep rules."""
+    return render_template("admin/treatment.html", treatment=row, form=form, prep=prep or PrepRuleForm(formdata=None),
+                           delete_form=ConfirmForm(), clinic=get_settings()), status
+
+
+def _save_treatment(row: Treatment | None):
+    """Validate and save the submitted treatment form."""
+    form = _treatment_form(row, request.form)
+    if not form.validate_on_submit():
+        return _treatment_page(row, form, 400)
+    data = form.data
+    values = {name: data[name] for name in TREATMENT_FIELDS}
+    values["body_area"] = values["body_area"] or None
+    values["description"] = (values["description"] or "").strip()
+    protocol = {name: data[name] for name in PROTOCOL_FIELDS}
+    protocol["consultation_treatment_id"] = protocol["consultation_treatment_id"] or None
+    protocol["contraindications"] = list(protocol["contraindications"] or [])
+    try:
+        saved = catalog_admin.save_treatment(current_actor(), row.id if row else None, treatment=values,
+                                             protocol=protocol)
+    except ServiceError as error:
+        service_error(error)
+        return _treatment_page(db.session.get(Treatment, row.id) if row else None, form, error.status)
+    flash(f"{saved.name} saved.", "info")
+    return redirect(url_for("admin.treatment", treatment_id=saved.id))
+
+
+@bp.route("/treatments/new", methods=["GET", "POST"])
+@roles_required("admin")
+def new_treatment():
+    """Add a treatment."""
+    if request.method == "POST":
+        return _save_treatment(None)
+    return _treatment_page(None, _treatment_form(None))
+
+
+@bp.route("/treatments/<int(max=2147483647):treatment_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def treatment(treatment_id: int):
+    """A treatment, its protocol and its prep rules."""
+    row = db.session.get(Treatment, treatment_id)
+    if row is None:
+        abort(404, description="There is no such treatment.")
+    if request.method == "POST":
+        return _save_treatment(row)
+    return _treatment_page(row, _treatment_form(row))
+
+
+@bp.route("/treatments/<int(max=2147483647):treatment_id>/prep", methods=["POST"])
+@roles_required("admin")
+def add_prep(treatment_id: int):
+    """Add a prep step."""
+    row = db.session.get(Treatment, treatment_id)
+    if row is None:
+        abort(404, description="There is no such treatment.")
+    prep = PrepRuleForm()
+    if not prep.validate_on_submit():
+        return _treatment_page(row, _treatment_form(row), 400, prep=prep)
+    try:
+        catalog_admin.add_prep_rule(current_actor(), treatment_id, instruction=prep.instruction.data,
+                                    lead_hours=prep.lead_hours.data, remind=prep.remind.data)
+    except ServiceError as error:
+        service_error(error)
+        return _treatment_page(row, _treatment_form(row), error.status, prep=prep)
+    flash("Prep step added.", "info")
+    return redirect(url_for("admin.treatment", treatment_id=treatment_id))
+
+
+@bp.route("/prep/<int(max=2147483647):rule_id>/delete", methods=["POST"])
+@roles_required("admin")
+def delete_prep(rule_id: int):
+    """Remove a prep step."""
+    if not ConfirmForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("admin.treatments"))
+    try:
+        treatment_id = catalog_admin.remove_prep_rule(current_actor(), rule_id)
+    except ServiceError as error:
+        service_error(error)
+        return redirect(url_for("admin.treatments"))
+    flash("Prep step removed.", "info")
+    return redirect(url_for("admin.treatment", treatment_id=treatment_id))
+
+
+# --- settings -----------------------------------------------------------------------------
+@bp.route("/settings", methods=["GET", "POST"])
+@roles_required("admin")
+def settings():
+    """The clinic's settings."""
+    current = get_settings()
+    form = SettingsForm(obj=current) if request.method == "GET" else SettingsForm()
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                clinic_admin.save_settings(current_actor(), {name: form.data[name] for name in SETTINGS_FIELDS})
+            except ServiceError as error:
+                service_error(error)
+                return render_template("admin/settings.html", form=form, clinic=get_settings()), error.status
+            flash("Settings saved.", "info")
+            return redirect(url_for("admin.settings"))
+        return render_template("admin/settings.html", form=form, clinic=current), 400
+    return render_template("admin/settings.html", form=form, clinic=current)
+
+
+# --- users --------------------------------------------------------------------------------
+@bp.route("/users")
+@roles_required("admin")
+def users():
+    """Staff first, then patients; with the search box."""
+    query = select(User).order_by(User.role, User.name)
+    text = (request.args.get("q") or "").strip()[:100]
+    if text:
+        query = query.where(User.name.ilike(f"%{text}%") | User.email.ilike(f"%{text}%"))
+    rows = db.session.scalars(query.limit(300)).all()
+    return render_template("admin/users.html", users=rows, q=text, clinic=get_settings())
+
+
+def _save_user(user: User | None):
+    """Validate and save the submitted user form."""
+    form = UserForm()
+    if not form.validate_on_submit():
+        return render_template("admin/user.html", user=user, form=form, clinic=get_settings()), 400
+    try:
+        saved = clinic_admin.save_user(current_actor(), user.id if user else None,
+                                       values={name: form.data[name] for name in USER_FIELDS},
+                                       password=form.password.data or None)
+    except ServiceError as error:
+        service_error(error)
+        return render_template("admin/user.html", user=user and db.session.get(User, user.id), form=form,
+                               clinic=get_settings()), error.status
+    flash(f"{saved.name} saved.", "info")
+    return redirect(url_for("admin.user", user_id=saved.id))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required("admin")
+def new_user():
+    """Add an account."""
+    if request.method == "POST":
+        return _save_user(None)
+    return render_template("admin/user.html", user=None, form=UserForm(formdata=None, role="receptionist"),
+                           clinic=get_settings())
+
+
+@bp.route("/users/<int(max=2147483647):user_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def user(user_id: int):
+    """An account: details, role, active."""
+    row = db.session.get(User, user_id)
+    if row is None:
+        abort(404, description="There is no such user.")
+    if request.method == "POST":
+        return _save_user(row)
+    return render_template("admin/user.html", user=row, form=UserForm(formdata=None, obj=row), clinic=get_settings())

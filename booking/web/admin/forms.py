@@ -1,0 +1,253 @@
+"""Forms of the administration pages (shape only; the services hold the rules)."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from zoneinfo import available_timezones
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TelField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from booking.models import INTAKE_QUESTIONS, ROLES
+from booking.models.catalog import BODY_AREAS, TREATMENT_KINDS
+from booking.models.outbox import OUTBOX_STATUSES
+from booking.scheduling.model import WEEKDAYS
+from booking.web.reception.forms import LOCAL_FORMATS, MAX_ID, plausible_year
+
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+COLOUR = Regexp(r"^#[0-9a-fA-F]{6}$", message="Use a colour like #2f6f6a.")
+_PERIOD = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def parse_periods(text: str) -> list[tuple[time, time]]:
+    """"09:00-13:00, 14:00-18:00" -> [(09:00, 13:00), (14:00, 18:00)]; ValueError with a message."""
+    periods = []
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        match = _PERIOD.match(part)
+        if not match:
+            raise ValueError(f"“{part}” is not a period; write it like 09:00-13:00.")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+            raise ValueError(f"“{part}” is not a time of day.")
+        start, end = time(h1, m1), time(h2, m2)
+        if end <= start:
+            raise ValueError(f"“{part}” ends before it starts.")
+        periods.append((start, end))
+    periods.sort()
+    for (_, end), (start, _) in zip(periods, periods[1:]):
+        if start < end:
+            raise ValueError("Two periods overlap; join them into one.")
+    return periods
+
+
+def _periods_valid(form, field) -> None:
+    """A field of comma-separated periods."""
+    try:
+        parse_periods(field.data)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
+def weekly_hours_form_class():
+    """A form with the hours and the breaks of each weekday."""
+
+    class WeeklyHoursForm(FlaskForm):
+        """Weekly working hours and breaks (empty hours = not working that day)."""
+
+    for number, name in enumerate(DAY_NAMES):
+        setattr(WeeklyHoursForm, f"hours_{number}",
+                StringField(f"{name} hours", validators=[Optional(), Length(max=100), _periods_valid]))
+        setattr(WeeklyHoursForm, f"breaks_{number}",
+                StringField(f"{name} breaks", validators=[Optional(), Length(max=100), _periods_valid]))
+    return WeeklyHoursForm
+
+
+def weekly_values(form) -> tuple[dict[int, list], dict[int, list]]:
+    """The parsed hours and breaks of a valid weekly form, by weekday."""
+    hours = {d: parse_periods(getattr(form, f"hours_{d}").data) for d in range(len(WEEKDAYS))}
+    breaks = {d: parse_periods(getattr(form, f"breaks_{d}").data) for d in range(len(WEEKDAYS))}
+    return hours, breaks
+
+
+class PractitionerForm(FlaskForm):
+    """A practitioner's colour, whether they take bookings, and what they give."""
+
+    color = StringField("Calendar colour", validators=[DataRequired(), COLOUR])
+    active = BooleanField("Takes bookings")
+    treatments = MultiCheckboxField("Treatments given", coerce=int)
+
+
+class ExceptionForm(FlaskForm):
+    """Other hours on one date, or a day off (no times)."""
+
+    day = DateField("Date", validators=[InputRequired(message="Give the date."), plausible_year])
+    start = TimeField("From", validators=[Optional()])
+    end = TimeField("Until", validators=[Optional()])
+    note = StringField("Note", validators=[Optional(), Length(max=200)])
+
+    def validate(self, extra_validators=None) -> bool:
+        """Both times or neither (an empty time skips its own validators); the end after the start."""
+        valid = super().validate(extra_validators)
+        if (self.start.data is None) != (self.end.data is None):
+            self.end.errors = [*self.end.errors, "Give both times, or neither for a day off."]
+            return False
+        if self.end.data is not None and self.end.data <= self.start.data:
+            self.end.errors = [*self.end.errors, "The end must be after the start."]
+            return False
+        return valid
+
+
+class SpanForm(FlaskForm):
+    """A span of time (time off, a closure), in clinic time."""
+
+    start = DateTimeLocalField("From", format=LOCAL_FORMATS, validators=[InputRequired(message="Give the start."),
+                                                                          plausible_year])
+    end = DateTimeLocalField("Until", format=LOCAL_FORMATS, validators=[InputRequired(message="Give the end."),
+                                                                         plausible_year])
+    reason = StringField("Reason", validators=[Optional(), Length(max=200)])
+
+    def validate_end(self, field) -> None:
+        """The end after the start."""
+        if self.start.data and field.data and field.data <= self.start.data:
+            raise ValidationError("The end must be after the start.")
+
+
+class RoomForm(FlaskForm):
+    """A room and what it serves."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    active = BooleanField("In use", default=True)
+    treatments = MultiCheckboxField("Treatments it serves", coerce=int)
+
+
+class TreatmentForm(FlaskForm):
+    """A treatment and its protocol."""
+
+    slug = StringField("Slug (in links)", validators=[DataRequired(), Length(max=80), Regexp(
+        r"^[a-z0-9]+(-[a-z0-9]+)*$", message="Use lower-case letters, digits and single dashes.")])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=4000)])
+    kind = SelectField("Kind", choices=[SelectChoice(k) for k in TREATMENT_KINDS])
+    body_area = SelectField("Body area", choices=[SelectChoice("", "none")] + [SelectChoice(a) for a in BODY_AREAS])
+    duration_minutes = IntegerField("Duration (minutes)", validators=[InputRequired(), NumberRange(5, 600)])
+    buffer_before_minutes = IntegerField("Buffer before (minutes)", default=0,
+                                         validators=[InputRequired(), NumberRange(0, 240)])
+    buffer_after_minutes = IntegerField("Buffer after (minutes)", default=0,
+                                        validators=[InputRequired(), NumberRange(0, 240)])
+    needs_room = BooleanField("Needs a room", default=True)
+    color = StringField("Calendar colour", default="#4a7fb5", validators=[DataRequired(), COLOUR])
+    active = BooleanField("Bookable", default=True)
+    sessions = IntegerField("Sessions in the series", default=1, validators=[InputRequired(), NumberRange(1, 30)])
+    interval_min_days = IntegerField("Interval: minimum days", validators=[Optional(), NumberRange(1, 365)])
+    interval_target_days = IntegerField("Interval: target days", validators=[Optional(), NumberRange(1, 365)])
+    interval_max_days = IntegerField("Interval: maximum days", validators=[Optional(), NumberRange(1, 365)])
+    consultation_treatment_id = SelectField("Consultation required first", coerce=int, choices=[])
+    consultation_min_days_before = IntegerField("Days between consultation and first session", default=0,
+                                                validators=[InputRequired(), NumberRange(0, 365)])
+    consultation_valid_days = IntegerField("Consultation valid for (days)", default=180,
+                                           validators=[InputRequired(), NumberRange(1, 3650)])
+    aftercare_hours = IntegerField("Aftercare (hours)", default=0, validators=[InputRequired(), NumberRange(0, 720)])
+    maintenance_interval_days = IntegerField("Maintenance interval (days)",
+                                             validators=[Optional(), NumberRange(1, 3650)])
+    contraindications = MultiCheckboxField(
+        "Contraindicated by", choices=[SelectChoice(k, v) for k, v in INTAKE_QUESTIONS.items()])
+
+
+class PrepRuleForm(FlaskForm):
+    """A prep step."""
+
+    instruction = StringField("Instruction", validators=[DataRequired(), Length(max=200)])
+    lead_hours = IntegerField("Hours before the session", validators=[InputRequired(), NumberRange(0, 24 * 90)])
+    remind = BooleanField("Send a reminder", default=True)
+
+
+class SettingsForm(FlaskForm):
+    """The clinic's settings."""
+
+    name = StringField("Clinic name", validators=[DataRequired(), Length(max=200)])
+    timezone = SelectField("Time zone", choices=[SelectChoice(z) for z in sorted(available_timezones())])
+    phone = TelField("Phone", validators=[Optional(), Length(max=40)])
+    email = EmailField("E-mail", validators=[Optional(), Email(), Length(max=254)])
+    address = TextAreaField("Address", validators=[Optional(), Length(max=500)])
+    horizon_days = IntegerField("Booking horizon (days)", validators=[InputRequired(), NumberRange(1, 730)])
+    min_notice_hours = IntegerField("Minimum notice (hours)", validators=[InputRequired(), NumberRange(0, 720)])
+    cancel_cutoff_hours = IntegerField("Patients' change and cancel cut-off (hours)",
+                                       validators=[InputRequired(), NumberRange(0, 720)])
+    slot_step_minutes = SelectField("Slot step (minutes)", coerce=int,
+                                    choices=[SelectChoice(str(m)) for m in (5, 10, 15, 20, 30, 60)])
+    reminder_hours = IntegerField("Reminder (hours before)", validators=[InputRequired(), NumberRange(0, 720)])
+    show_treatment_in_invites = BooleanField("Name the treatment in invites (off: “Appointment at …”)")
+    primary_color = StringField("Brand colour", validators=[DataRequired(), COLOUR])
+
+
+class UserForm(FlaskForm):
+    """An account and its role."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(min=2, max=120)])
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    phone = TelField("Phone", validators=[Optional(), Length(max=40)])
+    role = SelectField("Role", choices=[SelectChoice(r) for r in ROLES])
+    active = BooleanField("Can sign in", default=True)
+    password = PasswordField("Password (leave empty to keep it)",
+                             validators=[Optional(), Length(min=8, max=200, message="Use at least 8 characters.")])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that needs only the CSRF token."""
+
+
+class AuditFilterForm(FlaskForm):
+    """Narrow the audit log (a GET form)."""
+
+    class Meta:
+        csrf = False
+
+    patient = StringField("Patient (name, e-mail or id)", validators=[Optional(), Length(max=100)])
+    actor = SelectField("Staff member", coerce=int, choices=[], validators=[Optional()])
+    appointment = IntegerField("Appointment id", validators=[Optional(), NumberRange(1, MAX_ID)])
+    first_day = DateField("From", validators=[Optional(), plausible_year])
+    last_day = DateField("Until", validators=[Optional(), plausible_year])
+    action = StringField("Action contains", validators=[Optional(), Length(max=60)])
+
+
+class OutboxFilterForm(FlaskForm):
+    """Narrow the outbox (a GET form)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField("Status", choices=[SelectChoice("", "all")] + [SelectChoice(s) for s in OUTBOX_STATUSES],
+                         validators=[Optional()])

@@ -1,0 +1,79 @@
+"""The audit log and the outbox pages (reception and administrators)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import flash, redirect, render_template, request, url_for
+
+from booking.extensions import db
+from booking.services import audit_log
+from booking.services.audit_log import AuditFilter
+from booking.services.clinic import get_settings
+from booking.services.errors import ServiceError
+from booking.web.access import current_actor, roles_required
+from booking.web.admin import bp
+from booking.web.admin.forms import AuditFilterForm, ConfirmForm, OutboxFilterForm
+
+LOG_READERS = ("admin", "receptionist")
+
+
+def pretty(values) -> str:
+    """A snapshot as short, readable JSON."""
+    return json.dumps(values, indent=1, sort_keys=True, ensure_ascii=False, default=str) if values else ""
+
+
+@bp.route("/audit")
+@roles_required(*LOG_READERS)
+def audit():
+    """Who changed what and why, filterable by patient, staff member, appointment and dates."""
+    form = AuditFilterForm(request.args)
+    form.actor.choices = [(0, "anyone")] + [(u.id, f"{u.name} ({u.role})") for u in audit_log.staff_members()]
+    page = audit_log.Page([], 1, False)
+    status = 200
+    if form.validate():
+        wanted = AuditFilter(patient=form.patient.data or "", actor_id=form.actor.data or None,
+                             appointment_id=form.appointment.data, first_day=form.first_day.data,
+                             last_day=form.last_day.data, action=form.action.data or "")
+        try:
+            page = audit_log.search_audit(current_actor(), wanted, page=request.args.get("page", 1, type=int))
+        except ServiceError as error:
+            form.last_day.errors = [*form.last_day.errors, error.message]
+            status = error.status
+    else:
+        status = 400
+    names = audit_log.patient_names({e.patient_id for e in page.rows if e.patient_id})
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("admin/audit.html", form=form, page=page, names=names, pretty=pretty,
+                           changed=audit_log.changed_keys, args=args, clinic=get_settings()), status
+
+
+@bp.route("/outbox")
+@roles_required(*LOG_READERS)
+def outbox():
+    """Queued, sent and failed mail, with the last error and a retry for failed ones."""
+    form = OutboxFilterForm(request.args)
+    status = form.status.data if form.validate() else ""
+    page = audit_log.list_outbox(status or "", page=request.args.get("page", 1, type=int))
+    return render_template("admin/outbox.html", form=form, page=page, counts=audit_log.outbox_counts(),
+                           retry_form=ConfirmForm(), status=status, clinic=get_settings())
+
+
+@bp.route("/outbox/<int(max=2147483647):message_id>/retry", methods=["POST"])
+@roles_required(*LOG_READERS)
+def retry(message_id: int):
+    """Queue a failed message again."""
+    if not ConfirmForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+    else:
+        try:
+            done = audit_log.retry_message(current_actor(), message_id)
+        except ServiceError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            if done:
+                flash("Queued again; the sender will try it on its next run.", "info")
+            else:
+                flash("Only a failed message can be retried; this one is not failed (any more).", "error")
+    return redirect(url_for("admin.outbox", status=request.args.get("status") or None))

@@ -1,0 +1,190 @@
+/* Reception calendar: EventCalendar fed by /reception/api/..., click to book, drag to move
+   (with the override dialog), click an appointment for its panel.
+
+   The calendar runs in UTC and the server sends the clinic's wall-clock times without an offset,
+   so the browser's own zone never shifts anything: a Date's UTC fields are the clinic's clock. */
+(function () {
+  "use strict";
+  var el = document.getElementById("calendar");
+  if (!el || !window.EventCalendar) { return; }
+  var cfg = el.dataset;
+  var editable = cfg.editable === "true";
+  var by = cfg.by;
+  var panel = document.getElementById("panel");
+  var dialog = document.getElementById("move-dialog");
+  var status = document.getElementById("calendar-status");
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function wall(d) {
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) +
+      "T" + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":00";
+  }
+  function day(d) { return wall(d).slice(0, 10); }
+  function say(text) { if (status) { status.textContent = text; } }
+  function getJSON(url) {
+    return fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"})
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); });
+  }
+  function feed(url) {
+    return function (info) {
+      return getJSON(url + "?by=" + by + "&start=" + wall(info.start) + "&end=" + wall(info.end))
+        .catch(function () { say("Could not load the calendar; reload the page."); return []; });
+    };
+  }
+  function calendarUrl() { return window.location.pathname + window.location.search; }
+
+  // --- the appointment panel ---------------------------------------------------------------
+  function openPanel(id) {
+    var url = cfg.panelUrl.replace("/0", "/" + id) + "?partial=1&next=" + encodeURIComponent(calendarUrl());
+    fetch(url, {credentials: "same-origin"}).then(function (r) { return r.text(); }).then(function (html) {
+      panel.innerHTML = html;
+      panel.hidden = false;
+      panel.focus();
+      var close = panel.querySelector("[data-close]");
+      if (close) { close.addEventListener("click", function () { panel.hidden = true; }); }
+    });
+  }
+
+  // --- moving by drag, with the override dialog ----------------------------------------------
+  var pending = null;
+  function move(info, reason, replan) {
+    var body = {start: wall(info.event.start)};
+    if (replan) { body.replan_following = true; }
+    if (info.newResource && by === "practitioner") { body.practitioner_id = Number(String(info.newResource.id).slice(1)); }
+    if (reason) { body.override_reason = reason; }
+    return fetch(cfg.moveUrl.replace("/0/", "/" + info.event.id + "/"), {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": cfg.csrf},
+      body: JSON.stringify(body)
+    }).then(function (r) { return r.json().then(function (data) { return {ok: r.ok, data: data}; }); });
+  }
+  function showProblems(info, error) {
+    pending = info;
+    var list = dialog.querySelector("#move-problems");
+    list.innerHTML = "";
+    (error.problems || [{message: error.message, code: error.code}]).forEach(function (p) {
+      var li = document.createElement("li");
+      li.textContent = p.message + (p.code ? " (" + p.code + ")" : "");
+      list.appendChild(li);
+    });
+    var overridable = !!error.overridable;
+    dialog.querySelector("#move-override").hidden = !overridable;
+    dialog.querySelector("#move-confirm").hidden = !overridable;
+    dialog.querySelector("#move-blocked").hidden = overridable;
+    dialog.querySelector("#override-reason").value = "";
+    dialog.querySelector("#override-error").hidden = true;
+    dialog.querySelector("#replan-box").hidden = !(overridable && info.event.extendedProps.series);
+    dialog.showModal();
+  }
+  function finish(ok) {
+    if (!pending) { return; }
+    if (!ok) { pending.revert(); say("The appointment was put back."); }
+    pending = null;
+    if (dialog.open) { dialog.close(); }
+    ec.refetchEvents();
+  }
+  if (dialog) {
+    dialog.querySelector("#move-confirm").addEventListener("click", function () {
+      var reason = dialog.querySelector("#override-reason").value.trim();
+      var replan = dialog.querySelector("#move-replan").checked && !dialog.querySelector("#replan-box").hidden;
+      if (!reason && !replan) {
+        dialog.querySelector("#override-error").hidden = false;
+        dialog.querySelector("#override-reason").focus();
+        return;
+      }
+      var info = pending;
+      move(info, reason, replan).then(function (res) {
+        if (res.ok) { say("Moved, with the override recorded."); finish(true); } else { showProblems(info, res.data.error); }
+      });
+    });
+    dialog.querySelector("#move-cancel").addEventListener("click", function () { finish(false); });
+    dialog.addEventListener("cancel", function () { finish(false); });
+  }
+
+  // --- accessibility ---------------------------------------------------------------------------
+  // EventCalendar marks its layout up as an ARIA table whose rows also hold the toolbar and the
+  // event buttons, which screen readers and axe reject; its prev/next buttons are icons only.
+  // Drop the table roles (the text reads in order: dates, columns, times, then each event as a
+  // button) and name the icon buttons. New nodes are fixed as the calendar renders them.
+  var TABLE_ROLES = "[role=table],[role=grid],[role=rowgroup],[role=row],[role=columnheader],[role=rowheader],[role=cell],[role=gridcell]";
+  function plain(root) {
+    if (root.matches && root.matches(TABLE_ROLES)) { root.removeAttribute("role"); }
+    root.querySelectorAll(TABLE_ROLES).forEach(function (n) { n.removeAttribute("role"); });
+    root.querySelectorAll("[aria-colindex],[aria-colspan]").forEach(function (n) {
+      n.removeAttribute("aria-colindex"); n.removeAttribute("aria-colspan");
+    });
+    root.querySelectorAll("span[aria-label],time[aria-label],div[aria-label]").forEach(function (n) {
+      n.title = n.getAttribute("aria-label"); n.removeAttribute("aria-label");
+    });
+    root.querySelectorAll("button.ec-prev:not([aria-label])").forEach(function (n) { n.setAttribute("aria-label", "Previous"); });
+    root.querySelectorAll("button.ec-next:not([aria-label])").forEach(function (n) { n.setAttribute("aria-label", "Next"); });
+  }
+  new MutationObserver(function (records) {
+    records.forEach(function (r) {
+      if (r.type === "attributes") {
+        if (r.target.hasAttribute(r.attributeName)) { plain(r.target.parentNode || r.target); }
+      } else {
+        r.addedNodes.forEach(function (n) { if (n.nodeType === 1) { plain(n); } });
+      }
+    });
+  }).observe(el, {childList: true, subtree: true, attributes: true,
+                  attributeFilter: ["role", "aria-colindex", "aria-colspan", "aria-label"]});
+
+  // --- the calendar ---------------------------------------------------------------------------
+  var ec = EventCalendar.create(el, {
+    // No view asked for: a week where there is room for it, else a day.
+    view: cfg.view || (window.innerWidth < 760 ? "resourceTimeGridDay" : "resourceTimeGridWeek"),
+    date: cfg.date,
+    timeZone: "UTC",
+    locale: "en-GB",
+    firstDay: 1,
+    allDaySlot: false,
+    nowIndicator: true,
+    datesAboveResources: true,
+    slotMinTime: cfg.slotMin,
+    slotMaxTime: cfg.slotMax,
+    slotDuration: "00:15:00",
+    slotLabelInterval: "01:00",
+    scrollTime: cfg.slotMin,
+    height: "auto",
+    headerToolbar: {start: "prev,next today", center: "title", end: "resourceTimeGridDay,resourceTimeGridWeek"},
+    buttonText: {today: "Today", resourceTimeGridDay: "Day", resourceTimeGridWeek: "Week"},
+    resources: function () { return getJSON(cfg.resourcesUrl + "?by=" + by); },
+    eventSources: [{events: feed(cfg.eventsUrl)}, {events: feed(cfg.backgroundUrl)}],
+    editable: editable,
+    eventDurationEditable: false,
+    dragConstraint: function (info) { return by === "practitioner" || !info.newResource; },
+    eventClick: function (info) {
+      if (info.event.display === "background") { return; }
+      openPanel(info.event.id);
+    },
+    dateClick: function (info) {
+      if (!editable) { return; }
+      var url = cfg.bookUrl + "?start=" + encodeURIComponent(wall(info.date));
+      if (info.resource && by === "practitioner") { url += "&practitioner=" + String(info.resource.id).slice(1); }
+      window.location.assign(url);
+    },
+    eventDrop: function (info) {
+      say("Moving…");
+      move(info).then(function (res) {
+        if (res.ok) {
+          say(res.data.overridden ? "Moved." : "Moved; the patient gets the new time by e-mail.");
+          pending = info; finish(true);
+        } else {
+          showProblems(info, res.data.error);
+        }
+      }).catch(function () { pending = info; finish(false); say("Could not reach the server; nothing was moved."); });
+    },
+    datesSet: function (info) {
+      var params = new URLSearchParams(window.location.search);
+      params.set("date", day(info.view.currentStart));
+      params.set("view", info.view.type === "resourceTimeGridDay" ? "day" : "week");
+      window.history.replaceState(null, "", window.location.pathname + "?" + params.toString());
+      document.querySelectorAll("[data-keep-date]").forEach(function (a) {
+        var u = new URL(a.href); u.searchParams.set("date", day(info.view.currentStart)); a.href = u.toString();
+      });
+    }
+  });
+  window.receptionCalendar = ec;
+  if (cfg.focus) { openPanel(cfg.focus); }
+})();
