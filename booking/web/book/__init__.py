@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("book", __name__, url_prefix="/book")
 
-from booking.web.book import routes  # noqa: E402,F401
+from booking.web.book import confirm_routes, routes  # noqa: E402,F401

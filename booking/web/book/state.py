@@ -1,0 +1,85 @@
+"""Shared pieces of the wizard: who is booking, the encoded session list, the prep timeline."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import abort, flash
+from flask_login import current_user
+
+from booking.extensions import db
+from booking.models import Treatment
+from booking.scheduling.clock import to_local
+from booking.scheduling.model import PrepStep
+from booking.scheduling.prep import prep_timeline
+from booking.services.actor import Actor
+from booking.services.clinic import get_settings
+from booking.services.errors import ServiceError
+from booking.services.loading import load_treatment, patient_facts
+
+PENDING = "pending_booking"
+
+
+def patient_actor() -> Actor | None:
+    """The signed-in patient, or None (anonymous visitors and staff browse as guests)."""
+    if current_user.is_authenticated and current_user.role == "patient":
+        return Actor.of(current_user)
+    return None
+
+
+def treatment_or_404(slug: str) -> Treatment:
+    """An active treatment, or 404."""
+    try:
+        return load_treatment(slug)
+    except ServiceError:
+        abort(404, description="There is no such treatment.")
+
+
+def encode(sessions) -> list[str]:
+    """Sessions as "iso|practitioner" strings for links and hidden fields."""
+    return [f"{start.isoformat()}|{pid}" for start, pid in sessions]
+
+
+def decode(values: list[str]) -> list[tuple[datetime, int]]:
+    """Parse "iso|practitioner" strings; 400 on anything malformed."""
+    sessions = []
+    for value in values:
+        iso, _, pid = value.partition("|")
+        try:
+            start = datetime.fromisoformat(iso)
+            practitioner = int(pid)
+        except ValueError:
+            abort(400, description="That booking link is damaged; please start again.")
+        if start.tzinfo is None or not 2000 <= start.year <= 2100:
+            abort(400, description="That booking link is damaged; please start again.")
+        sessions.append((start, practitioner))
+    return sessions
+
+
+def parse_dates(raw: str) -> list[date]:
+    """Comma-separated ISO dates (bad ones are ignored with a message)."""
+    days = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        try:
+            days.append(date.fromisoformat(part))
+        except ValueError:
+            flash(f"“{part}” is not a date; use the date picker.", "error")
+    return sorted(set(days))
+
+
+def timeline_for(treatment: Treatment, starts: list[datetime]):
+    """The prep timeline of the sessions, with local times for display."""
+    protocol = treatment.protocol
+    steps = [PrepStep(r.instruction, r.lead_hours, r.remind) for r in (protocol.prep_rules if protocol else [])]
+    tz = get_settings().timezone
+    return [(entry, to_local(entry.at, tz)) for entry in prep_timeline(starts, steps, tz)]
+
+
+def needs_consultation(treatment: Treatment, actor: Actor | None) -> Treatment | None:
+    """The consultation a visitor must book first, or None."""
+    protocol = treatment.protocol
+    if protocol is None or protocol.consultation_treatment_id is None:
+        return None
+    if actor is not None and patient_facts(actor.user_id, treatment).consultation_starts:
+        return None
+    return db.session.get(Treatment, protocol.consultation_treatment_id)
