@@ -43,5 +43,15 @@ serve: install
 	BOOKING_CONFIG=production $(BIN)/flask db upgrade
 	BOOKING_CONFIG=production $(BIN)/gunicorn --workers $${WORKERS:-4} --bind $${BIND:-0.0.0.0:8000} wsgi:app
 
+## bench: every benchmark against PostgreSQL at BENCH_DATABASE_URL (default: a local booking_bench,
+## dropped and made again); prints each figure with its target and writes docs/PERFORMANCE.md.
+## BENCH_QUICK=1 runs a small, fast version.
+$(VENV)/.bench-installed: pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

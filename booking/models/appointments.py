@@ -74,6 +74,8 @@ class Appointment(Base):
         Index("ix_appointment_room_busy", "room_id", "busy_start", "busy_end"),
         Index("ix_appointment_patient_start", "patient_id", "start_at"),
         Index("ix_appointment_start", "start_at"),
+        # Window reads (booked_between): "busy_end > lo AND busy_start < hi" as an index range.
+        Index("ix_appointment_busy_window", "busy_end", "busy_start"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

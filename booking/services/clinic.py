@@ -16,7 +16,22 @@ def default_settings() -> ClinicSettings:
     return ClinicSettings(**values)
 
 
+_SESSION_KEY = "clinic_settings"
+
+
 def get_settings() -> ClinicSettings:
-    """The clinic's settings row, or the defaults when the clinic is not set up yet."""
-    settings = db.session.get(ClinicSettings, 1)
-    return settings if settings is not None else default_settings()
+    """The clinic's settings row, or the defaults when the clinic is not set up yet.
+
+    The row is kept in the session's ``info`` for the session's life: the identity map holds
+    objects only weakly, so without that reference a caller that formats thousands of times
+    (every free slot in the clinic's offset) would run one SELECT each time.
+    """
+    session = db.session()
+    cached = session.info.get(_SESSION_KEY)
+    if cached is not None and cached in session:
+        return cached
+    settings = session.get(ClinicSettings, 1)
+    if settings is None:
+        return default_settings()
+    session.info[_SESSION_KEY] = settings
+    return settings

@@ -104,7 +104,7 @@ def get_availability(query: schemas.AvailabilityQuery):
         practitioner_id=query.practitioner,
     )
     return _json(schemas.AvailabilityOut(
-        slots=[serialize.slot(s) for s in result.slots], treatment=result.treatment.slug, note=result.note,
+        slots=serialize.slots(result.slots), treatment=result.treatment.slug, note=result.note,
     ))
 
 

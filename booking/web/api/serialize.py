@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+
+from pydantic import TypeAdapter
 
 from booking.models import Appointment, Series, Treatment
 from booking.scheduling import Problem, Slot
 from booking.scheduling.clock import to_local
 from booking.services.clinic import get_settings
 from booking.web.api import schemas
+
+_SLOT_LIST = TypeAdapter(list[schemas.SlotOut])
 
 
 def local(moment: datetime) -> datetime:
@@ -56,6 +61,26 @@ def series(s: Series) -> schemas.SeriesOut:
 def slot(s: Slot) -> schemas.SlotOut:
     """A free slot."""
     return schemas.SlotOut(start=local(s.start), end=local(s.end), practitioner_id=s.practitioner_id)
+
+
+def slots(items: Sequence[Slot]) -> list[schemas.SlotOut]:
+    """Many free slots (an availability answer holds thousands).
+
+    Practitioners share start times, so each distinct time is converted to the clinic's offset
+    once, and the whole list is validated in one call rather than one model at a time.
+    """
+    tz = get_settings().timezone
+    shown: dict[datetime, datetime] = {}
+
+    def at(moment: datetime) -> datetime:
+        value = shown.get(moment)
+        if value is None:
+            value = shown[moment] = to_local(moment, tz)
+        return value
+
+    return _SLOT_LIST.validate_python(
+        [{"start": at(s.start), "end": at(s.end), "practitioner_id": s.practitioner_id} for s in items]
+    )
 
 
 def problem(p: Problem) -> schemas.ProblemOut:
