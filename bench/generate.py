@@ -166,9 +166,10 @@ def add_appointments(clinic: Clinic, count: int, first: date, last: date, now: d
 
 
 def analyze() -> None:
-    """Refresh the planner's statistics, as autovacuum would soon after a bulk load."""
+    """Refresh the planner's statistics and visibility map, as autovacuum would soon after a
+    bulk load (index-only scans, such as the feed's ETag query, rely on the latter)."""
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("ANALYZE")
+        connection.exec_driver_sql("VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE")
 
 
 def _row(treatment: Treatment, start: datetime, practitioner_id: int, room_id: int | None,

@@ -20,9 +20,19 @@ SQLITE_BEGIN_OPTION = "sqlite_begin"
 
 def configure_engine(engine: Engine) -> None:
     """Install the per-dialect connection behaviour on ``engine`` (idempotent)."""
-    if engine.dialect.name != "sqlite" or getattr(engine, "_booking_configured", False):
+    if getattr(engine, "_booking_configured", False):
         return
     engine._booking_configured = True  # type: ignore[attr-defined]
+    if engine.dialect.name == "postgresql":
+        @event.listens_for(engine, "connect")
+        def _utc_session(dbapi_connection: Any, _record: Any) -> None:
+            # Timestamps then arrive already in UTC, and need no conversion per value.
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET TIME ZONE 'UTC'")
+            dbapi_connection.commit()
+        return
+    if engine.dialect.name != "sqlite":
+        return
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

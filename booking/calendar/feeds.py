@@ -4,23 +4,27 @@ What each reader sees: staff feeds show the patient's initials, the treatment an
 position ("A. R. · Mesotherapy, face 2/4"); a patient's feed shows their own appointments as
 discreetly as their invites, plus each prep step as an all-day event (Google ignores alarms in
 subscribed calendars and Apple strips them, so the steps must be events to be seen at all).
+
+Feeds are written line by line here rather than through ``icalendar`` objects: a clinic feed
+holds thousands of events, and building them as objects took seconds (docs/PERFORMANCE.md).
+The VTIMEZONE still comes from ``icalendar``; the output is checked by two parsers in the tests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 
-from icalendar import Calendar, Event
+from icalendar import Timezone
 
-from booking.calendar.invites import PRODID, add_timezones, invite_summary
-from booking.models import Appointment, ClinicSettings
-from booking.scheduling.clock import to_local
+from booking.calendar.invites import PRODID
+from booking.models import ClinicSettings
+from booking.scheduling.clock import zone
 from booking.scheduling.model import PrepStep
-from booking.scheduling.prep import prep_due
 
-REFRESH = timedelta(hours=1)
+REFRESH = "PT1H"
 
 
 @dataclass(frozen=True)
@@ -31,80 +35,180 @@ class FeedSpec:
     for_patient: bool
 
 
-def staff_summary(appointment: Appointment) -> str:
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """One appointment as a feed needs it (plain values from one query)."""
+
+    uid: str
+    sequence: int
+    created_at: datetime
+    updated_at: datetime
+    start: datetime
+    end: datetime
+    cancelled: bool
+    patient_name: str
+    treatment_id: int
+    treatment_name: str
+    series_index: int | None
+    series_total: int | None
+    room_name: str | None
+    practitioner_name: str
+
+
+def initials(name: str) -> str:
+    """"Anna Rossi" -> "A. R.": what a practitioner or room feed shows of a patient."""
+    parts = [p for p in name.split() if p]
+    return " ".join(f"{p[0].upper()}." for p in parts[:2]) or "?"
+
+
+def staff_summary(event: FeedEvent) -> str:
     """"A. R. · Mesotherapy, face 2/4" (initials only: the feed may sit on a shared phone)."""
-    summary = f"{appointment.patient.initials} · {appointment.treatment.name}"
-    series = appointment.series
-    if series is not None and appointment.series_index is not None:
-        total = series.treatment.protocol.sessions if series.treatment.protocol else len(series.appointments)
-        summary += f" {appointment.series_index + 1}/{total}"
+    summary = f"{initials(event.patient_name)} · {event.treatment_name}"
+    if event.series_index is not None and event.series_total:
+        summary += f" {event.series_index + 1}/{event.series_total}"
     return summary
 
 
-def _event(appointment: Appointment, settings: ClinicSettings, spec: FeedSpec) -> Event:
-    """One appointment as a feed event."""
-    tz = settings.timezone
-    event = Event()
-    event.add("uid", appointment.ical_uid)
-    event.add("sequence", appointment.ical_sequence)
-    event.add("dtstamp", appointment.updated_at)
-    event.add("last-modified", appointment.updated_at)
-    event.add("created", appointment.created_at)
-    event.add("dtstart", to_local(appointment.start_at, tz))
-    event.add("dtend", to_local(appointment.end_at, tz))
-    event.add("class", "PRIVATE")
+def patient_summary(event: FeedEvent, settings: ClinicSettings) -> str:
+    """Discreet like the invites, unless the clinic shows treatment names."""
+    if settings.show_treatment_in_invites:
+        return f"{event.treatment_name} at {settings.name}"
+    return f"Appointment at {settings.name}"
+
+
+def escape(text: str) -> str:
+    """RFC 5545 TEXT escaping."""
+    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\r\n", "\\n").replace("\n", "\\n"))
+
+
+def fold(line: str) -> str:
+    """Fold a content line at 75 octets, never inside a UTF-8 character (RFC 5545 §3.1)."""
+    if len(line) <= 75 and line.isascii():
+        return line
+    data = line.encode("utf-8")
+    if len(data) <= 75:
+        return line
+    parts, start, limit = [], 0, 75
+    while start < len(data):
+        end = min(start + limit, len(data))
+        while end < len(data) and (data[end] & 0xC0) == 0x80:  # a continuation byte: step back
+            end -= 1
+        parts.append(data[start:end].decode("utf-8"))
+        start, limit = end, 74  # continuation lines begin with one space
+    return "\r\n ".join(parts)
+
+
+def _stamp(m: datetime) -> str:
+    """20261126T101500 (from isoformat, which is C: strftime was a third of the feed's time)."""
+    return m.replace(tzinfo=None, microsecond=0).isoformat().replace("-", "").replace(":", "")
+
+
+def _utc(moment: datetime) -> str:
+    """20261126T101500Z."""
+    if moment.utcoffset():
+        moment = moment.astimezone(zone("UTC"))
+    return _stamp(moment) + "Z"
+
+
+class _LocalTimes:
+    """UTC -> clinic wall-clock text, once per distinct moment (feeds repeat the same slots)."""
+
+    def __init__(self, tz) -> None:
+        self.tz = tz
+        self.seen: dict[datetime, str] = {}
+
+    def __call__(self, moment: datetime) -> str:
+        text = self.seen.get(moment)
+        if text is None:
+            text = self.seen[moment] = _stamp(moment.astimezone(self.tz))
+        return text
+
+
+@lru_cache(maxsize=32)
+def vtimezone(tzid: str, first_year: int, last_year: int) -> str:
+    """The VTIMEZONE block for ``tzid`` covering the years asked, from ``icalendar``."""
+    component = Timezone.from_tzid(tzid, first_date=date(first_year, 1, 1), last_date=date(last_year, 1, 1))
+    return component.to_ical().decode("utf-8").rstrip("\r\n")
+
+
+def _event_lines(event: FeedEvent, settings: ClinicSettings, spec: FeedSpec, local: _LocalTimes) -> list[str]:
+    """The content lines of one appointment."""
+    tzid = settings.timezone
     if spec.for_patient:
-        event.add("summary", invite_summary(appointment, settings))
-        event.add("location", ", ".join(p for p in (settings.name, settings.address) if p))
+        summary = patient_summary(event, settings)
+        location = ", ".join(p for p in (settings.name, settings.address) if p)
     else:
-        event.add("summary", staff_summary(appointment))
-        where = [appointment.room.name] if appointment.room else []
-        event.add("location", ", ".join(where + [appointment.practitioner.name]))
-    event.add("status", "CANCELLED" if appointment.status == "cancelled" else "CONFIRMED")
-    event.add("transp", "TRANSPARENT" if appointment.status == "cancelled" else "OPAQUE")
-    return event
+        summary = staff_summary(event)
+        location = ", ".join(([event.room_name] if event.room_name else []) + [event.practitioner_name])
+    changed = _utc(event.updated_at)
+    return [
+        "BEGIN:VEVENT",
+        f"UID:{escape(event.uid)}",
+        f"SEQUENCE:{event.sequence}",
+        f"DTSTAMP:{changed}",
+        f"LAST-MODIFIED:{changed}",
+        f"CREATED:{_utc(event.created_at)}",
+        f"DTSTART;TZID={tzid}:{local(event.start)}",
+        f"DTEND;TZID={tzid}:{local(event.end)}",
+        "CLASS:PRIVATE",
+        f"SUMMARY:{escape(summary)}",
+        f"LOCATION:{escape(location)}",
+        f"STATUS:{'CANCELLED' if event.cancelled else 'CONFIRMED'}",
+        f"TRANSP:{'TRANSPARENT' if event.cancelled else 'OPAQUE'}",
+        "END:VEVENT",
+    ]
 
 
-def _prep_events(appointment: Appointment, steps: Sequence[PrepStep], settings: ClinicSettings) -> list[Event]:
+def _prep_lines(event: FeedEvent, steps: Sequence[PrepStep], tz) -> list[str]:
     """A patient's prep steps for one appointment, each as an all-day event on its day."""
-    tz = settings.timezone
-    events = []
-    when = f"{to_local(appointment.start_at, tz):%a %d %b, %H:%M}"
+    lines = []
+    when = f"{event.start.astimezone(tz):%a %d %b, %H:%M}"
     for n, step in enumerate(steps):
-        day = to_local(prep_due(appointment.start_at, step), tz).date()
-        event = Event()
-        event.add("uid", f"prep-{n}-{appointment.ical_uid}")
-        event.add("sequence", appointment.ical_sequence)
-        event.add("dtstamp", appointment.updated_at)
-        event.add("dtstart", day)
-        event.add("dtend", day + timedelta(days=1))
-        event.add("summary", f"{step.instruction} (before your appointment {when})")
-        event.add("transp", "TRANSPARENT")
-        event.add("class", "PRIVATE")
-        events.append(event)
-    return events
+        day = (event.start - timedelta(hours=step.lead_hours)).astimezone(tz).date()
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:prep-{n}-{escape(event.uid)}",
+            f"SEQUENCE:{event.sequence}",
+            f"DTSTAMP:{_utc(event.updated_at)}",
+            f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}",
+            f"SUMMARY:{escape(f'{step.instruction} (before your appointment {when})')}",
+            "TRANSP:TRANSPARENT",
+            "CLASS:PRIVATE",
+            "END:VEVENT",
+        ]
+    return lines
 
 
 def build_feed(
     spec: FeedSpec,
-    appointments: Sequence[Appointment],
+    events: Sequence[FeedEvent],
     settings: ClinicSettings,
     prep_steps: dict[int, tuple[PrepStep, ...]] | None = None,
 ) -> bytes:
     """The whole feed; ``prep_steps`` maps treatment id to its steps (patient feeds)."""
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", spec.name)
-    calendar.add("x-wr-timezone", settings.timezone)
-    calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", REFRESH)
-    for appointment in appointments:
-        calendar.add_component(_event(appointment, settings, spec))
-        if spec.for_patient and prep_steps and appointment.status != "cancelled":
-            for event in _prep_events(appointment, prep_steps.get(appointment.treatment_id, ()), settings):
-                calendar.add_component(event)
-    if appointments:
-        add_timezones(calendar, min(a.start_at for a in appointments), max(a.end_at for a in appointments))
-    return calendar.to_ical()
+    tz = zone(settings.timezone)
+    lines: list[str] = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{PRODID}",
+        "CALSCALE:GREGORIAN",
+        f"X-WR-CALNAME:{escape(spec.name)}",
+        f"X-WR-TIMEZONE:{settings.timezone}",
+        f"REFRESH-INTERVAL;VALUE=DURATION:{REFRESH}",
+        f"X-PUBLISHED-TTL:{REFRESH}",
+    ]
+    if events:
+        first = min(e.start for e in events).year - 1
+        last = max(e.end for e in events).year + 2
+        lines.append(vtimezone(settings.timezone, first, last))
+    local = _LocalTimes(tz)
+    for event in events:
+        lines += _event_lines(event, settings, spec, local)
+        if spec.for_patient and prep_steps and not event.cancelled:
+            lines += _prep_lines(event, prep_steps.get(event.treatment_id, ()), tz)
+    lines.append("END:VCALENDAR")
+    # Most lines are short ASCII and need no folding; the VTIMEZONE block arrives folded.
+    folded = [line if (len(line) <= 75 and line.isascii()) or "\r\n" in line else fold(line) for line in lines]
+    return ("\r\n".join(folded) + "\r\n").encode("utf-8")

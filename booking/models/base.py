@@ -51,6 +51,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
+        if value.tzinfo is UTC:  # PostgreSQL sessions run in UTC (see booking.database)
+            return value
         return value.astimezone(UTC)
 
 

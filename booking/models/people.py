@@ -72,12 +72,6 @@ class User(UserMixin, Base):
         """True for admin, receptionist and practitioner."""
         return self.role in STAFF_ROLES
 
-    @property
-    def initials(self) -> str:
-        """"Anna Rossi" -> "A. R."; what a practitioner or room feed shows."""
-        parts = [p for p in self.name.split() if p]
-        return " ".join(f"{p[0].upper()}." for p in parts[:2]) or "?"
-
 
 class Practitioner(Base):
     """A user who gives treatments, with weekly hours, breaks, exceptions and time off."""

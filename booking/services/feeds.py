@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
 
+from booking.calendar.feeds import FeedEvent
 from booking.extensions import db
-from booking.models import Appointment, FeedToken, Practitioner, PrepRule, Protocol, Room, Series, Treatment, User
+from booking.models import Appointment, FeedToken, Practitioner, PrepRule, Protocol, Room, Treatment, User
 from booking.models.access import hash_secret
 from booking.models.base import utcnow
 from booking.scheduling.model import PrepStep
@@ -71,33 +72,48 @@ def feed_version(feed: FeedToken, now: datetime | None = None) -> tuple[str, dat
     return hashlib.sha256(key.encode()).hexdigest()[:32], last
 
 
-def feed_appointments(feed: FeedToken, now: datetime | None = None) -> list[Appointment]:
-    """The feed's appointments with what building the events needs, loaded in bulk."""
+def feed_events(feed: FeedToken, now: datetime | None = None) -> list[FeedEvent]:
+    """The feed's appointments as plain values, in one query (no ORM objects: a clinic feed can
+    hold thousands of them)."""
     now = now or utcnow()
-    query: Select = (
-        select(Appointment)
-        .where(_window(feed, now))
-        .options(
-            selectinload(Appointment.patient),
-            selectinload(Appointment.treatment).selectinload(Treatment.protocol).selectinload(Protocol.prep_rules),
-            selectinload(Appointment.room),
-            selectinload(Appointment.practitioner).selectinload(Practitioner.user),
-            selectinload(Appointment.series).selectinload(Series.treatment).selectinload(Treatment.protocol),
+    patient = aliased(User)
+    practitioner_user = aliased(User)
+    rows = db.session.execute(
+        select(
+            Appointment.ical_uid, Appointment.ical_sequence, Appointment.created_at, Appointment.updated_at,
+            Appointment.start_at, Appointment.end_at, Appointment.status, patient.name, Appointment.treatment_id,
+            Treatment.name, Appointment.series_index, Protocol.sessions, Room.name, practitioner_user.name,
         )
+        .join(patient, patient.id == Appointment.patient_id)
+        .join(Treatment, Treatment.id == Appointment.treatment_id)
+        .outerjoin(Protocol, Protocol.treatment_id == Treatment.id)
+        .outerjoin(Room, Room.id == Appointment.room_id)
+        .join(Practitioner, Practitioner.id == Appointment.practitioner_id)
+        .join(practitioner_user, practitioner_user.id == Practitioner.user_id)
+        .where(_window(feed, now))
         .order_by(Appointment.start_at, Appointment.id)
-    )
-    return list(db.session.scalars(query))
+    ).all()
+    return [
+        FeedEvent(uid, sequence, created, updated, start, end, status == "cancelled", patient_name, treatment_id,
+                  treatment_name, series_index, sessions if series_index is not None else None, room_name,
+                  practitioner_name)
+        for (uid, sequence, created, updated, start, end, status, patient_name, treatment_id, treatment_name,
+             series_index, sessions, room_name, practitioner_name) in rows
+    ]
 
 
-def prep_steps_by_treatment(appointments: list[Appointment]) -> dict[int, tuple[PrepStep, ...]]:
+def prep_steps_by_treatment(treatment_ids: set[int]) -> dict[int, tuple[PrepStep, ...]]:
     """Each treatment's prep steps, for a patient feed's all-day events."""
-    steps: dict[int, tuple[PrepStep, ...]] = {}
-    for appointment in appointments:
-        protocol = appointment.treatment.protocol
-        if appointment.treatment_id not in steps:
-            rules: list[PrepRule] = protocol.prep_rules if protocol else []
-            steps[appointment.treatment_id] = tuple(PrepStep(r.instruction, r.lead_hours, r.remind) for r in rules)
-    return steps
+    steps: dict[int, list[PrepStep]] = {t: [] for t in treatment_ids}
+    if treatment_ids:
+        for treatment_id, instruction, lead, remind in db.session.execute(
+            select(Protocol.treatment_id, PrepRule.instruction, PrepRule.lead_hours, PrepRule.remind)
+            .join(PrepRule, PrepRule.protocol_id == Protocol.id)
+            .where(Protocol.treatment_id.in_(treatment_ids))
+            .order_by(Protocol.treatment_id, PrepRule.lead_hours.desc(), PrepRule.id)
+        ):
+            steps[treatment_id].append(PrepStep(instruction, lead, remind))
+    return {t: tuple(s) for t, s in steps.items()}
 
 
 def feed_name(feed: FeedToken) -> str:

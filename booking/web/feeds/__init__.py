@@ -32,8 +32,8 @@ def feed(secret: str) -> Response:
         and last_modified.replace(microsecond=0) <= request.if_modified_since
     ):
         return Response(status=304, headers=headers)
-    appointments = feeds.feed_appointments(token)
+    events = feeds.feed_events(token)
     spec = FeedSpec(name=feeds.feed_name(token), for_patient=token.scope == "patient")
-    steps = feeds.prep_steps_by_treatment(appointments) if spec.for_patient else None
-    body = build_feed(spec, appointments, get_settings(), steps)
+    steps = feeds.prep_steps_by_treatment({e.treatment_id for e in events}) if spec.for_patient else None
+    body = build_feed(spec, events, get_settings(), steps)
     return Response(body, status=200, headers=headers, content_type="text/calendar; charset=utf-8")
