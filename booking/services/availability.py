@@ -61,7 +61,9 @@ def available_slots(
             note = (f"{asked.name} needs a consultation first; these are the consultation's free times.")
     spec = schedules.treatment_spec(treatment)
     tz = get_settings().timezone
-    context = load_context(local_day_bounds(first_day, tz).start, local_day_bounds(last_day, tz).end)
+    context = load_context(local_day_bounds(first_day, tz).start, local_day_bounds(last_day, tz).end,
+                           treatment_id=treatment.id,
+                           practitioner_ids=[practitioner_id] if practitioner_id is not None else None)
     practitioners = context.practitioner_list
     if practitioner_id is not None:
         practitioners = [p for p in practitioners if p.practitioner_id == practitioner_id]

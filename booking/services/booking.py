@@ -133,7 +133,7 @@ def book_appointment(
     _check_practitioner(practitioner_id)
     spec = schedules.treatment_spec(treatment)
     end = start + timedelta(minutes=treatment.duration_minutes)
-    context = load_context(start, end)
+    context = load_context(start, end, treatment_id=treatment.id, practitioner_ids=[practitioner_id])
     sessions, _ = _assign_rooms(spec, [ProposedSession(start, practitioner_id, None, None)], context)
     facts = patient_facts(patient.id, treatment)
     problems = check_booking(
@@ -179,7 +179,8 @@ def plan(
     spec = schedules.treatment_spec(treatment)
     protocol = spec.protocol
     span_days = (protocol.interval_max_days or 0) * max(1, protocol.sessions) + 1
-    context = load_context(first_start - timedelta(days=1), first_start + timedelta(days=span_days + 15))
+    context = load_context(first_start - timedelta(days=1), first_start + timedelta(days=span_days + 15),
+                           treatment_id=treatment.id)
     series_plan = plan_series(
         spec, first_start, context.practitioner_list, context.room_list, context.booked, context.policy, now,
         practitioner_id=practitioner_id, patient_id=patient.id if patient else None,
@@ -235,7 +236,8 @@ def book_series(
         _check_practitioner(s.practitioner_id)
     ordered = sorted(sessions, key=lambda s: s.start)
     proposed = [ProposedSession(s.start, s.practitioner_id, None, i) for i, s in enumerate(ordered)]
-    context = load_context(ordered[0].start, ordered[-1].start + timedelta(minutes=spec.duration_minutes))
+    context = load_context(ordered[0].start, ordered[-1].start + timedelta(minutes=spec.duration_minutes),
+                           treatment_id=treatment.id, practitioner_ids={s.practitioner_id for s in ordered})
     proposed, _ = _assign_rooms(spec, proposed, context)
     facts = patient_facts(patient.id, treatment)
     problems = check_booking(

@@ -90,7 +90,8 @@ def reschedule(
 
     sessions = [ProposedSession(new_starts[a.id][0], new_starts[a.id][1], None, a.series_index) for a in moving]
     last_end = max(s.start for s in sessions) + timedelta(minutes=spec.duration_minutes)
-    context = load_context(min(s.start for s in sessions), last_end)
+    context = load_context(min(s.start for s in sessions), last_end, treatment_id=treatment.id,
+                           practitioner_ids={s.practitioner_id for s in sessions})
     context = replace(context, booked=[b for b in context.booked if b.appointment_id not in ignore])
     sessions, _ = _assign_rooms(spec, sessions, context)
     facts = patient_facts(appointment.patient_id, treatment)
@@ -135,7 +136,7 @@ def _replan(spec, appointment, following, start, practitioner_id, ignore, now, n
     protocol = replace(spec.protocol, sessions=len(following) + 1)
     plan_spec = replace(spec, protocol=protocol)
     span = (protocol.interval_max_days or 0) * protocol.sessions + 15
-    context = load_context(start - timedelta(days=1), start + timedelta(days=span))
+    context = load_context(start - timedelta(days=1), start + timedelta(days=span), treatment_id=spec.treatment_id)
     booked = [b for b in context.booked if b.appointment_id not in ignore]
     series = appointment.series
     plan = plan_series(

@@ -60,7 +60,8 @@ def propose(
     keep = list(sessions[: (replan_from + 1) if replan_from is not None else len(sessions)])
     first = keep[-1][0] if keep else now
     span = spacing(spec.protocol)[2] * max(1, total) + 20
-    context = load_context(min(s for s, _ in keep) - timedelta(days=1), first + timedelta(days=span))
+    context = load_context(min(s for s, _ in keep) - timedelta(days=1), first + timedelta(days=span),
+                           treatment_id=treatment.id)
     planned: list[PlannedSession] = [
         PlannedSession(i, s, s + timedelta(minutes=spec.duration_minutes), p, None, True) for i, (s, p) in enumerate(keep)
     ]
@@ -110,7 +111,8 @@ def session_alternatives(
     first_day = max(first_day, local_date(now or utcnow(), tz))
     if last_day < first_day:
         return []
-    context = load_context(local_day_bounds(first_day, tz).start, local_day_bounds(last_day, tz).end)
+    context = load_context(local_day_bounds(first_day, tz).start, local_day_bounds(last_day, tz).end,
+                           treatment_id=treatment.id)
     others = [s for i, s in enumerate(sessions) if i != index]
     slots = free_slots(spec, context.practitioner_list, context.room_list, context.booked, context.policy,
                        first_day, last_day, now or utcnow(), patient_id=patient_id, respect_prep=index == 0)
@@ -143,7 +145,8 @@ def reschedule_options(actor: Actor, appointment_id: int, *, now: datetime | Non
     first_day = max(first_day, today)
     if last_day < first_day:
         return []
-    context = load_context(local_day_bounds(first_day, tz).start, local_day_bounds(last_day, tz).end)
+    context = load_context(local_day_bounds(first_day, tz).start, local_day_bounds(last_day, tz).end,
+                           treatment_id=treatment.id)
     booked = [b for b in context.booked if b.appointment_id != appointment.id]
     slots = free_slots(spec, context.practitioner_list, context.room_list, booked, context.policy,
                        first_day, last_day, now, patient_id=appointment.patient_id, respect_prep=True)

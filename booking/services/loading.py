@@ -3,6 +3,7 @@ and the rule context (schedules, rooms, booked time, patient facts) for a window
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,11 +47,20 @@ class RuleContext:
         return [self.rooms[k] for k in sorted(self.rooms)]
 
 
-def load_context(start: datetime, end: datetime) -> RuleContext:
-    """Schedules, rooms and booked appointments touching ``[start, end)``."""
+def load_context(
+    start: datetime, end: datetime, *, treatment_id: int | None = None,
+    practitioner_ids: Iterable[int] | None = None,
+) -> RuleContext:
+    """Schedules, rooms and booked appointments touching ``[start, end)``.
+
+    ``treatment_id`` keeps only the practitioners and rooms who give/serve it, and
+    ``practitioner_ids`` only the named practitioners (a booking checks just its own): loading
+    every schedule was most of a booking's time (docs/PERFORMANCE.md). A practitioner left out
+    is, to the rules, one who does not give the treatment.
+    """
     settings = get_settings()
-    practitioners = schedules.load_practitioners()
-    rooms = schedules.load_rooms()
+    practitioners = schedules.load_practitioners(practitioner_ids, treatment_id=treatment_id)
+    rooms = schedules.load_rooms(treatment_id=treatment_id)
     return RuleContext(
         policy=schedules.load_policy(settings, start - timedelta(days=1), end + timedelta(days=1)),
         practitioners={p.id: schedules.practitioner_schedule(p, start - timedelta(days=1), end + timedelta(days=1))

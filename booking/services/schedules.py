@@ -113,8 +113,11 @@ def room_schedule(room: Room) -> sm.RoomSchedule:
     )
 
 
-def load_practitioners(practitioner_ids: Iterable[int] | None = None) -> list[Practitioner]:
-    """Active practitioners with everything their schedule needs, in one round of queries."""
+def load_practitioners(
+    practitioner_ids: Iterable[int] | None = None, *, treatment_id: int | None = None
+) -> list[Practitioner]:
+    """Active practitioners (those named, those who give the treatment) with everything their
+    schedule needs, in one round of queries."""
     query = (
         select(Practitioner)
         .where(Practitioner.active.is_(True))
@@ -130,19 +133,22 @@ def load_practitioners(practitioner_ids: Iterable[int] | None = None) -> list[Pr
     )
     if practitioner_ids is not None:
         query = query.where(Practitioner.id.in_(list(practitioner_ids)))
+    if treatment_id is not None:
+        query = query.where(Practitioner.treatments.any(Treatment.id == treatment_id))
     return list(db.session.scalars(query))
 
 
-def load_rooms() -> list[Room]:
-    """Active rooms with their treatments and closures."""
-    return list(
-        db.session.scalars(
-            select(Room)
-            .where(Room.active.is_(True))
-            .options(selectinload(Room.treatments), selectinload(Room.closures))
-            .order_by(Room.id)
-        )
+def load_rooms(*, treatment_id: int | None = None) -> list[Room]:
+    """Active rooms (those serving the treatment, if given) with their treatments and closures."""
+    query = (
+        select(Room)
+        .where(Room.active.is_(True))
+        .options(selectinload(Room.treatments), selectinload(Room.closures))
+        .order_by(Room.id)
     )
+    if treatment_id is not None:
+        query = query.where(Room.treatments.any(Treatment.id == treatment_id))
+    return list(db.session.scalars(query))
 
 
 def booked_between(
