@@ -41,7 +41,7 @@ test: install node_modules/.installed
 ## serve: production server (needs DATABASE_URL and SECRET_KEY)
 serve: install
 	BOOKING_CONFIG=production $(BIN)/flask db upgrade
-	BOOKING_CONFIG=production $(BIN)/gunicorn --workers $${WORKERS:-4} --bind $${BIND:-0.0.0.0:8000} wsgi:app
+	BOOKING_CONFIG=production $(BIN)/gunicorn --workers $${WORKERS:-4} --worker-class gthread --threads $${THREADS:-8} --bind $${BIND:-0.0.0.0:8000} wsgi:app
 
 ## bench: every benchmark against PostgreSQL at BENCH_DATABASE_URL (default: a local booking_bench,
 ## dropped and made again); prints each figure with its target and writes docs/PERFORMANCE.md.

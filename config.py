@@ -59,6 +59,8 @@ class Config:
     MAIL_DIR = os.environ.get("MAIL_DIR", str(INSTANCE_DIR / "mail"))
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
     PASSWORD_HASH_METHOD = "scrypt"
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
+    PROXY_HOPS = _env_int("PROXY_HOPS", 0)
 
 
 class DevelopmentConfig(Config):

@@ -40,3 +40,18 @@ def test_unknown_config_name_is_refused():
 ])
 def test_database_urls_use_psycopg3(url, expected):
     assert normalise_database_url(url) == expected
+
+
+def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for(tmp_path):
+    from flask import request
+
+    from booking import create_app
+
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'p.sqlite3'}", PROXY_HOPS=1)
+
+    @app.route("/whoami")
+    def whoami():
+        return f"{request.remote_addr} {request.scheme}"
+
+    headers = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    assert app.test_client().get("/whoami", headers=headers).get_data(as_text=True) == "203.0.113.7 https"
