@@ -35,42 +35,33 @@ def _render(name: str, **context) -> tuple[str, str]:
     )
 
 
+def _queue_about(
+    appointment: Appointment, settings: ClinicSettings, *, template: str, kind: str, subject: str,
+    dedupe_key: str, ics: bytes | None = None, ics_method: str | None = None, **context,
+) -> None:
+    """Render ``templates/mail/<template>`` about one appointment and queue it to its patient."""
+    text, html = _render(template, appointment=appointment, clinic=settings, when=when(appointment, settings),
+                         manage_url=manage_url(), **context)
+    enqueue(kind=kind, to_addr=appointment.patient.email, subject=subject, body_text=text, body_html=html,
+            ics=ics.decode() if ics is not None else None, ics_method=ics_method,
+            appointment_id=appointment.id, dedupe_key=dedupe_key)
+
+
 def queue_invite(appointment: Appointment, settings: ClinicSettings, kind: str) -> None:
-    """Queue the REQUEST invite of a new or moved appointment."""
-    text, html = _render(kind, appointment=appointment, clinic=settings,
-                         when=when(appointment, settings), manage_url=manage_url())
-    subject = {
-        "booked": f"Booked: {invites.invite_summary(appointment, settings)}, {when(appointment, settings)}",
-        "moved": f"Moved: {invites.invite_summary(appointment, settings)}, now {when(appointment, settings)}",
-    }[kind]
-    enqueue(
-        kind=f"appointment.{kind}",
-        to_addr=appointment.patient.email,
-        subject=subject,
-        body_text=text,
-        body_html=html,
-        ics=invites.build_request(appointment, settings, manage_url()).decode(),
-        ics_method="REQUEST",
-        appointment_id=appointment.id,
-        dedupe_key=f"invite:{appointment.ical_uid}:{appointment.ical_sequence}",
-    )
+    """Queue the REQUEST invite of a new ("booked") or moved ("moved") appointment."""
+    summary, at = invites.invite_summary(appointment, settings), when(appointment, settings)
+    subject = {"booked": f"Booked: {summary}, {at}", "moved": f"Moved: {summary}, now {at}"}[kind]
+    _queue_about(appointment, settings, template=kind, kind=f"appointment.{kind}", subject=subject,
+                 dedupe_key=f"invite:{appointment.ical_uid}:{appointment.ical_sequence}",
+                 ics=invites.build_request(appointment, settings, manage_url()), ics_method="REQUEST")
 
 
 def queue_cancel(appointment: Appointment, settings: ClinicSettings) -> None:
     """Queue the CANCEL of an appointment."""
-    text, html = _render("cancelled", appointment=appointment, clinic=settings,
-                         when=when(appointment, settings), manage_url=manage_url())
-    enqueue(
-        kind="appointment.cancelled",
-        to_addr=appointment.patient.email,
-        subject=f"Cancelled: {invites.invite_summary(appointment, settings)}, {when(appointment, settings)}",
-        body_text=text,
-        body_html=html,
-        ics=invites.build_cancel(appointment, settings).decode(),
-        ics_method="CANCEL",
-        appointment_id=appointment.id,
-        dedupe_key=f"cancel:{appointment.ical_uid}:{appointment.ical_sequence}",
-    )
+    _queue_about(appointment, settings, template="cancelled", kind="appointment.cancelled",
+                 subject=f"Cancelled: {invites.invite_summary(appointment, settings)}, {when(appointment, settings)}",
+                 dedupe_key=f"cancel:{appointment.ical_uid}:{appointment.ical_sequence}",
+                 ics=invites.build_cancel(appointment, settings), ics_method="CANCEL")
 
 
 def queue_series_confirmation(series: Series, appointments: list[Appointment], settings: ClinicSettings) -> None:
@@ -96,29 +87,13 @@ def queue_series_confirmation(series: Series, appointments: list[Appointment], s
 
 def queue_reminder(appointment: Appointment, settings: ClinicSettings, dedupe_key: str) -> None:
     """Queue the appointment reminder (no invite: the calendar already has the event)."""
-    text, html = _render("reminder", appointment=appointment, clinic=settings,
-                         when=when(appointment, settings), manage_url=manage_url())
-    enqueue(
-        kind="appointment.reminder",
-        to_addr=appointment.patient.email,
-        subject=f"Reminder: {invites.invite_summary(appointment, settings)}, {when(appointment, settings)}",
-        body_text=text,
-        body_html=html,
-        appointment_id=appointment.id,
-        dedupe_key=dedupe_key,
-    )
+    _queue_about(appointment, settings, template="reminder", kind="appointment.reminder",
+                 subject=f"Reminder: {invites.invite_summary(appointment, settings)}, {when(appointment, settings)}",
+                 dedupe_key=dedupe_key)
 
 
 def queue_prep_reminder(appointment: Appointment, rule, settings: ClinicSettings, dedupe_key: str) -> None:
     """Queue the reminder of one prep step, sent at the step's lead time."""
-    text, html = _render("prep_reminder", appointment=appointment, clinic=settings, rule=rule,
-                         when=when(appointment, settings), manage_url=manage_url())
-    enqueue(
-        kind="appointment.prep_reminder",
-        to_addr=appointment.patient.email,
-        subject=f"From today: {rule.instruction} (appointment {when(appointment, settings)})",
-        body_text=text,
-        body_html=html,
-        appointment_id=appointment.id,
-        dedupe_key=dedupe_key,
-    )
+    _queue_about(appointment, settings, template="prep_reminder", kind="appointment.prep_reminder",
+                 subject=f"From today: {rule.instruction} (appointment {when(appointment, settings)})",
+                 dedupe_key=dedupe_key, rule=rule)

@@ -59,10 +59,7 @@ def me():
 def reschedule(appointment_id: int):
     """Offered times that keep the series valid; refused inside the cut-off."""
     actor = current_actor()
-    try:
-        appointment = load_appointment_for(actor, appointment_id)
-    except ServiceError:
-        abort(404)
+    appointment = _own_appointment(actor, appointment_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         value = request.form.get("slot", "")
@@ -81,7 +78,7 @@ def reschedule(appointment_id: int):
         flash("Moved. A new invite is on its way.", "info")
         return redirect(url_for("portal.me"))
     settings = get_settings()
-    inside_cutoff = appointment.start_at - utcnow() <= timedelta(hours=settings.cancel_cutoff_hours)
+    inside_cutoff = _inside_cutoff(appointment, settings)
     options = [] if inside_cutoff or appointment.status != "booked" else choices.reschedule_options(actor, appointment_id)
     tz = settings.timezone
     by_day: dict = {}
@@ -97,10 +94,7 @@ def reschedule(appointment_id: int):
 def cancel(appointment_id: int):
     """Cancel one session, or it and the rest of its series; refused inside the cut-off."""
     actor = current_actor()
-    try:
-        appointment = load_appointment_for(actor, appointment_id)
-    except ServiceError:
-        abort(404)
+    appointment = _own_appointment(actor, appointment_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
@@ -112,9 +106,22 @@ def cancel(appointment_id: int):
         flash("Cancelled. The cancellation is on its way to your calendar.", "info")
         return redirect(url_for("portal.me"))
     settings = get_settings()
-    inside_cutoff = appointment.start_at - utcnow() <= timedelta(hours=settings.cancel_cutoff_hours)
+    inside_cutoff = _inside_cutoff(appointment, settings)
     return render_template("portal/cancel.html", appointment=appointment, inside_cutoff=inside_cutoff,
                            clinic=settings, form=form)
+
+
+def _own_appointment(actor, appointment_id: int) -> Appointment:
+    """The patient's own appointment, or 404."""
+    try:
+        return load_appointment_for(actor, appointment_id)
+    except ServiceError:
+        abort(404)
+
+
+def _inside_cutoff(appointment: Appointment, settings) -> bool:
+    """True when patients can no longer change or cancel it online."""
+    return appointment.start_at - utcnow() <= timedelta(hours=settings.cancel_cutoff_hours)
 
 
 def _problem_text(error: ServiceError) -> str:
