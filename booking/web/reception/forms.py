@@ -132,3 +132,11 @@ class DayForm(FlaskForm):
         csrf = False
 
     date = DateField("Day", validators=[Optional(), plausible_year])
+
+
+class ClearanceForm(FlaskForm):
+    """A practitioner clears a patient for one treatment, with the reason."""
+
+    treatment_id = IntegerField("Treatment", validators=[DataRequired(), NumberRange(min=1, max=2147483647)])
+    note = TextAreaField("Why is it safe?", validators=[DataRequired(message="Say why the patient is cleared."),
+                                                       Length(max=500)])

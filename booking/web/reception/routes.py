@@ -19,7 +19,15 @@ from booking.services.clinic import get_settings
 from booking.services.errors import RuleViolation, ServiceError
 from booking.web.access import current_actor, roles_required, safe_next
 from booking.web.reception import bp
-from booking.web.reception.forms import CancelForm, ConfirmForm, DayForm, MoveForm, PanelMoveForm, StatusForm
+from booking.web.reception.forms import (
+    CancelForm,
+    ClearanceForm,
+    ConfirmForm,
+    DayForm,
+    MoveForm,
+    PanelMoveForm,
+    StatusForm,
+)
 
 STAFF = ("admin", "receptionist", "practitioner")
 FRONT_DESK = ("admin", "receptionist")
@@ -278,3 +286,33 @@ def my_schedule():
     if practitioner is None:
         abort(404, description="Your account has no practitioner schedule.")
     return render_template("reception/my_schedule.html", practitioner=practitioner, clinic=get_settings())
+
+
+@bp.route("/patients/<int(max=2147483647):patient_id>/health", methods=["GET", "POST"])
+@roles_required("admin", "practitioner")
+def patient_health(patient_id: int):
+    """The patient's questionnaire and contraindications; a practitioner clears them here."""
+    from booking.services import clearances
+
+    form = ClearanceForm()
+    if form.validate_on_submit():
+        try:
+            clearances.clear(current_actor(), patient_id, form.treatment_id.data, form.note.data or "")
+            flash("Cleared: the patient can now book this treatment.", "info")
+            return redirect(url_for("reception.patient_health", patient_id=patient_id))
+        except ServiceError as error:
+            if error.status == 404:
+                abort(404)
+            flash(error.message, "error")
+    elif request.method == "POST":
+        for errors in form.errors.values():
+            flash(" ".join(errors), "error")
+    try:
+        patient, answers, found = clearances.review(patient_id)
+    except ServiceError:
+        abort(404)
+    from booking.models import INTAKE_QUESTIONS
+
+    return render_template("reception/health.html", patient=patient, answers=answers, found=found,
+                           questions=INTAKE_QUESTIONS, form=form, clinic=get_settings(),
+                           can_clear=current_user.role == "practitioner")

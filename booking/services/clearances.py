@@ -1,0 +1,64 @@
+"""Health questionnaire review: which treatments a patient's answers rule out for online
+booking, and a practitioner clearing the patient for one (DESIGN §1, "until a practitioner
+clears the patient")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from booking.extensions import db
+from booking.models import INTAKE_QUESTIONS, Clearance, Treatment, User
+from booking.services import audit
+from booking.services.actor import Actor
+from booking.services.errors import Forbidden, InvalidRequest, NotFound
+from booking.services.patients import intake_of
+
+
+@dataclass(frozen=True)
+class Contraindication:
+    """A treatment the patient's answers rule out, why, and whether it was cleared."""
+
+    treatment: Treatment
+    reasons: list[str]
+    clearance: Clearance | None
+
+
+def review(patient_id: int) -> tuple[User, dict[str, bool] | None, list[Contraindication]]:
+    """The patient, their answers, and every treatment their answers contraindicate."""
+    patient = db.session.get(User, patient_id)
+    if patient is None or patient.role != "patient":
+        raise NotFound(f"There is no patient {patient_id}.")
+    intake = intake_of(patient_id)
+    flagged = intake.flagged() if intake else set()
+    cleared = {c.treatment_id: c for c in db.session.scalars(select(Clearance).where(Clearance.patient_id == patient_id))}
+    found = []
+    for treatment in db.session.scalars(select(Treatment).where(Treatment.active.is_(True)).order_by(Treatment.id)):
+        codes = [c for c in (treatment.protocol.contraindications if treatment.protocol else []) if c in flagged]
+        if codes:
+            found.append(Contraindication(treatment, [INTAKE_QUESTIONS[c] for c in codes], cleared.get(treatment.id)))
+    return patient, (intake.answers if intake else None), found
+
+
+def clear(actor: Actor, patient_id: int, treatment_id: int, note: str) -> Clearance:
+    """A practitioner clears the patient for one treatment (a clinical decision: practitioners only)."""
+    if actor.role != "practitioner":
+        raise Forbidden("Only a practitioner can clear a patient for a treatment.")
+    if not note.strip():
+        raise InvalidRequest("Say why the patient is cleared (it goes into the audit log).", code="note_required")
+    _, _, found = review(patient_id)
+    match = next((c for c in found if c.treatment.id == treatment_id), None)
+    if match is None:
+        raise InvalidRequest("Nothing in the questionnaire rules this treatment out.", code="not_contraindicated")
+    if match.clearance is not None:
+        return match.clearance
+    clearance = Clearance(patient_id=patient_id, treatment_id=treatment_id, cleared_by_id=actor.user_id,
+                          note=note.strip()[:500])
+    db.session.add(clearance)
+    db.session.flush()
+    audit.record("patient.cleared", actor_id=actor.user_id, entity_type="clearance", entity_id=clearance.id,
+                 patient_id=patient_id, after={"treatment": match.treatment.slug, "answers": match.reasons},
+                 reason=clearance.note)
+    db.session.commit()
+    return clearance
