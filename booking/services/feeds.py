@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, event, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from booking.calendar.feeds import FeedEvent
 from booking.extensions import db
@@ -52,13 +53,48 @@ def _window(feed: FeedToken, now: datetime):
     )
 
 
+# Feed versions computed in this process, by feed id: (computed at, ETag, Last-Modified).
+# Calendar apps poll every 15 min to a few hours, mostly for an unchanged feed; the version
+# is an aggregate over the whole window, so it is kept for VERSION_TTL. A change made in this
+# process clears it at once (see forget_feed_versions); one made by another app server shows
+# within VERSION_TTL, which no subscriber can notice at their polling rates.
+VERSION_TTL = timedelta(seconds=15)
+_versions: dict[int, tuple[datetime, str, datetime | None]] = {}
+_versions_lock = threading.Lock()
+
+
+def forget_feed_versions() -> None:
+    """Drop every cached feed version (called whenever appointments change here)."""
+    with _versions_lock:
+        _versions.clear()
+
+
+@event.listens_for(Session, "after_flush")
+def _appointments_changed(session: Session, _context) -> None:
+    """Any appointment written in this process makes every cached feed version stale."""
+    if any(isinstance(obj, Appointment) for obj in (*session.new, *session.dirty, *session.deleted)):
+        forget_feed_versions()
+
+
 def feed_version(feed: FeedToken, now: datetime | None = None) -> tuple[str, datetime | None]:
-    """An ETag and Last-Modified for the feed, from one aggregate query (no feed is built).
+    """An ETag and Last-Modified for the feed (cached for ``VERSION_TTL``; no feed is built)."""
+    now = now or utcnow()
+    with _versions_lock:
+        cached = _versions.get(feed.id)
+    if cached is not None and now - cached[0] < VERSION_TTL:
+        return cached[1], cached[2]
+    etag, last = _compute_version(feed, now)
+    with _versions_lock:
+        _versions[feed.id] = (now, etag, last)
+    return etag, last
+
+
+def _compute_version(feed: FeedToken, now: datetime) -> tuple[str, datetime | None]:
+    """The version from one aggregate query over the feed's window.
 
     It changes when any appointment in the feed changes, appears or leaves the window, and
     when the clinic's settings (name, discretion) or the day (the window moves) change.
     """
-    now = now or utcnow()
     count, last, ids = db.session.execute(
         select(func.count(Appointment.id), func.max(Appointment.updated_at), func.sum(Appointment.id))
         .where(_window(feed, now))

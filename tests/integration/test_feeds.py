@@ -115,3 +115,21 @@ def test_revoked_and_unknown_secrets_are_404_and_use_is_recorded(client, clinic,
     assert api.delete(f"/feeds/{feed_id}").status_code == 204
     assert client.get(path).status_code == 404
     assert client.get("/feeds/not-a-real-secret.ics").status_code == 404
+
+
+def test_a_feed_version_is_reused_briefly_and_forgotten_when_appointments_change(client, clinic, booked_series,
+                                                                                  monkeypatch):
+    from booking.services import feeds
+
+    reception = Api(client, clinic.receptionist.email)
+    path, _ = feed_path(reception, "clinic")
+    feeds.forget_feed_versions()
+    calls = []
+    real = feeds._compute_version
+    monkeypatch.setattr(feeds, "_compute_version", lambda *a: calls.append(1) or real(*a))
+    first = client.get(path).headers["ETag"]
+    assert client.get(path, headers={"If-None-Match": first}).status_code == 304
+    assert len(calls) == 1  # the second request reused the version
+    reception.post(f"/appointments/{booked_series[0]['id']}/cancel", {})
+    assert client.get(path, headers={"If-None-Match": first}).status_code == 200
+    assert len(calls) == 2
