@@ -45,21 +45,21 @@ class SessionRequest:
     practitioner_id: int
 
 
-def _require_aware(moment: datetime, name: str) -> None:
+def require_aware(moment: datetime, name: str) -> None:
     """Refuse naive datetimes: a time without an offset is ambiguous."""
     if moment.tzinfo is None:
         raise InvalidRequest(f"{name} needs a time zone offset, e.g. 2026-03-10T10:00:00+01:00.",
                              code="naive_datetime")
 
 
-def _check_practitioner(practitioner_id: int) -> None:
+def check_practitioner_exists(practitioner_id: int) -> None:
     """400 for a practitioner id that does not exist."""
     if db.session.get(Practitioner, practitioner_id) is None:
         raise InvalidRequest(f"There is no practitioner with id {practitioner_id}; see GET /api/v1/practitioners.",
                              code="unknown_practitioner")
 
 
-def _assign_rooms(
+def assign_rooms(
     spec, sessions: Sequence[ProposedSession], context: RuleContext
 ) -> tuple[list[ProposedSession], list[BookedAppointment]]:
     """Give each session a free room (earlier sessions of the request hold theirs)."""
@@ -98,7 +98,7 @@ def _new_appointment(treatment: Treatment, patient: User, session: ProposedSessi
     return appointment
 
 
-def _flush_or_conflict(session_index: int | None = None) -> None:
+def flush_or_conflict(session_index: int | None = None) -> None:
     """Flush; a no-overlap constraint failure becomes a 409 with nothing written."""
     try:
         db.session.flush()
@@ -122,7 +122,7 @@ def book_appointment(
     now: datetime | None = None,
 ) -> Appointment:
     """Book one appointment (a consultation or a single session) in one transaction."""
-    _require_aware(start, "start")
+    require_aware(start, "start")
     begin_write(db.session)
     replay = idempotency.find(actor.user_id, idempotency_key, "POST /appointments")
     if replay is not None:
@@ -130,11 +130,11 @@ def book_appointment(
     now = now or utcnow()
     treatment = load_treatment(treatment_slug)
     patient = resolve_patient(actor, patient_id)
-    _check_practitioner(practitioner_id)
+    check_practitioner_exists(practitioner_id)
     spec = schedules.treatment_spec(treatment)
     end = start + timedelta(minutes=treatment.duration_minutes)
     context = load_context(start, end, treatment_id=treatment.id, practitioner_ids=[practitioner_id])
-    sessions, _ = _assign_rooms(spec, [ProposedSession(start, practitioner_id, None, None)], context)
+    sessions, _ = assign_rooms(spec, [ProposedSession(start, practitioner_id, None, None)], context)
     facts = patient_facts(patient.id, treatment)
     problems = check_booking(
         spec, sessions, patient_id=patient.id, practitioners=context.practitioners,
@@ -145,7 +145,7 @@ def book_appointment(
     appointment = _new_appointment(treatment, patient, sessions[0], actor,
                                    override_reason if overridden else None)
     db.session.add(appointment)
-    _flush_or_conflict()
+    flush_or_conflict()
     audit.record_appointment("appointment.booked", appointment, actor_id=actor.user_id,
                              reason=override_reason if overridden else None, overridden=overridden)
     notifications.queue_invite(appointment, get_settings(), "booked")
@@ -170,12 +170,12 @@ def plan(
     Returns the plan and every problem booking it would meet (the planner's, plus the rules
     that depend on the patient: consultation, contraindication, prep window, aftercare).
     """
-    _require_aware(first_start, "first_start")
+    require_aware(first_start, "first_start")
     now = now or utcnow()
     treatment = load_treatment(treatment_slug)
     patient = resolve_patient(actor, patient_id) if (actor.is_patient or patient_id is not None) else None
     if practitioner_id is not None:
-        _check_practitioner(practitioner_id)
+        check_practitioner_exists(practitioner_id)
     spec = schedules.treatment_spec(treatment)
     protocol = spec.protocol
     span_days = (protocol.interval_max_days or 0) * max(1, protocol.sessions) + 1
@@ -217,7 +217,7 @@ def book_series(
 ) -> Series:
     """Book every session of a series or none, in one transaction."""
     for n, s in enumerate(sessions):
-        _require_aware(s.start, f"sessions[{n}].start")
+        require_aware(s.start, f"sessions[{n}].start")
     begin_write(db.session)
     replay = idempotency.find(actor.user_id, idempotency_key, "POST /series")
     if replay is not None:
@@ -233,12 +233,12 @@ def book_series(
             code="wrong_session_count",
         )
     for s in sessions:
-        _check_practitioner(s.practitioner_id)
+        check_practitioner_exists(s.practitioner_id)
     ordered = sorted(sessions, key=lambda s: s.start)
     proposed = [ProposedSession(s.start, s.practitioner_id, None, i) for i, s in enumerate(ordered)]
     context = load_context(ordered[0].start, ordered[-1].start + timedelta(minutes=spec.duration_minutes),
                            treatment_id=treatment.id, practitioner_ids={s.practitioner_id for s in ordered})
-    proposed, _ = _assign_rooms(spec, proposed, context)
+    proposed, _ = assign_rooms(spec, proposed, context)
     facts = patient_facts(patient.id, treatment)
     problems = check_booking(
         spec, proposed, patient_id=patient.id, practitioners=context.practitioners,
@@ -255,7 +255,7 @@ def book_series(
         appointment = _new_appointment(treatment, patient, session, actor, reason, series)
         db.session.add(appointment)
         appointments.append(appointment)
-        _flush_or_conflict(session.index)
+        flush_or_conflict(session.index)
     audit.record("series.booked", actor_id=actor.user_id, entity_type="series", entity_id=series.id,
                  after={"treatment": treatment.slug, "sessions": len(appointments),
                         "overridden": overridden or None},

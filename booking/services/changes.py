@@ -20,7 +20,7 @@ from booking.scheduling import (
 )
 from booking.services import audit, schedules
 from booking.services.actor import Actor
-from booking.services.booking import _assign_rooms, _check_practitioner, _flush_or_conflict, _require_aware
+from booking.services.booking import assign_rooms, check_practitioner_exists, flush_or_conflict, require_aware
 from booking.services.clinic import get_settings
 from booking.services.errors import ServiceError
 from booking.services.loading import (
@@ -51,7 +51,7 @@ def _series_neighbours(appointment: Appointment) -> tuple[list[Appointment], lis
     return before, after
 
 
-def _cutoff_problems(actor: Actor, appointment: Appointment, now: datetime) -> list[Problem]:
+def _cutoff_problems(appointment: Appointment, now: datetime) -> list[Problem]:
     """The cancellation cut-off applies to changes of an existing booking."""
     policy = schedules.clinic_policy(get_settings())
     return check_cancellation_cutoff(appointment.start_at, now, policy, session_index=appointment.series_index)
@@ -68,7 +68,7 @@ def reschedule(
     now: datetime | None = None,
 ) -> Appointment:
     """Move one appointment; re-checks its series neighbours, or re-plans the following sessions."""
-    _require_aware(start, "start")
+    require_aware(start, "start")
     begin_write(db.session)
     now = now or utcnow()
     require_writer(actor)
@@ -76,7 +76,7 @@ def reschedule(
     if appointment.status != "booked":
         raise InvalidState(f"Only a booked appointment can be moved; this one is {appointment.status}.")
     practitioner_id = practitioner_id or appointment.practitioner_id
-    _check_practitioner(practitioner_id)
+    check_practitioner_exists(practitioner_id)
     treatment = load_treatment(appointment.treatment.slug)
     spec = schedules.treatment_spec(treatment)
     before_sessions, after_sessions = _series_neighbours(appointment)
@@ -84,7 +84,7 @@ def reschedule(
     ignore = frozenset(a.id for a in moving)
 
     new_starts = {appointment.id: (start, practitioner_id)}
-    problems = _cutoff_problems(actor, appointment, now)
+    problems = _cutoff_problems(appointment, now)
     if replan_following and after_sessions:
         problems += _replan(spec, appointment, after_sessions, start, practitioner_id, ignore, now, new_starts)
 
@@ -93,7 +93,7 @@ def reschedule(
     context = load_context(min(s.start for s in sessions), last_end, treatment_id=treatment.id,
                            practitioner_ids={s.practitioner_id for s in sessions})
     context = replace(context, booked=[b for b in context.booked if b.appointment_id not in ignore])
-    sessions, _ = _assign_rooms(spec, sessions, context)
+    sessions, _ = assign_rooms(spec, sessions, context)
     facts = patient_facts(appointment.patient_id, treatment)
     neighbour_before = max((a.start_at for a in before_sessions), default=None)
     neighbour_after = None if replan_following else min((a.start_at for a in after_sessions), default=None)
@@ -123,7 +123,7 @@ def reschedule(
         moved.updated_at = utcnow()
         if overridden:
             moved.override_reason = override_reason
-        _flush_or_conflict(moved.series_index)
+        flush_or_conflict(moved.series_index)
         audit.record_appointment("appointment.moved", moved, actor_id=actor.user_id, before=snapshot,
                                  reason=override_reason if overridden else None, overridden=overridden)
         notifications.queue_invite(by_id[moved.id], settings, "moved")
@@ -177,7 +177,7 @@ def cancel(
     if rest_of_series:
         _, after = _series_neighbours(appointment)
         targets += [a for a in after if a.status == "booked"]
-    problems = _cutoff_problems(actor, appointment, now)
+    problems = _cutoff_problems(appointment, now)
     overridden = decide(actor, problems, override_reason)
     settings = get_settings()
     for target in targets:
@@ -191,12 +191,12 @@ def cancel(
                                  reason=override_reason if overridden else reason, overridden=overridden)
         notifications.queue_cancel(target, settings)
     if appointment.series is not None:
-        _update_series_status(appointment.series)
+        update_series_status(appointment.series)
     db.session.commit()
     return appointment
 
 
-def _update_series_status(series: Series) -> None:
+def update_series_status(series: Series) -> None:
     """A series with no session left to attend is cancelled (or completed if any was given)."""
     statuses = {a.status for a in series.appointments}
     if statuses & {"booked", "checked_in"}:

@@ -79,9 +79,9 @@ def propose(
     placed = [ProposedSession(s.start, s.practitioner_id, None, s.index) for s in planned
               if s.placed and s.practitioner_id is not None]
     facts = patient_facts(patient_id, treatment) if patient_id else None
-    from booking.services.booking import _assign_rooms
+    from booking.services.booking import assign_rooms
 
-    placed, _ = _assign_rooms(spec, placed, context)
+    placed, _ = assign_rooms(spec, placed, context)
     checked = check_booking(
         spec, placed, patient_id=patient_id or -1, practitioners=context.practitioners, rooms=context.rooms,
         booked=context.booked, policy=context.policy, now=now,

@@ -24,7 +24,7 @@ from booking.models.base import utcnow
 from booking.scheduling.clock import local_date, local_day_bounds
 from booking.services import audit
 from booking.services.actor import Actor
-from booking.services.changes import InvalidState, _update_series_status
+from booking.services.changes import InvalidState, update_series_status
 from booking.services.clinic import get_settings
 from booking.services.errors import Forbidden, NotFound
 from booking.services.patients import EmailTaken, normalise_email
@@ -91,7 +91,7 @@ def change_status(actor: Actor, appointment_id: int, action: str, *, now: dateti
     db.session.flush()
     audit.record_appointment(f"appointment.{transition.action}", appointment, actor_id=actor.user_id, before=before)
     if appointment.series is not None:
-        _update_series_status(appointment.series)
+        update_series_status(appointment.series)
     db.session.commit()
     return appointment
 
