@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import uuid4
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.models.base import Base
 from booking.models.catalog import room_treatments
+
+
+def new_rules_version() -> str:
+    """A fresh, never repeated rules stamp."""
+    return uuid4().hex
 
 
 class ClinicSettings(Base):
@@ -37,6 +43,9 @@ class ClinicSettings(Base):
     # Invite discretion: by default an invite says "Appointment at <clinic>", not the treatment.
     show_treatment_in_invites: Mapped[bool] = mapped_column(default=False)
     primary_color: Mapped[str] = mapped_column(String(7), default="#2f6f6a")
+    # A new random stamp on every change to the scheduling rules (services/rule_cache.py): app
+    # processes reuse the rules they loaded while it stays the same.
+    rules_version: Mapped[str] = mapped_column(String(32), default=new_rules_version)
 
 
 class Room(Base):

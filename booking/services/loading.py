@@ -21,7 +21,7 @@ from booking.models import (
     User,
 )
 from booking.scheduling import model as sm
-from booking.services import schedules
+from booking.services import rule_cache, schedules
 from booking.services.actor import Actor
 from booking.services.clinic import get_settings
 from booking.services.errors import Forbidden, InvalidRequest, NotFound
@@ -58,15 +58,14 @@ def load_context(
     every schedule was most of a booking's time (docs/PERFORMANCE.md). A practitioner left out
     is, to the rules, one who does not give the treatment.
     """
-    settings = get_settings()
-    practitioners = schedules.load_practitioners(practitioner_ids, treatment_id=treatment_id)
-    rooms = schedules.load_rooms(treatment_id=treatment_id)
+    rules = rule_cache.current_rules()
+    around_start, around_end = start - timedelta(days=1), end + timedelta(days=1)
     return RuleContext(
-        policy=schedules.load_policy(settings, start - timedelta(days=1), end + timedelta(days=1)),
-        practitioners={p.id: schedules.practitioner_schedule(p, start - timedelta(days=1), end + timedelta(days=1))
-                       for p in practitioners},
-        rooms={r.id: schedules.room_schedule(r) for r in rooms},
-        booked=schedules.booked_between(start, end),
+        policy=schedules.clinic_policy(get_settings(), rules.closures_between(around_start, around_end)),
+        practitioners=rules.practitioners_for(around_start, around_end, treatment_id=treatment_id,
+                                              practitioner_ids=practitioner_ids),
+        rooms=rules.rooms_for(treatment_id=treatment_id),
+        booked=schedules.booked_between(start, end, treatments=rules.treatments),
     )
 
 

@@ -6,7 +6,7 @@ Only the appointments that can matter for the asked window are loaded (an index 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -152,45 +152,44 @@ def load_rooms(*, treatment_id: int | None = None) -> list[Room]:
 
 
 def booked_between(
-    start: datetime, end: datetime, *, margin: timedelta = timedelta(days=4)
+    start: datetime, end: datetime, *, margin: timedelta = timedelta(days=4),
+    treatments: Mapping[int, sm.TreatmentSpec] | None = None,
 ) -> list[sm.BookedAppointment]:
     """Active appointments whose held span touches ``[start - margin, end + margin)``.
 
     The margin covers buffers and aftercare windows (up to 72 h in practice) of appointments
-    just outside the window.
+    just outside the window. Each appointment's treatment facts (area, kind, buffers,
+    aftercare) come from ``treatments`` (the cached rules) when given, so the query reads one
+    table; otherwise from a join.
     """
     lo, hi = start - margin, end + margin
-    rows = db.session.execute(
-        select(
-            Appointment.id,
-            Appointment.patient_id,
-            Appointment.practitioner_id,
-            Appointment.room_id,
-            Appointment.treatment_id,
-            Appointment.start_at,
-            Appointment.end_at,
-            Treatment.body_area,
-            Treatment.kind,
-            Treatment.buffer_before_minutes,
-            Treatment.buffer_after_minutes,
-            Protocol.aftercare_hours,
-        )
-        .join(Treatment, Treatment.id == Appointment.treatment_id)
-        .outerjoin(Protocol, Protocol.treatment_id == Treatment.id)
-        .where(
-            Appointment.status.in_(BLOCKING_STATUSES),
-            Appointment.busy_start < hi,
-            Appointment.busy_end > lo,
-        )
-        .order_by(Appointment.start_at, Appointment.id)
-    ).all()
+    window = (Appointment.status.in_(BLOCKING_STATUSES), Appointment.busy_start < hi, Appointment.busy_end > lo)
+    columns = (Appointment.id, Appointment.patient_id, Appointment.practitioner_id, Appointment.room_id,
+               Appointment.treatment_id, Appointment.start_at, Appointment.end_at)
+    order = (Appointment.start_at, Appointment.id)
+    if treatments is None:
+        treatments = {
+            tid: sm.TreatmentSpec(tid, kind, body_area, 0, before, after, False,
+                                  sm.Protocol(aftercare_hours=aftercare or 0))
+            for tid, kind, body_area, before, after, aftercare in db.session.execute(
+                select(Treatment.id, Treatment.kind, Treatment.body_area, Treatment.buffer_before_minutes,
+                       Treatment.buffer_after_minutes, Protocol.aftercare_hours)
+                .outerjoin(Protocol, Protocol.treatment_id == Treatment.id))
+        }
+    rows = db.session.execute(select(*columns).where(*window).order_by(*order)).all()
+    facts = {
+        tid: (t.body_area, t.buffer_before_minutes, t.buffer_after_minutes, t.protocol.aftercare_hours, t.kind)
+        for tid, t in treatments.items()
+    }
+    if any(row[4] not in facts for row in rows):  # a treatment newer than the cached rules
+        return booked_between(start, end, margin=margin)
     # Plain tuple unpacking and positional arguments: a window can hold thousands of rows, and
     # named attribute access on each row was most of this function's time.
-    return [
-        sm.BookedAppointment(
+    booked = []
+    for appointment_id, patient_id, practitioner_id, room_id, treatment_id, start_at, end_at in rows:
+        body_area, before, after, aftercare, kind = facts[treatment_id]
+        booked.append(sm.BookedAppointment(
             appointment_id, patient_id, practitioner_id, room_id, treatment_id, body_area,
-            start_at, end_at, before, after, aftercare or 0, kind,
-        )
-        for (appointment_id, patient_id, practitioner_id, room_id, treatment_id, start_at, end_at,
-             body_area, kind, before, after, aftercare) in rows
-    ]
+            start_at, end_at, before, after, aftercare, kind,
+        ))
+    return booked

@@ -1,0 +1,163 @@
+"""The clinic's scheduling rules as plain values, loaded once per process and rules version.
+
+Practitioners' hours, breaks, exceptions and time off, rooms and their closures, treatments
+with their protocols, and clinic closures change a few times a week, yet every availability
+answer, plan and booking needs them: loading them through the ORM was about half of each of
+those (eleven round trips; docs/PERFORMANCE.md). So each process keeps the last set it loaded,
+labelled with ``clinic_settings.rules_version``, and reuses it while the stamp is unchanged.
+
+The stamp is renewed by a ``before_flush`` hook whenever a flush writes any of those rows, in
+the same transaction as the change, so another process sees the new stamp exactly when it can
+see the new rules. The settings row is read fresh by every request anyway (``get_settings``),
+so the check costs nothing extra. The stamp is random, never a counter: a database that is
+emptied and seeded again can never hand out a stamp an older cache entry still carries.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from itertools import chain
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, selectinload
+
+from booking.extensions import db
+from booking.models import (
+    Break,
+    ClinicClosure,
+    ClinicSettings,
+    DateException,
+    Practitioner,
+    PrepRule,
+    Protocol,
+    Room,
+    RoomClosure,
+    TimeOff,
+    Treatment,
+    WorkingHours,
+)
+from booking.models.clinic import new_rules_version
+from booking.scheduling import model as sm
+from booking.services import schedules
+from booking.services.clinic import get_settings
+
+# Writing any of these changes what the scheduling rules see.
+RULE_MODELS = (
+    Practitioner, WorkingHours, Break, DateException, TimeOff,
+    Room, RoomClosure, ClinicClosure, Treatment, Protocol, PrepRule,
+)
+
+
+@dataclass(frozen=True)
+class ClinicRules:
+    """Everything about the clinic the rules need that is not a booking or the settings row.
+
+    Schedules keep all their time off and rooms all their closures; ``window`` cuts them to
+    the asked time.
+    """
+
+    practitioners: tuple[sm.PractitionerSchedule, ...]  # active ones, id order
+    rooms: tuple[sm.RoomSchedule, ...]  # active ones, id order
+    treatments: dict[int, sm.TreatmentSpec]  # every treatment, by id
+    closures: tuple[sm.Interval, ...]  # clinic closures, in time order
+
+    def practitioners_for(
+        self, start: datetime, end: datetime, *, treatment_id: int | None = None,
+        practitioner_ids: Iterable[int] | None = None,
+    ) -> dict[int, sm.PractitionerSchedule]:
+        """Active practitioners (those named, those giving the treatment) with their time off
+        cut to ``[start, end)``."""
+        wanted = set(practitioner_ids) if practitioner_ids is not None else None
+        found = {}
+        for p in self.practitioners:
+            if wanted is not None and p.practitioner_id not in wanted:
+                continue
+            if treatment_id is not None and treatment_id not in p.treatment_ids:
+                continue
+            time_off = tuple(t for t in p.time_off if t.end > start and t.start < end)
+            found[p.practitioner_id] = p if len(time_off) == len(p.time_off) else replace(p, time_off=time_off)
+        return found
+
+    def rooms_for(self, *, treatment_id: int | None = None) -> dict[int, sm.RoomSchedule]:
+        """Active rooms (those serving the treatment)."""
+        return {r.room_id: r for r in self.rooms if treatment_id is None or treatment_id in r.treatment_ids}
+
+    def closures_between(self, start: datetime, end: datetime) -> tuple[sm.Interval, ...]:
+        """Clinic closures touching ``[start, end)``."""
+        return tuple(c for c in self.closures if c.end > start and c.start < end)
+
+
+# The latest rules each database gave this process: {database URL: (stamp, rules)}.
+_cache: dict[str, tuple[str, ClinicRules]] = {}
+_cache_lock = threading.Lock()
+
+
+def current_rules() -> ClinicRules:
+    """The clinic's rules, from this process's cache when the stamp still matches."""
+    version = get_settings().rules_version
+    if version is None:  # no settings row yet: nothing to label a cache entry with
+        return load_rules()
+    key = str(db.session.get_bind().url)
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    # Read after the stamp, so what is loaded is at least as new as the stamp it is kept under.
+    rules = load_rules()
+    with _cache_lock:
+        _cache[key] = (version, rules)
+    return rules
+
+
+def forget_rules() -> None:
+    """Drop every cached rule set (tests that write rule rows behind the ORM's back)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+@event.listens_for(Session, "before_flush")
+def _renew_stamp(session: Session, _context, _instances) -> None:
+    """A flush that writes any rule row gives the clinic a new rules stamp, in the same
+    transaction."""
+    changed = any(isinstance(obj, RULE_MODELS) for obj in chain(session.new, session.deleted)) or any(
+        isinstance(obj, RULE_MODELS) and session.is_modified(obj) for obj in session.dirty
+    )
+    if changed:
+        settings = session.get(ClinicSettings, 1)
+        if settings is not None:
+            settings.rules_version = new_rules_version()
+
+
+def load_rules() -> ClinicRules:
+    """Read the rules from the database (seven small queries)."""
+    practitioners = db.session.scalars(
+        select(Practitioner)
+        .where(Practitioner.active.is_(True))
+        .options(
+            selectinload(Practitioner.treatments),
+            selectinload(Practitioner.hours),
+            selectinload(Practitioner.breaks),
+            selectinload(Practitioner.exceptions),
+            selectinload(Practitioner.time_off),
+        )
+        .order_by(Practitioner.id)
+    ).all()
+    rooms = db.session.scalars(
+        select(Room)
+        .where(Room.active.is_(True))
+        .options(selectinload(Room.treatments), selectinload(Room.closures))
+        .order_by(Room.id)
+    ).all()
+    treatments = db.session.scalars(
+        select(Treatment).options(selectinload(Treatment.protocol).selectinload(Protocol.prep_rules))
+    ).all()
+    closures = db.session.scalars(select(ClinicClosure).order_by(ClinicClosure.start_at)).all()
+    return ClinicRules(
+        practitioners=tuple(schedules.practitioner_schedule(p) for p in practitioners),
+        rooms=tuple(schedules.room_schedule(r) for r in rooms),
+        treatments={t.id: schedules.treatment_spec(t) for t in treatments},
+        closures=tuple(sm.Interval(c.start_at, c.end_at) for c in closures),
+    )
