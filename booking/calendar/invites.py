@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
 
+from booking.calendar.timezones import vtimezone
 from booking.models import Appointment, ClinicSettings
 from booking.models.base import utcnow
 from booking.protocol_text import lead_time
@@ -98,8 +99,7 @@ def build_request(
     tomorrow += [r.instruction for r in rules if r.lead_hours <= 24]
     event.add_component(_alarm(timedelta(hours=24), ". ".join(tomorrow)))
     calendar.add_component(event)
-    add_timezones(calendar, appointment.start_at, appointment.end_at)
-    return calendar.to_ical()
+    return with_timezone(calendar.to_ical(), settings.timezone, appointment.start_at, appointment.end_at)
 
 
 def build_cancel(
@@ -111,8 +111,7 @@ def build_cancel(
     event.add("status", "CANCELLED")
     _people(event, appointment, settings, None)
     calendar.add_component(event)
-    add_timezones(calendar, appointment.start_at, appointment.end_at)
-    return calendar.to_ical()
+    return with_timezone(calendar.to_ical(), settings.timezone, appointment.start_at, appointment.end_at)
 
 
 def build_current(appointment: Appointment, settings: ClinicSettings, manage_url: str) -> bytes:
@@ -122,12 +121,16 @@ def build_current(appointment: Appointment, settings: ClinicSettings, manage_url
     return build_request(appointment, settings, manage_url, stamp=appointment.updated_at)
 
 
-def add_timezones(calendar: Calendar, first: datetime, last: datetime) -> None:
-    """VTIMEZONE for every TZID used, with transitions only around the events' years
-    (the whole 1970-2038 history would bloat every invite to several KB)."""
-    calendar.add_missing_timezones(
-        first_date=date(first.year - 1, 1, 1), last_date=date(last.year + 2, 1, 1)
-    )
+def with_timezone(ical: bytes, tzid: str, first: datetime, last: datetime) -> bytes:
+    """``ical`` (one event, times in ``tzid``) with the zone's VTIMEZONE before the event.
+
+    Transitions only around the events' years (the whole 1970-2038 history would bloat every
+    invite to several KB). The block comes from ``icalendar`` and is kept per zone and years:
+    working it out from the zone's rules was a third of a booking's invite.
+    """
+    block = vtimezone(tzid, first.year - 1, last.year + 2).encode("utf-8") + b"\r\n"
+    head, found, tail = ical.partition(b"BEGIN:VEVENT\r\n")
+    return head + block + found + tail
 
 
 def _alarm(before: timedelta, text: str) -> Alarm:

@@ -23,7 +23,7 @@ from booking.scheduling import (
     pick_room,
     plan_series,
 )
-from booking.services import audit, idempotency, schedules
+from booking.services import audit, idempotency, rule_cache, schedules
 from booking.services.actor import Actor
 from booking.services.clinic import get_settings
 from booking.services.errors import InvalidRequest
@@ -54,6 +54,8 @@ def require_aware(moment: datetime, name: str) -> None:
 
 def check_practitioner_exists(practitioner_id: int) -> None:
     """400 for a practitioner id that does not exist."""
+    if any(p.practitioner_id == practitioner_id for p in rule_cache.current_rules().practitioners):
+        return  # an active one: no query needed
     if db.session.get(Practitioner, practitioner_id) is None:
         raise InvalidRequest(f"There is no practitioner with id {practitioner_id}; see GET /api/v1/practitioners.",
                              code="unknown_practitioner")
@@ -133,7 +135,8 @@ def book_appointment(
     check_practitioner_exists(practitioner_id)
     spec = schedules.treatment_spec(treatment)
     end = start + timedelta(minutes=treatment.duration_minutes)
-    context = load_context(start, end, treatment_id=treatment.id, practitioner_ids=[practitioner_id])
+    context = load_context(start, end, treatment_id=treatment.id, practitioner_ids=[practitioner_id],
+                           patient_id=patient.id)
     sessions, _ = assign_rooms(spec, [ProposedSession(start, practitioner_id, None, None)], context)
     facts = patient_facts(patient.id, treatment)
     problems = check_booking(

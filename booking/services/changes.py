@@ -91,7 +91,7 @@ def reschedule(
     sessions = [ProposedSession(new_starts[a.id][0], new_starts[a.id][1], None, a.series_index) for a in moving]
     last_end = max(s.start for s in sessions) + timedelta(minutes=spec.duration_minutes)
     context = load_context(min(s.start for s in sessions), last_end, treatment_id=treatment.id,
-                           practitioner_ids={s.practitioner_id for s in sessions})
+                           practitioner_ids={s.practitioner_id for s in sessions}, patient_id=appointment.patient_id)
     context = replace(context, booked=[b for b in context.booked if b.appointment_id not in ignore])
     sessions, _ = assign_rooms(spec, sessions, context)
     facts = patient_facts(appointment.patient_id, treatment)

@@ -6,14 +6,15 @@ import hashlib
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, event, func, or_, select
+from sqlalchemy import and_, case, event, func, or_, select, type_coerce
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, aliased
 
 from booking.calendar.feeds import FeedEvent
 from booking.extensions import db
 from booking.models import Appointment, FeedToken, Practitioner, PrepRule, Protocol, Room, Treatment, User
 from booking.models.access import hash_secret
-from booking.models.base import utcnow
+from booking.models.base import UTCDateTime, utcnow
 from booking.scheduling.model import PrepStep
 from booking.services.clinic import get_settings
 from booking.services.tokens import touch
@@ -108,17 +109,42 @@ def _compute_version(feed: FeedToken, now: datetime) -> tuple[str, datetime | No
     return hashlib.sha256(key.encode()).hexdigest()[:32], last
 
 
+class _FetchedTime(UTCDateTime):
+    """``UTCDateTime`` read without its per-value hop where the driver's value is already right.
+
+    PostgreSQL sessions run in UTC (``booking.database``), so psycopg returns aware UTC
+    datetimes and ``process_result_value`` hands them back unchanged: two Python calls per
+    value, 40,000 for a 10,000-event feed. SQLite keeps the conversion (its values are naive).
+    """
+
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object):
+        """None (no processing) on PostgreSQL; the usual conversion elsewhere."""
+        if dialect.name == "postgresql":
+            return None
+        return super().result_processor(dialect, coltype)
+
+
+def _time(column):
+    """``column`` read as a ``_FetchedTime`` (same SQL)."""
+    return type_coerce(column, _FetchedTime())
+
+
 def feed_events(feed: FeedToken, now: datetime | None = None) -> list[FeedEvent]:
-    """The feed's appointments as plain values, in one query (no ORM objects: a clinic feed can
-    hold thousands of them)."""
+    """The feed's appointments as plain values, in one query whose columns are ``FeedEvent``'s
+    fields in order (no ORM objects: a clinic feed can hold thousands of them). It runs on the
+    session's connection, as Core: the ORM's result handling of a column query cost ~10 ms more."""
     now = now or utcnow()
     patient = aliased(User)
     practitioner_user = aliased(User)
-    rows = db.session.execute(
+    statement = (
         select(
-            Appointment.ical_uid, Appointment.ical_sequence, Appointment.created_at, Appointment.updated_at,
-            Appointment.start_at, Appointment.end_at, Appointment.status, patient.name, Appointment.treatment_id,
-            Treatment.name, Appointment.series_index, Protocol.sessions, Room.name, practitioner_user.name,
+            Appointment.ical_uid, Appointment.ical_sequence, _time(Appointment.created_at),
+            _time(Appointment.updated_at), _time(Appointment.start_at), _time(Appointment.end_at),
+            Appointment.status == "cancelled", patient.name, Appointment.treatment_id, Treatment.name,
+            Appointment.series_index, case((Appointment.series_index.is_not(None), Protocol.sessions)),
+            Room.name, practitioner_user.name,
         )
         .join(patient, patient.id == Appointment.patient_id)
         .join(Treatment, Treatment.id == Appointment.treatment_id)
@@ -128,14 +154,8 @@ def feed_events(feed: FeedToken, now: datetime | None = None) -> list[FeedEvent]
         .join(practitioner_user, practitioner_user.id == Practitioner.user_id)
         .where(_window(feed, now))
         .order_by(Appointment.start_at, Appointment.id)
-    ).all()
-    return [
-        FeedEvent(uid, sequence, created, updated, start, end, status == "cancelled", patient_name, treatment_id,
-                  treatment_name, series_index, sessions if series_index is not None else None, room_name,
-                  practitioner_name)
-        for (uid, sequence, created, updated, start, end, status, patient_name, treatment_id, treatment_name,
-             series_index, sessions, room_name, practitioner_name) in rows
-    ]
+    )
+    return list(map(FeedEvent._make, db.session.connection().execute(statement)))
 
 
 def prep_steps_by_treatment(treatment_ids: set[int]) -> dict[int, tuple[PrepStep, ...]]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from booking.extensions import db
 from booking.models import (
@@ -49,33 +49,43 @@ class RuleContext:
 
 def load_context(
     start: datetime, end: datetime, *, treatment_id: int | None = None,
-    practitioner_ids: Iterable[int] | None = None,
+    practitioner_ids: Iterable[int] | None = None, patient_id: int | None = None,
 ) -> RuleContext:
     """Schedules, rooms and booked appointments touching ``[start, end)``.
 
     ``treatment_id`` keeps only the practitioners and rooms who give/serve it, and
     ``practitioner_ids`` only the named practitioners (a booking checks just its own): loading
     every schedule was most of a booking's time (docs/PERFORMANCE.md). A practitioner left out
-    is, to the rules, one who does not give the treatment.
+    is, to the rules, one who does not give the treatment. With ``practitioner_ids`` and
+    ``patient_id`` the booked time is also only that of those practitioners, of the rooms kept
+    and of the patient: nobody else's appointments can clash with the booking.
     """
     rules = rule_cache.current_rules()
+    asked = frozenset(practitioner_ids) if practitioner_ids is not None else None
     around_start, around_end = start - timedelta(days=1), end + timedelta(days=1)
+    practitioners = rules.practitioners_for(around_start, around_end, treatment_id=treatment_id,
+                                            practitioner_ids=asked)
+    rooms = rules.rooms_for(treatment_id=treatment_id)
+    involved = None
+    if asked is not None and patient_id is not None:
+        # Every asked practitioner, even one who does not give the treatment (a staff override).
+        involved = schedules.Involved(asked, frozenset(rooms), patient_id)
     return RuleContext(
         policy=schedules.clinic_policy(get_settings(), rules.closures_between(around_start, around_end)),
-        practitioners=rules.practitioners_for(around_start, around_end, treatment_id=treatment_id,
-                                              practitioner_ids=practitioner_ids),
-        rooms=rules.rooms_for(treatment_id=treatment_id),
-        booked=schedules.booked_between(start, end, treatments=rules.treatments),
+        practitioners=practitioners,
+        rooms=rooms,
+        booked=schedules.booked_between(start, end, treatments=rules.treatments, involved=involved),
     )
 
 
 def load_treatment(slug: str) -> Treatment:
     """An active treatment by slug, with its protocol and prep rules."""
-    treatment = db.session.scalar(
+    # One round trip: the protocol and its few prep rules are joined in.
+    treatment = db.session.scalars(
         select(Treatment)
         .where(Treatment.slug == slug, Treatment.active.is_(True))
-        .options(selectinload(Treatment.protocol).selectinload(Protocol.prep_rules))
-    )
+        .options(joinedload(Treatment.protocol).joinedload(Protocol.prep_rules))
+    ).unique().first()
     if treatment is None:
         raise InvalidRequest(f"There is no treatment called {slug!r}; see GET /api/v1/treatments.",
                              code="unknown_treatment")

@@ -112,12 +112,6 @@ def current_rules() -> ClinicRules:
     return rules
 
 
-def forget_rules() -> None:
-    """Drop every cached rule set (tests that write rule rows behind the ORM's back)."""
-    with _cache_lock:
-        _cache.clear()
-
-
 @event.listens_for(Session, "before_flush")
 def _renew_stamp(session: Session, _context, _instances) -> None:
     """A flush that writes any rule row gives the clinic a new rules stamp, in the same

@@ -7,9 +7,10 @@ Only the appointments that can matter for the asked window are loaded (an index 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
@@ -151,19 +152,38 @@ def load_rooms(*, treatment_id: int | None = None) -> list[Room]:
     return list(db.session.scalars(query))
 
 
+@dataclass(frozen=True)
+class Involved:
+    """The resources a booking can clash with: its practitioners, rooms and patient."""
+
+    practitioner_ids: frozenset[int]
+    room_ids: frozenset[int]
+    patient_id: int | None
+
+    def clause(self):
+        """The WHERE clause keeping only appointments of these resources."""
+        return or_(
+            Appointment.practitioner_id.in_(sorted(self.practitioner_ids)),
+            Appointment.room_id.in_(sorted(self.room_ids)),
+            Appointment.patient_id == (self.patient_id if self.patient_id is not None else -1),
+        )
+
+
 def booked_between(
     start: datetime, end: datetime, *, margin: timedelta = timedelta(days=4),
-    treatments: Mapping[int, sm.TreatmentSpec] | None = None,
+    treatments: Mapping[int, sm.TreatmentSpec] | None = None, involved: Involved | None = None,
 ) -> list[sm.BookedAppointment]:
     """Active appointments whose held span touches ``[start - margin, end + margin)``.
 
     The margin covers buffers and aftercare windows (up to 72 h in practice) of appointments
     just outside the window. Each appointment's treatment facts (area, kind, buffers,
     aftercare) come from ``treatments`` (the cached rules) when given, so the query reads one
-    table; otherwise from a join.
+    table; otherwise from a join. ``involved`` keeps only the appointments of some resources.
     """
     lo, hi = start - margin, end + margin
     window = (Appointment.status.in_(BLOCKING_STATUSES), Appointment.busy_start < hi, Appointment.busy_end > lo)
+    if involved is not None:
+        window += (involved.clause(),)
     columns = (Appointment.id, Appointment.patient_id, Appointment.practitioner_id, Appointment.room_id,
                Appointment.treatment_id, Appointment.start_at, Appointment.end_at)
     order = (Appointment.start_at, Appointment.id)
@@ -182,7 +202,7 @@ def booked_between(
         for tid, t in treatments.items()
     }
     if any(row[4] not in facts for row in rows):  # a treatment newer than the cached rules
-        return booked_between(start, end, margin=margin)
+        return booked_between(start, end, margin=margin, involved=involved)
     # Plain tuple unpacking and positional arguments: a window can hold thousands of rows, and
     # named attribute access on each row was most of this function's time.
     booked = []

@@ -40,11 +40,14 @@ def issue_api_token(email: str, password: str, lifetime_hours: int) -> tuple[str
 def user_for_api_token(secret: str, now: datetime | None = None) -> User | None:
     """The active user a valid, unexpired, unrevoked token belongs to; records its use."""
     now = now or utcnow()
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
-    if token is None or token.revoked_at is not None or token.expires_at <= now:
+    found = db.session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_secret(secret))
+    ).first()
+    if found is None:
         return None
-    user = db.session.get(User, token.user_id)
-    if user is None or not user.active:
+    token, user = found
+    if token.revoked_at is not None or token.expires_at <= now or not user.active:
         return None
     # Touch last-used at most once a minute, so reads do not turn into writes on every call.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):

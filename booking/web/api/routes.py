@@ -126,6 +126,16 @@ def plan_series(body: schemas.PlanIn):
 
 
 # --- appointments and series ----------------------------------------------------------------
+def _answer_from_written_rows() -> None:
+    """Keep what the use case wrote loaded after its commit.
+
+    The answer is serialized from the rows just written; expiring them on commit made three
+    more SELECTs per booking (appointment, treatment, settings) only to read back what this
+    request had set. The session ends with the request, so nothing else sees the old state.
+    """
+    db.session().expire_on_commit = False
+
+
 def _replay_after_conflict(error: RuleViolation, key: str | None, path: str):
     """A concurrent duplicate with the same Idempotency-Key gets the first result, not a 409."""
     if not key:
@@ -141,6 +151,7 @@ def _replay_after_conflict(error: RuleViolation, key: str | None, path: str):
 def create_appointment(body: schemas.AppointmentIn, header: schemas.IdempotencyHeader):
     """Book one appointment; staff give patient_id and may override rule problems with a reason."""
     actor = actor_required()
+    _answer_from_written_rows()
     try:
         appointment = booking.book_appointment(
             actor, treatment_slug=body.treatment, start=body.start, practitioner_id=body.practitioner_id,
@@ -157,6 +168,7 @@ def create_appointment(body: schemas.AppointmentIn, header: schemas.IdempotencyH
 def create_series(body: schemas.SeriesIn, header: schemas.IdempotencyHeader):
     """Book a whole series: every session or none."""
     actor = actor_required()
+    _answer_from_written_rows()
     from booking.models import Series
 
     try:
