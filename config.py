@@ -47,6 +47,9 @@ class Config:
     # Where links in mails and feeds point; set it behind a proxy.
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Reuse a recent availability answer while nothing it depends on changed (services/availability.py);
+    # AVAILABILITY_MEMO=0 computes every answer (the benchmarks measure both).
+    AVAILABILITY_MEMO = os.environ.get("AVAILABILITY_MEMO", "1") != "0"
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
     RATELIMIT_HEADERS_ENABLED = True
     API_TOKEN_HOURS = _env_int("API_TOKEN_HOURS", 24 * 30)

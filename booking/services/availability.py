@@ -1,7 +1,8 @@
-"""Free slots the caller could book."""
+"""Free slots the caller could book, and a per-process memo of recent answers."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -9,11 +10,12 @@ from booking.extensions import db
 from booking.models import Treatment
 from booking.models.base import utcnow
 from booking.scheduling import Slot, check_consultation, free_slots, local_day_bounds
-from booking.services import schedules
+from booking.services import rule_cache, schedules
 from booking.services.actor import Actor
 from booking.services.clinic import get_settings
 from booking.services.errors import InvalidRequest
 from booking.services.loading import load_context, load_treatment, patient_facts
+from booking.services.memo import Memo
 
 MAX_DAYS = 62
 
@@ -21,12 +23,46 @@ MAX_DAYS = 62
 @dataclass(frozen=True)
 class Availability:
     """The slots offered, and for which treatment (a patient with no consultation gets the
-    consultation's slots first)."""
+    consultation's slots first). ``key`` names everything the answer depends on when it may
+    be reused (see ``answer_key``), else None."""
 
     treatment: Treatment
     slots: list[Slot]
     asked: Treatment
     note: str | None = None
+    key: Hashable | None = None
+
+
+# Recent answers by key: (treatment id, the slots). Many visitors ask for the same treatment
+# and month; an answer is reused only while its key, read afresh each time, is unchanged.
+_answers: Memo[tuple[int, tuple[Slot, ...]]] = Memo(64)
+
+
+def answer_key(
+    actor: Actor | None, treatment_slug: str, first_day: date, last_day: date,
+    practitioner_id: int | None, now: datetime,
+) -> Hashable | None:
+    """Everything an availability answer depends on, or None when it is not to be reused.
+
+    The database, the settings the search reads, the rules stamp (schedules, rooms, treatments,
+    closures), the treatment and window asked, the minute (notice and prep leads count from
+    now; slots sit on whole minutes) and a fingerprint of the booked time the search reads.
+    A patient's answer also depends on their consultations and health answers: not reused.
+    """
+    if actor is not None and actor.is_patient:
+        return None
+    rules = rule_cache.current_rules()
+    treatment_id = rules.active_slugs.get(treatment_slug)
+    if treatment_id is None:
+        return None
+    settings = get_settings()
+    tz = settings.timezone
+    booked = schedules.booked_version(local_day_bounds(first_day, tz).start, local_day_bounds(last_day, tz).end)
+    return (
+        str(db.session.get_bind().url), settings.rules_version, tz, settings.slot_step_minutes,
+        settings.min_notice_hours, settings.horizon_days, treatment_id, first_day, last_day,
+        practitioner_id, now.replace(second=0, microsecond=0), booked,
+    )
 
 
 def available_slots(
@@ -37,18 +73,26 @@ def available_slots(
     last_day: date,
     practitioner_id: int | None = None,
     now: datetime | None = None,
+    reuse: bool = True,
 ) -> Availability:
     """Free slots for ``treatment_slug`` between two local dates (inclusive).
 
     Slots that would break the prep window or minimum notice are not offered. A patient who
     has no valid consultation for a treatment that needs one sees the consultation's slots,
     and once one is booked, the treatment's slots start where the consultation rule allows.
+    With ``reuse`` an answer whose ``answer_key`` is unchanged is taken from this process's
+    memo instead of being worked out again.
     """
     if last_day < first_day:
         raise InvalidRequest("end is before start.", code="bad_range")
     if (last_day - first_day).days >= MAX_DAYS:
         raise InvalidRequest(f"Ask for at most {MAX_DAYS} days at a time.", code="range_too_long")
     now = now or utcnow()
+    key = answer_key(actor, treatment_slug, first_day, last_day, practitioner_id, now) if reuse else None
+    kept = _answers.get(key) if key is not None else None
+    if kept is not None:
+        treatment = db.session.get(Treatment, kept[0])
+        return Availability(treatment=treatment, slots=list(kept[1]), asked=treatment, key=key)
     asked = load_treatment(treatment_slug)
     treatment, note = asked, None
     facts = None
@@ -74,4 +118,6 @@ def available_slots(
     )
     if treatment is asked and facts is not None and facts.consultation_starts:
         slots = [s for s in slots if not check_consultation(spec, s.start, facts.consultation_starts, tz)]
-    return Availability(treatment=treatment, slots=slots, asked=asked, note=note)
+    if key is not None:
+        _answers.put(key, (treatment.id, tuple(slots)))
+    return Availability(treatment=treatment, slots=slots, asked=asked, note=note, key=key)

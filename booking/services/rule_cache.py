@@ -55,14 +55,15 @@ RULE_MODELS = (
 class ClinicRules:
     """Everything about the clinic the rules need that is not a booking or the settings row.
 
-    Schedules keep all their time off and rooms all their closures; ``window`` cuts them to
-    the asked time.
+    Schedules keep all their time off and rooms all their closures; ``practitioners_for``
+    and ``closures_between`` cut them to the asked time.
     """
 
     practitioners: tuple[sm.PractitionerSchedule, ...]  # active ones, id order
     rooms: tuple[sm.RoomSchedule, ...]  # active ones, id order
     treatments: dict[int, sm.TreatmentSpec]  # every treatment, by id
     closures: tuple[sm.Interval, ...]  # clinic closures, in time order
+    active_slugs: dict[str, int]  # bookable treatments: slug -> id
 
     def practitioners_for(
         self, start: datetime, end: datetime, *, treatment_id: int | None = None,
@@ -154,4 +155,5 @@ def load_rules() -> ClinicRules:
         rooms=tuple(schedules.room_schedule(r) for r in rooms),
         treatments={t.id: schedules.treatment_spec(t) for t in treatments},
         closures=tuple(sm.Interval(c.start_at, c.end_at) for c in closures),
+        active_slugs={t.slug: t.id for t in treatments if t.active},
     )

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
@@ -213,3 +213,28 @@ def booked_between(
             start_at, end_at, before, after, aftercare, kind,
         ))
     return booked
+
+
+def booked_version(start: datetime, end: datetime, *, margin: timedelta = timedelta(days=4)) -> tuple:
+    """A fingerprint of the active appointments ``booked_between`` would read for the window.
+
+    One aggregate over the same index range: how many, which ids, where they sit (practitioner,
+    room, patient, held start) and when they last changed. Booking, moving or cancelling any of
+    them changes it; the sums of times make it independent of app servers' clocks agreeing.
+    """
+    lo, hi = start - margin, end + margin
+    if db.session.get_bind().dialect.name == "postgresql":
+        seconds = lambda column: func.extract("epoch", column)  # noqa: E731
+    else:  # SQLite keeps UTC text; julianday reads it
+        seconds = func.julianday
+    row = db.session.execute(
+        select(
+            func.count(), func.sum(Appointment.id), func.max(Appointment.updated_at),
+            func.sum(Appointment.practitioner_id), func.sum(func.coalesce(Appointment.room_id, 0)),
+            func.sum(Appointment.patient_id), func.sum(seconds(Appointment.busy_start)),
+            func.sum(seconds(Appointment.updated_at)),
+        ).where(
+            Appointment.status.in_(BLOCKING_STATUSES), Appointment.busy_start < hi, Appointment.busy_end > lo,
+        )
+    ).one()
+    return tuple(str(value) for value in row)

@@ -16,6 +16,7 @@ from booking.services.booking import SessionRequest
 from booking.services.clinic import get_settings
 from booking.services.errors import InvalidRequest, RuleViolation
 from booking.services.loading import load_appointment_for
+from booking.services.memo import Memo
 from booking.web.downloads import invite_response
 from booking.web.api import (
     SECURITY,
@@ -101,11 +102,21 @@ def get_availability(query: schemas.AvailabilityQuery):
     """Free slots the caller could book between two dates (inclusive, clinic time)."""
     result = availability.available_slots(
         g.get("actor"), treatment_slug=query.treatment, first_day=query.start, last_day=query.end,
-        practitioner_id=query.practitioner,
+        practitioner_id=query.practitioner, reuse=current_app.config["AVAILABILITY_MEMO"],
     )
-    return _json(schemas.AvailabilityOut(
-        slots=serialize.slots(result.slots), treatment=result.treatment.slug, note=result.note,
-    ))
+    body = _availability_bodies.get(result.key) if result.key is not None else None
+    if body is None:
+        body = schemas.AvailabilityOut(
+            slots=serialize.slots(result.slots), treatment=result.treatment.slug, note=result.note,
+        ).model_dump_json()
+        if result.key is not None:
+            _availability_bodies.put(result.key, body)
+    return current_app.response_class(body, mimetype="application/json")
+
+
+# The JSON of recent reusable answers (thousands of slots take milliseconds to serialize),
+# by the answer's key: the same key is the same answer, byte for byte.
+_availability_bodies: Memo[str] = Memo(64)
 
 
 @api.post("/series/plan", tags=[booking_tag], security=SECURITY, responses={200: schemas.PlanOut})
