@@ -75,9 +75,14 @@ def in_process(url: str, ask: Ask, repeat: int) -> dict[str, float]:
         total = db.session.scalar(select(func.count()).select_from(Appointment))
         window = in_window(ask)
         slots = len(available_slots(None, treatment_slug=TREATMENT, first_day=ask.first_day,
-                                    last_day=ask.last_day).slots)
+                                    last_day=ask.last_day, reuse=False).slots)
 
         def availability() -> None:
+            available_slots(None, treatment_slug=TREATMENT, first_day=ask.first_day, last_day=ask.last_day,
+                            reuse=False)
+            db.session.remove()
+
+        def reused() -> None:
             available_slots(None, treatment_slug=TREATMENT, first_day=ask.first_day, last_day=ask.last_day)
             db.session.remove()
 
@@ -85,16 +90,18 @@ def in_process(url: str, ask: Ask, repeat: int) -> dict[str, float]:
             booking.plan(actor, treatment_slug=SERIES_TREATMENT, first_start=ask.plan_start)
             db.session.remove()
 
-        a, p = timed(availability, repeat), timed(plan, repeat)
+        a, r, p = timed(availability, repeat), timed(reused, repeat), timed(plan, repeat)
         db.engine.dispose()
     return {
         "appointments": total, "in_window": window, "slots": slots,
         "availability_p50": percentile(a, 50) * 1000, "availability_p95": percentile(a, 95) * 1000,
+        "reused_p50": percentile(r, 50) * 1000, "reused_p95": percentile(r, 95) * 1000,
         "plan_p50": percentile(p, 50) * 1000, "plan_p95": percentile(p, 95) * 1000,
     }
 
 
-def over_http(port: int, token: str, ask: Ask, repeat: int) -> dict[str, list[float]]:
+def over_http(port: int, token: str, ask: Ask, repeat: int,
+              only: tuple[str, ...] = ("hello", "availability", "plan")) -> dict[str, list[float]]:
     """Seconds per request, one keep-alive client: hello, availability, plan (``repeat`` each)."""
     client = Client(port, token)
     checks = {
@@ -104,6 +111,8 @@ def over_http(port: int, token: str, ask: Ask, repeat: int) -> dict[str, list[fl
     }
     out: dict[str, list[float]] = {}
     for name, call in checks.items():
+        if name not in only:
+            continue
         first = call()
         if first.status != 200:
             raise RuntimeError(f"{name} answered {first.status}: {first.body[:300]!r}")
@@ -141,11 +150,26 @@ def record_http(results: Results, timings: dict[str, list[float]], label: str, *
                            baseline=hello_p95))
 
 
+def record_computed_http(results: Results, timings: dict[str, list[float]], label: str) -> None:
+    """Add the availability figures of a server that works out every answer (AVAILABILITY_MEMO=0)."""
+    for p in (50, 95):
+        results.add(Figure("availability", f"availability 4 weeks, {label}, HTTP, worked out each time, p{p}",
+                           percentile(timings["availability"], p) * 1000,
+                           baseline=results.hello_p50 if p == 50 else results.hello_p95,
+                           note="AVAILABILITY_MEMO=0" if p == 50 else ""))
+
+
 def record_in_process(results: Results, row: dict[str, float], label: str) -> None:
     """Add the in-process figures of one data size."""
-    results.add(Figure("availability", f"availability 4 weeks, {label}, in-process p50", row["availability_p50"],
+    results.add(Figure("availability", f"availability 4 weeks, {label}, in-process, worked out, p50",
+                       row["availability_p50"],
                        note=f"{row['slots']} slots; {row['in_window']} appointments in the window"))
-    results.add(Figure("availability", f"availability 4 weeks, {label}, in-process p95", row["availability_p95"]))
+    results.add(Figure("availability", f"availability 4 weeks, {label}, in-process, worked out, p95",
+                       row["availability_p95"]))
+    results.add(Figure("availability", f"availability 4 weeks, {label}, in-process, answer reused, p50",
+                       row["reused_p50"], note="key checked: settings, rules stamp, booked-time fingerprint"))
+    results.add(Figure("availability", f"availability 4 weeks, {label}, in-process, answer reused, p95",
+                       row["reused_p95"]))
     results.add(Figure("availability", f"10-session plan, {label}, in-process p50", row["plan_p50"]))
     results.add(Figure("availability", f"10-session plan, {label}, in-process p95", row["plan_p95"]))
 
@@ -164,6 +188,10 @@ def main() -> None:
     with Gunicorn(url) as server:
         token = api_token(server.port, RECEPTIONIST, PASSWORD)
         record_http(results, over_http(server.port, token, ask, 200), f"{row['appointments']} appts", targets=True)
+    with Gunicorn(url, env={"AVAILABILITY_MEMO": "0"}) as server:
+        token = api_token(server.port, RECEPTIONIST, PASSWORD)
+        record_computed_http(results, over_http(server.port, token, ask, 200, only=("availability",)),
+                             f"{row['appointments']} appts")
 
 
 if __name__ == "__main__":

@@ -35,9 +35,11 @@ def free_port() -> int:
 class Gunicorn:
     """``gunicorn -w W -k gthread --threads T bench.wsgi_app:app`` as a context manager."""
 
-    def __init__(self, database_url: str, *, workers: int = 2, threads: int = 8) -> None:
-        """Remember how to start it; nothing runs until ``with``."""
+    def __init__(self, database_url: str, *, workers: int = 2, threads: int = 8,
+                 env: dict[str, str] | None = None) -> None:
+        """Remember how to start it (``env``: more environment variables); nothing runs until ``with``."""
         self.database_url = database_url
+        self.extra_env = dict(env or {})
         self.workers = workers
         self.threads = threads
         self.port = free_port()
@@ -59,6 +61,7 @@ class Gunicorn:
             "SECRET_KEY": "bench-only-secret",
             "PYTHONPATH": str(ROOT),
             "BOOKING_INSTANCE_DIR": self.instance,
+            **self.extra_env,
         })
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--worker-class", "gthread",

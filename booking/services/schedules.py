@@ -224,7 +224,7 @@ def booked_version(start: datetime, end: datetime, *, margin: timedelta = timede
     """
     lo, hi = start - margin, end + margin
     if db.session.get_bind().dialect.name == "postgresql":
-        seconds = lambda column: func.extract("epoch", column)  # noqa: E731
+        seconds = lambda column: func.date_part("epoch", column)  # noqa: E731  (a float: cheap to sum)
     else:  # SQLite keeps UTC text; julianday reads it
         seconds = func.julianday
     row = db.session.execute(

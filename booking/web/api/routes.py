@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from booking.extensions import db, limiter
 from booking.models import Appointment, Practitioner, Protocol, Treatment
+from booking.models.base import utcnow
 from booking.scheduling.clock import local_day_bounds
 from booking.services import availability, booking, changes, idempotency, tokens
 from booking.services.booking import SessionRequest
@@ -100,12 +101,15 @@ def list_practitioners():
 @api.get("/availability", tags=[booking_tag], responses={200: schemas.AvailabilityOut})
 def get_availability(query: schemas.AvailabilityQuery):
     """Free slots the caller could book between two dates (inclusive, clinic time)."""
-    result = availability.available_slots(
-        g.get("actor"), treatment_slug=query.treatment, first_day=query.start, last_day=query.end,
-        practitioner_id=query.practitioner, reuse=current_app.config["AVAILABILITY_MEMO"],
-    )
-    body = _availability_bodies.get(result.key) if result.key is not None else None
+    actor, now, reuse = g.get("actor"), utcnow(), current_app.config["AVAILABILITY_MEMO"]
+    key = availability.answer_key(actor, query.treatment, query.start, query.end, query.practitioner, now) \
+        if reuse else None
+    body = _availability_bodies.get(key) if key is not None else None
     if body is None:
+        result = availability.available_slots(
+            actor, treatment_slug=query.treatment, first_day=query.start, last_day=query.end,
+            practitioner_id=query.practitioner, now=now, reuse=reuse,
+        )
         body = schemas.AvailabilityOut(
             slots=serialize.slots(result.slots), treatment=result.treatment.slug, note=result.note,
         ).model_dump_json()
@@ -209,8 +213,6 @@ def list_appointments(query: schemas.AppointmentsQuery):
         stmt = stmt.where(Appointment.start_at < local_day_bounds(query.end, tz).end)
     if query.start is None and query.end is None and not actor.is_patient:
         # Staff without a range get the coming four weeks, not the whole history.
-        from booking.models.base import utcnow
-
         now = utcnow()
         stmt = stmt.where(Appointment.start_at >= now - timedelta(days=1),
                           Appointment.start_at < now + timedelta(days=28))
