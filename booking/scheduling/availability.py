@@ -10,7 +10,7 @@ days x practitioners plus the number of appointments, never with their product.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
 from .clock import ONE_DAY, local_day_bounds, to_local
@@ -26,6 +26,9 @@ from .model import (
 )
 from .start_sets import BlockedStarts, RoomCover, WeekShape, grid, overlay
 from .timeline import DAY, HOUR, MINUTE, SpanList, from_ticks, to_ticks
+
+# A free start as the search finds it: (start tick, practitioner id, room id or None).
+Start = tuple[int, int, int | None]
 
 
 def pick_room(
@@ -81,38 +84,89 @@ def free_slots(
     Sorted by (start, practitioner_id); each slot names the practitioner and, when the
     treatment needs one, the lowest-id free room. See the module docstring for the method.
     """
-    tz = policy.timezone
-    lead_hours = policy.min_notice_hours
-    if respect_prep:
-        lead_hours = max(lead_hours, treatment.protocol.longest_prep_hours)
-    last_bookable = to_local(now, tz).date() + timedelta(days=policy.horizon_days)
-    last_day = min(last_day, last_bookable)
-    staff = sorted(
-        (p for p in practitioners if treatment.treatment_id in p.treatment_ids),
-        key=lambda p: p.practitioner_id,
+    search = FreeStarts(
+        treatment,
+        rooms,
+        booked,
+        policy,
+        first_day,
+        last_day,
+        now,
+        patient_id=patient_id,
+        respect_prep=respect_prep,
     )
-    if first_day > last_day or not staff:
-        return []
-    # Two days' margin on both sides, for periods that run past midnight.
-    low = to_ticks(local_day_bounds(first_day, tz).start) - 2 * DAY
-    high = to_ticks(local_day_bounds(last_day, tz).end) + 2 * DAY
-    blocked = BlockedStarts(treatment, booked, low, high, patient_id)
-    search = _Search(
-        treatment=treatment,
-        policy=policy,
-        blocked=blocked,
-        rooms=RoomCover(treatment, rooms, blocked) if treatment.needs_room else None,
-        earliest=to_ticks(now) + lead_hours * HOUR,
-        # Starts must fall on or before the last bookable local date.
-        latest=to_ticks(local_day_bounds(last_bookable, tz).end),
-    )
-    days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
-    found: list[tuple[int, int, int | None]] = []
-    for person in staff:
-        found.extend(search.starts_for(person, days))
-    # (start, practitioner) never repeats, so plain tuple order is (start, practitioner).
-    found.sort()
-    return _as_slots(found, search.duration)
+    return as_slots(search.starts(practitioners), search.duration)
+
+
+class FreeStarts:
+    """The free starts of ``free_slots`` as ticks, asked for a group of practitioners at a time.
+
+    The diary index and the room cover are built once, so a caller that wants one
+    practitioner's starts first and everyone else's only when those run out (the series
+    planner) pays for each practitioner at most once and for no datetimes at all.
+    """
+
+    def __init__(
+        self,
+        treatment: TreatmentSpec,
+        rooms: Sequence[RoomSchedule],
+        booked: Sequence[BookedAppointment],
+        policy: ClinicPolicy,
+        first_day: date,
+        last_day: date,
+        now: datetime,
+        *,
+        patient_id: int | None = None,
+        respect_prep: bool = True,
+    ) -> None:
+        """Index the diary for local days ``first_day..last_day`` (cut at the horizon)."""
+        tz = policy.timezone
+        self.treatment = treatment
+        self.duration = treatment.duration_minutes * MINUTE
+        lead_hours = policy.min_notice_hours
+        if respect_prep:
+            lead_hours = max(lead_hours, treatment.protocol.longest_prep_hours)
+        last_bookable = to_local(now, tz).date() + timedelta(days=policy.horizon_days)
+        last_day = min(last_day, last_bookable)
+        self.days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+        self._search: _Search | None = None
+        if not self.days:
+            return
+        low, high = self.reach(first_day, last_day, tz)
+        blocked = BlockedStarts(treatment, booked, low, high, patient_id)
+        self._search = _Search(
+            treatment=treatment,
+            policy=policy,
+            blocked=blocked,
+            rooms=RoomCover(treatment, rooms, blocked) if treatment.needs_room else None,
+            earliest=to_ticks(now) + lead_hours * HOUR,
+            # Starts must fall on or before the last bookable local date.
+            latest=to_ticks(local_day_bounds(last_bookable, tz).end),
+        )
+
+    @staticmethod
+    def reach(first_day: date, last_day: date, tz: str) -> tuple[int, int]:
+        """Ticks ``[low, high]``: a booked appointment wholly outside them changes nothing.
+
+        The local days with two days' margin on both sides, for periods that run past
+        midnight. A caller may hand over only the appointments that meet this span.
+        """
+        low = to_ticks(local_day_bounds(first_day, tz).start) - 2 * DAY
+        high = to_ticks(local_day_bounds(last_day, tz).end) + 2 * DAY
+        return low, high
+
+    def starts(self, practitioners: Iterable[PractitionerSchedule]) -> list[Start]:
+        """Free starts of those of ``practitioners`` who give the treatment, by (tick, id)."""
+        if self._search is None:
+            return []
+        tid = self.treatment.treatment_id
+        found: list[Start] = []
+        for person in practitioners:
+            if tid in person.treatment_ids:
+                found.extend(self._search.starts_for(person, self.days))
+        # (start, practitioner) never repeats, so plain tuple order is (start, practitioner).
+        found.sort()
+        return found
 
 
 class _Search:
@@ -139,9 +193,7 @@ class _Search:
         self.latest = latest
         self._windows: dict[date, tuple[int, int]] = {}
 
-    def starts_for(
-        self, person: PractitionerSchedule, days: list[date]
-    ) -> list[tuple[int, int, int | None]]:
+    def starts_for(self, person: PractitionerSchedule, days: list[date]) -> list[Start]:
         """``(start tick, practitioner id, room id)`` of every free start for one person."""
         away = SpanList(
             [(to_ticks(t.start), to_ticks(t.end)) for t in person.time_off] + self.closures
@@ -150,7 +202,7 @@ class _Search:
         patient = self.blocked.patient
         shape = WeekShape(person)
         duration, step, pid = self.duration, self.step, person.practitioner_id
-        found: list[tuple[int, int, int | None]] = []
+        found: list[Start] = []
         for day in days:
             periods = shape.periods(day, self.tz)
             if not periods:
@@ -206,10 +258,11 @@ class _Search:
         return window
 
 
-def _as_slots(found: list[tuple[int, int, int | None]], duration: int) -> list[Slot]:
-    """Slots from sorted ``(start tick, practitioner, room)``; building them is the main cost.
+def as_slots(found: Iterable[Start], duration: int) -> list[Slot]:
+    """Slots from ``(start tick, practitioner, room)``; building them is the main cost.
 
     Practitioners share grid times, so each start's datetimes are made once and reused.
+    ``duration`` is in ticks.
     """
     length = timedelta(microseconds=duration)
     moments: dict[int, tuple[datetime, datetime]] = {}

@@ -5,17 +5,31 @@ session aims at the previous one's date + the target interval, at session 0's wa
 and otherwise takes the free slot inside ``[min, max]`` days that is closest in days, then in
 time of day, preferring session 0's practitioner. Nothing is booked; the plan says which
 session could not be placed, why, and what else is free.
+
+The candidates are compared as integer start ticks (``availability.FreeStarts``) and only the
+chosen ones become datetimes; the preferred practitioner's diary is searched before anyone
+else's, and each search is handed only the appointments near its window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from heapq import nsmallest
 from math import ceil
+from operator import attrgetter, sub
 
-from .availability import free_slots
-from .clock import local_date, local_day_bounds, local_to_utc, to_local, working_intervals
+from .availability import FreeStarts, Start, as_slots
+from .clock import (
+    local_date,
+    local_day_bounds,
+    local_to_utc,
+    to_local,
+    working_intervals,
+    zone,
+)
 from .conflict_checks import as_booked
 from .intervals import subtract
 from .model import (
@@ -41,8 +55,89 @@ from .problems import (
     hours_label,
 )
 from .series_start import place_first
+from .timeline import MINUTE, from_ticks, to_ticks
 
 ALTERNATIVES = 5
+_SECOND = 1_000_000  # ticks
+
+_START = attrgetter("start")
+_END = attrgetter("end")
+_BEFORE = attrgetter("buffer_before_minutes")
+_AFTER = attrgetter("buffer_after_minutes")
+
+
+class _Diary:
+    """The booked appointments and the sessions held so far, found by time.
+
+    Kept sorted by start, with bounds on how far before and after its start an appointment
+    (its buffers included) can reach, so ``near`` hands each search the few appointments around
+    its window after two binary searches instead of the whole diary. It may hand over a few
+    more than needed; the searches and checks still test each one exactly, and none of them
+    depends on the order of the appointments.
+    """
+
+    def __init__(self, booked: Iterable[BookedAppointment]) -> None:
+        """Sort ``booked`` and measure its reach."""
+        self._items = sorted(booked, key=_START)
+        self._starts = list(map(_START, self._items))
+        self._before = self._after = timedelta(0)
+        self._widen(self._items)
+
+    def add(self, appointment: BookedAppointment) -> None:
+        """One more busy appointment (a session just placed)."""
+        at = bisect_right(self._starts, appointment.start)
+        self._items.insert(at, appointment)
+        self._starts.insert(at, appointment.start)
+        self._widen((appointment,))
+
+    def near(self, low: datetime, high: datetime) -> list[BookedAppointment]:
+        """Every appointment whose span, buffers included, meets ``[low, high]``; maybe more."""
+        first = bisect_left(self._starts, low - self._after)
+        last = bisect_right(self._starts, high + self._before)
+        return self._items[first:last]
+
+    def _widen(self, added: Sequence[BookedAppointment]) -> None:
+        """Keep the bounds covering ``added``: start, end, buffered start and buffered end.
+
+        Taken over the extremes of lengths and buffers rather than appointment by appointment
+        (so a little wider than needed), with ``map`` so that a long diary costs little.
+        """
+        if not added:
+            return
+        lengths = list(map(sub, map(_END, added), map(_START, added)))
+        longest, shortest = max(lengths), min(lengths)
+        before = timedelta(minutes=max(map(_BEFORE, added)))
+        least_before = timedelta(minutes=min(map(_BEFORE, added)))
+        after = timedelta(minutes=max(map(_AFTER, added)))
+        least_after = timedelta(minutes=min(map(_AFTER, added)))
+        # How far the end and the buffered start and end can lie before and after the start.
+        self._before = max(self._before, before, -shortest, -shortest - least_after)
+        self._after = max(self._after, longest, longest + after, -least_before)
+
+
+class _WallClock:
+    """The clinic's local date and minutes after midnight of start ticks, each worked out once.
+
+    Practitioners share the slot grid and windows of consecutive sessions overlap, so a plan
+    meets the same ticks many times.
+    """
+
+    __slots__ = ("_zone", "_seen")
+
+    def __init__(self, tz: str) -> None:
+        """An empty cache for zone ``tz``."""
+        self._zone = zone(tz)
+        self._seen: dict[int, tuple[date, int]] = {}
+
+    def at(self, tick: int) -> tuple[date, int]:
+        """(local date, minutes after local midnight) at ``tick``."""
+        seen = self._seen.get(tick)
+        if seen is None:
+            # The whole second holds the same date and minute; one call instead of
+            # from_ticks + astimezone, and the same conversion (the zone's ``fromutc``).
+            local = datetime.fromtimestamp(tick // _SECOND, self._zone)
+            seen = self._seen[tick] = (local.date(), local.hour * 60 + local.minute)
+        return seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +152,22 @@ class _Request:
     patient_id: int | None
     blocked_days: frozenset[date]
     wall_time: time
+    clock: _WallClock = field(compare=False)
 
-    def free(
-        self,
-        booked: Sequence[BookedAppointment],
-        first: date,
-        last: date,
-        *,
-        respect_prep: bool = False,
-    ) -> list[Slot]:
-        """Free slots off the blocked days; prep binds only the first session."""
-        slots = free_slots(
+    @property
+    def duration(self) -> int:
+        """The treatment's length in ticks."""
+        return self.treatment.duration_minutes * MINUTE
+
+    def search(
+        self, diary: _Diary, first: date, last: date, *, respect_prep: bool = False
+    ) -> FreeStarts:
+        """The free-start search over local days ``first..last``; prep binds only session 0."""
+        low, high = FreeStarts.reach(first, last, self.policy.timezone)
+        return FreeStarts(
             self.treatment,
-            self.qualified,
             self.rooms,
-            booked,
+            diary.near(from_ticks(low), from_ticks(high)),
             self.policy,
             first,
             last,
@@ -79,10 +175,22 @@ class _Request:
             patient_id=self.patient_id,
             respect_prep=respect_prep,
         )
+
+    def free(self, search: FreeStarts, people: Iterable[PractitionerSchedule]) -> list[Start]:
+        """Free starts of ``people`` off the blocked days, by (start, practitioner)."""
+        found = search.starts(people)
         if not self.blocked_days:
-            return slots
-        tz = self.policy.timezone
-        return [s for s in slots if local_date(s.start, tz) not in self.blocked_days]
+            return found
+        at, blocked = self.clock.at, self.blocked_days
+        return [s for s in found if at(s[0])[0] not in blocked]
+
+    def split(
+        self, practitioner_id: int | None
+    ) -> tuple[list[PractitionerSchedule], list[PractitionerSchedule]]:
+        """The qualified practitioners: (the one with ``practitioner_id``, everyone else)."""
+        own = [p for p in self.qualified if p.practitioner_id == practitioner_id]
+        rest = [p for p in self.qualified if p.practitioner_id != practitioner_id]
+        return own, rest
 
 
 def plan_series(
@@ -101,7 +209,8 @@ def plan_series(
 ) -> SeriesPlan:
     """Place ``treatment.protocol.sessions`` sessions starting at ``first_start``.
 
-    Deterministic: every choice is made by a total order over the candidates.
+    Deterministic: every choice is made by a total order over the candidates. Candidates are
+    compared as start ticks; only the chosen ones become datetimes.
     """
     tz = policy.timezone
     protocol = treatment.protocol
@@ -119,15 +228,20 @@ def plan_series(
         patient_id=patient_id,
         blocked_days=_blocked_days(avoid_dates, avoid_days_before, protocol),
         wall_time=to_local(first_start, tz).time().replace(tzinfo=None, fold=0),
+        clock=_WallClock(tz),
     )
-    pool = list(booked)
+    diary = _Diary(booked)
+    first_end = first_start + timedelta(minutes=treatment.duration_minutes)
+    before = timedelta(minutes=treatment.buffer_before_minutes)
+    after = timedelta(minutes=treatment.buffer_after_minutes)
     first, problems = place_first(
         treatment,
         first_start,
         practitioners,
         request.qualified,
         rooms,
-        pool,
+        # Session 0 is judged only against what overlaps it, buffers included.
+        diary.near(min(first_start, first_start - before), max(first_end, first_end + after)),
         policy,
         now,
         practitioner_id=practitioner_id,
@@ -144,26 +258,26 @@ def plan_series(
             )
         )
     if not first.placed:
-        nearby = request.free(
-            pool, day - timedelta(days=7), day + timedelta(days=14), respect_prep=True
+        search = request.search(
+            diary, day - timedelta(days=7), day + timedelta(days=14), respect_prep=True
         )
-        first = _with_alternatives(first, nearby, first_start, practitioner_id)
+        first = _with_alternatives(request, first, search, first_start, practitioner_id)
     sessions = [first]
     preferred = first.practitioner_id if first.placed else practitioner_id
     for index in range(1, max(1, protocol.sessions)):
-        _hold(request, pool, sessions[-1])
-        session, problem, day = _place_next(request, pool, index, day, preferred)
+        _hold(request, diary, sessions[-1])
+        session, problem, day = _place_next(request, diary, index, day, preferred)
         sessions.append(session)
         if problem is not None:
             problems.append(problem)
     return SeriesPlan(tuple(sessions), tuple(problems))
 
 
-def _hold(request: _Request, pool: list[BookedAppointment], session: PlannedSession) -> None:
+def _hold(request: _Request, diary: _Diary, session: PlannedSession) -> None:
     """Make a placed session busy time (practitioner, room, patient) for the ones after it."""
     if not session.placed or session.practitioner_id is None:
         return
-    pool.append(
+    diary.add(
         as_booked(
             request.treatment,
             session.start,
@@ -178,44 +292,52 @@ def _hold(request: _Request, pool: list[BookedAppointment], session: PlannedSess
 
 def _place_next(
     request: _Request,
-    pool: Sequence[BookedAppointment],
+    diary: _Diary,
     index: int,
     previous_day: date,
     preferred: int | None,
 ) -> tuple[PlannedSession, Problem | None, date]:
-    """Session ``index`` after one on ``previous_day``: (session, problem or None, its date)."""
+    """Session ``index`` after one on ``previous_day``: (session, problem or None, its date).
+
+    The preferred practitioner's free starts are searched first and everyone else's only when
+    the preferred has none in the window: the same pick as taking the closest of the
+    preferred's starts if any, else of all, at a fraction of the search.
+    """
     tz = request.policy.timezone
     target, low, high = spacing(request.treatment.protocol)
     target_day = previous_day + timedelta(days=target)
     first_day, last_day = previous_day + timedelta(days=low), previous_day + timedelta(days=high)
     wanted = request.wall_time.hour * 60 + request.wall_time.minute
     # Slots of a period running past midnight may start on the day after the window.
-    window_start = local_day_bounds(first_day, tz).start
-    window_end = local_day_bounds(last_day, tz).end
-    in_window = [
-        s for s in request.free(pool, first_day, last_day) if window_start <= s.start < window_end
-    ]
-    if in_window:
-        mine = [s for s in in_window if s.practitioner_id == preferred]
-
-        def closeness(slot: Slot) -> tuple[int, int, datetime, int]:
-            """Days from the target, then minutes from the wanted time of day, then order."""
-            local = to_local(slot.start, tz)
-            gap = (local.date() - previous_day).days
-            minutes = local.hour * 60 + local.minute
-            return abs(gap - target), abs(minutes - wanted), slot.start, slot.practitioner_id
-
-        pick = min(mine or in_window, key=closeness)
-        placed = PlannedSession(
-            index, pick.start, pick.end, pick.practitioner_id, pick.room_id, True
-        )
-        return placed, None, local_date(pick.start, tz)
+    window = (
+        to_ticks(local_day_bounds(first_day, tz).start),
+        to_ticks(local_day_bounds(last_day, tz).end),
+    )
+    search = request.search(diary, first_day, last_day)
+    pick = None
+    for people in request.split(preferred):
+        pick = _closest(request, request.free(search, people), window, previous_day, target, wanted)
+        if pick is not None:
+            break
+    if pick is not None:
+        tick, practitioner_id, room_id = pick
+        start = from_ticks(tick)
+        end = start + timedelta(microseconds=request.duration)
+        placed = PlannedSession(index, start, end, practitioner_id, room_id, True)
+        return placed, None, request.clock.at(tick)[0]
 
     start = local_to_utc(target_day, request.wall_time, tz)
     duration = timedelta(minutes=request.treatment.duration_minutes)
-    nearby = request.free(pool, first_day - timedelta(days=7), last_day + timedelta(days=14))
+    search = request.search(diary, first_day - timedelta(days=7), last_day + timedelta(days=14))
+    nearby = request.free(search, request.qualified)
     missing = PlannedSession(
-        index, start, start + duration, preferred, None, False, _nearest(nearby, start)
+        index,
+        start,
+        start + duration,
+        preferred,
+        None,
+        False,
+        _nearest(nearby, to_ticks(start), request.duration),
     )
     code, why = _why_nothing_fits(request, first_day, last_day)
     advice = "choose one of the alternatives" if missing.alternatives else "contact the clinic"
@@ -224,6 +346,34 @@ def _place_next(
         f"{day_label(last_day)}: {why}; {advice}."
     )
     return missing, Problem(code, message, index), target_day
+
+
+def _closest(
+    request: _Request,
+    found: Sequence[Start],
+    window: tuple[int, int],
+    previous_day: date,
+    target: int,
+    wanted: int,
+) -> Start | None:
+    """The start in ``window`` closest in days to ``target``, then to ``wanted`` minutes.
+
+    ``found`` is in (start, practitioner) order, so keeping the first of equally close starts
+    breaks ties by start and then practitioner.
+    """
+    low, high = window
+    at = request.clock.at
+    best: Start | None = None
+    best_key = (0, 0)
+    for start in found:
+        tick = start[0]
+        if not low <= tick < high:
+            continue
+        day, minutes = at(tick)
+        key = (abs((day - previous_day).days - target), abs(minutes - wanted))
+        if best is None or key < best_key:
+            best, best_key = start, key
+    return best
 
 
 def _why_nothing_fits(request: _Request, first_day: date, last_day: date) -> tuple[str, str]:
@@ -251,10 +401,15 @@ def _why_nothing_fits(request: _Request, first_day: date, last_day: date) -> tup
 
 
 def _with_alternatives(
-    session: PlannedSession, slots: list[Slot], target: datetime, practitioner_id: int | None
+    request: _Request,
+    session: PlannedSession,
+    search: FreeStarts,
+    target: datetime,
+    practitioner_id: int | None,
 ) -> PlannedSession:
-    """``session`` with the free slots nearest ``target``, the asked practitioner's first."""
-    own = [s for s in slots if s.practitioner_id == practitioner_id]
+    """``session`` with the free starts nearest ``target``, the asked practitioner's first."""
+    own, rest = request.split(practitioner_id)
+    nearby = request.free(search, own) or request.free(search, rest)
     return PlannedSession(
         session.index,
         session.start,
@@ -262,14 +417,15 @@ def _with_alternatives(
         session.practitioner_id,
         session.room_id,
         False,
-        _nearest(own or slots, target),
+        _nearest(nearby, to_ticks(target), request.duration),
     )
 
 
-def _nearest(slots: Sequence[Slot], target: datetime) -> tuple[Slot, ...]:
-    """The ``ALTERNATIVES`` slots nearest ``target``, listed in time order."""
-    near = sorted(slots, key=lambda s: (abs(s.start - target), s.start, s.practitioner_id))
-    return tuple(sorted(near[:ALTERNATIVES], key=lambda s: (s.start, s.practitioner_id)))
+def _nearest(found: Iterable[Start], target: int, duration: int) -> tuple[Slot, ...]:
+    """The ``ALTERNATIVES`` starts nearest tick ``target``, as slots in time order."""
+    near = nsmallest(ALTERNATIVES, found, key=lambda s: (abs(s[0] - target), s[0], s[1]))
+    near.sort(key=lambda s: (s[0], s[1]))
+    return tuple(as_slots(near, duration))
 
 
 def spacing(protocol: Protocol) -> tuple[int, int, int]:

@@ -67,19 +67,21 @@ def place_first(
     ]
     if not candidates:
         return unplaced, timing + _nobody(treatment, practitioners, practitioner_id)
+    # Every check below looks only at appointments overlapping the session; find them once.
+    nearby = _touching(treatment, start, end, booked)
     # The room and the patient's diary are the same whoever gives the session.
     room_id = None
     shared = []
     if treatment.needs_room:
-        room_id = pick_room(treatment, Interval(start, end), rooms, booked)
+        room_id = pick_room(treatment, Interval(start, end), rooms, nearby)
         if room_id is None:
             shared += _no_room(treatment, start, end, rooms, tz)
-    shared += check_patient_busy(start, end, patient_id, booked, session_index=0, tz=tz)
+    shared += check_patient_busy(start, end, patient_id, nearby, session_index=0, tz=tz)
     closest: list[Problem] | None = None
     for person in candidates:
         found = check_hours(start, end, person, policy, 0)
         found += check_slot_taken(
-            treatment, start, end, person.practitioner_id, None, booked, session_index=0, tz=tz
+            treatment, start, end, person.practitioner_id, None, nearby, session_index=0, tz=tz
         )
         found += shared
         if not found:
@@ -90,6 +92,27 @@ def place_first(
         if closest is None or (_off_duty(closest) and not _off_duty(found)):
             closest = found
     return unplaced, timing + (closest or [])
+
+
+def _touching(
+    treatment: TreatmentSpec, start: datetime, end: datetime, booked: Sequence[BookedAppointment]
+) -> list[BookedAppointment]:
+    """The appointments the room, practitioner and patient checks of ``[start, end)`` can see.
+
+    Those whose buffered span overlaps the session's buffered span (room and practitioner)
+    or whose own span overlaps the session (patient); the checks ignore every other one.
+    """
+    low = start - timedelta(minutes=treatment.buffer_before_minutes)
+    high = end + timedelta(minutes=treatment.buffer_after_minutes)
+    return [
+        a
+        for a in booked
+        if (a.start < end and start < a.end)
+        or (
+            a.start - timedelta(minutes=a.buffer_before_minutes) < high
+            and low < a.end + timedelta(minutes=a.buffer_after_minutes)
+        )
+    ]
 
 
 def _no_room(

@@ -64,7 +64,9 @@ class BlockedStarts:
                 by_room[a.room_id].append(span)
             if a.patient_id == patient_id:
                 mine.append((start - duration + 1, end))
-        self._practitioners = {k: SpanList(v) for k, v in by_practitioner.items()}
+        # Indexed when first asked for: a search often needs only a few practitioners.
+        self._practitioner_spans = by_practitioner
+        self._practitioners: dict[int, SpanList] = {}
         self._room_spans = by_room
         self._empty = SpanList(())
         self.patient = SpanList(mine)
@@ -72,7 +74,11 @@ class BlockedStarts:
 
     def practitioner(self, practitioner_id: int) -> SpanList:
         """Blocked starts for one practitioner."""
-        return self._practitioners.get(practitioner_id, self._empty)
+        found = self._practitioners.get(practitioner_id)
+        if found is None:
+            spans = self._practitioner_spans.get(practitioner_id)
+            found = self._practitioners[practitioner_id] = SpanList(spans) if spans else self._empty
+        return found
 
     def room(self, room_id: int, closures: Iterable[Interval]) -> SpanList:
         """Blocked starts for one room: its bookings plus starts that would meet a closure."""
