@@ -106,9 +106,14 @@ def check_booking(
     # One bucket per session, plus one for the existing session after them.
     buckets: list[list[Problem]] = [[] for _ in range(len(ordered) + 1)]
     pool = list(booked)
+    ahead, behind = _reach(treatment, pool)
     for position, session in enumerate(ordered):
         index, start = session.index, session.start
         end = start + duration
+        # Only appointments this close can clash (buffers, patient, aftercare): the checks
+        # below then go through a handful instead of the whole window's diary.
+        low, high = start - behind, end + ahead
+        near = [a for a in pool if a.start < high and a.end > low]
         found = buckets[position]
         practitioner = practitioners.get(session.practitioner_id)
         room = rooms.get(session.room_id) if session.room_id is not None else None
@@ -131,13 +136,13 @@ def check_booking(
             end,
             session.practitioner_id,
             session.room_id,
-            pool,
+            near,
             ignore_ids,
             index,
             tz=tz,
         )
-        found += check_patient_busy(start, end, patient_id, pool, ignore_ids, index, tz=tz)
-        found += check_aftercare(treatment, start, end, patient_id, pool, ignore_ids, index, tz=tz)
+        found += check_patient_busy(start, end, patient_id, near, ignore_ids, index, tz=tz)
+        found += check_aftercare(treatment, start, end, patient_id, near, ignore_ids, index, tz=tz)
         found += check_contraindicated(treatment.treatment_id, contraindicated_ids, index)
         # Later sessions of this same request must not collide with this one.
         pool.append(
@@ -166,6 +171,22 @@ def check_booking(
         buckets[bucket] += interval_problems([(s1, i1), (s2, i2)], treatment.protocol, tz)
 
     return list(dict.fromkeys(p for bucket in buckets for p in bucket))
+
+
+def _reach(treatment: TreatmentSpec, booked: Sequence[BookedAppointment]) -> tuple[timedelta, timedelta]:
+    """How far after a session's end and before its start another appointment can still clash.
+
+    After: it starts inside this session's aftercare, or its buffer before meets this one's
+    buffer after. Before: this session starts inside its aftercare, or its buffer after meets
+    this one's buffer before. Sessions added by the request have ``treatment``'s own values.
+    """
+    most_before = max([treatment.buffer_before_minutes, *(a.buffer_before_minutes for a in booked)])
+    most_after = max([treatment.buffer_after_minutes, *(a.buffer_after_minutes for a in booked)])
+    most_aftercare = max([treatment.protocol.aftercare_hours, *(a.aftercare_hours for a in booked)])
+    ahead = max(timedelta(hours=treatment.protocol.aftercare_hours),
+                timedelta(minutes=treatment.buffer_after_minutes + most_before))
+    behind = max(timedelta(hours=most_aftercare), timedelta(minutes=treatment.buffer_before_minutes + most_after))
+    return ahead, behind
 
 
 def partition_problems(

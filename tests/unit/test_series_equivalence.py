@@ -1003,3 +1003,40 @@ def test_a_refused_first_session_offers_the_asked_practitioners_starts_first():
     first = plan.sessions[0]
     assert not first.placed and {s.practitioner_id for s in first.alternatives} == {1}
     assert plan == plan_with(plan_series, c)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(clinics(), st.integers(0, 2**32 - 1))
+def test_check_booking_answers_the_same_reading_only_nearby_appointments(c, seed):
+    """``check_booking`` hands each session's checks only the appointments within reach;
+    with an unbounded reach (every appointment) the problems must be exactly the same."""
+    from unittest.mock import patch
+
+    from booking.scheduling import ProposedSession, check_booking
+    from booking.scheduling import checks as checks_module
+
+    rnd = random.Random(seed)
+    booked = list(c["booked"])
+    # Sessions on top of booked appointments (clashes), next to them (buffers, aftercare)
+    # and from the plan itself.
+    starts = [a.start + timedelta(minutes=rnd.choice([-90, -30, -5, 0, 5, 30, 24 * 60, 48 * 60]))
+              for a in rnd.sample(booked, min(len(booked), 4))]
+    plan = plan_with(current.plan_series, c)
+    starts += [s.start for s in plan.sessions[:3]]
+    people = list(c["practitioners"])
+    rooms = list(c["rooms"])
+    sessions = [
+        ProposedSession(start, rnd.choice(people).practitioner_id,
+                        rnd.choice([None, *(r.room_id for r in rooms)]), n)
+        for n, start in enumerate(sorted(starts))
+    ]
+    arguments = dict(
+        patient_id=c["patient_id"] if c["patient_id"] is not None else PATIENT_ID,
+        practitioners={p.practitioner_id: p for p in people}, rooms={r.room_id: r for r in rooms},
+        booked=booked, policy=c["policy"], now=c["now"],
+    )
+    got = check_booking(c["treatment"], sessions, **arguments)
+    everything = (timedelta(days=3650), timedelta(days=3650))
+    with patch.object(checks_module, "_reach", lambda treatment, pool: everything):
+        expected = check_booking(c["treatment"], sessions, **arguments)
+    assert got == expected
