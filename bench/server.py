@@ -35,7 +35,7 @@ def free_port() -> int:
 class Gunicorn:
     """``gunicorn -w W -k gthread --threads T bench.wsgi_app:app`` as a context manager."""
 
-    def __init__(self, database_url: str, *, workers: int = 2, threads: int = 8,
+    def __init__(self, database_url: str, *, workers: int = 4, threads: int = 4,
                  env: dict[str, str] | None = None) -> None:
         """Remember how to start it (``env``: more environment variables); nothing runs until ``with``."""
         self.database_url = database_url

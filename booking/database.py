@@ -9,13 +9,18 @@ Read-only requests keep SQLite's default deferred transactions and never wait fo
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, scoped_session
 
 SQLITE_BEGIN_OPTION = "sqlite_begin"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def configure_engine(engine: Engine) -> None:
@@ -72,3 +77,33 @@ def begin_write(session: Session | scoped_session) -> None:
     if session.in_transaction():
         session.rollback()
     session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE for a transaction chosen as a deadlock victim
+_ATTEMPTS = 3
+
+
+def retry_deadlocks(use_case: Callable[P, R]) -> Callable[P, R]:
+    """Run a write use case again when PostgreSQL aborted it to break a deadlock.
+
+    Two transactions inserting rows that clash on an exclusion constraint each wait for the
+    other to finish before deciding (unlike a unique index, an exclusion constraint has no
+    special case for that), so PostgreSQL aborts one of them. Run again from the start, the
+    victim sees the winner's committed row and is refused by the rules (409), or books if the
+    winner rolled back. The use case must start its own transaction (``begin_write``).
+    """
+
+    @functools.wraps(use_case)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        from booking.extensions import db
+
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return use_case(*args, **kwargs)
+            except OperationalError as error:
+                if getattr(error.orig, "sqlstate", None) != DEADLOCK_DETECTED or attempt == _ATTEMPTS:
+                    raise
+                db.session.rollback()
+        raise AssertionError("unreachable")
+
+    return run

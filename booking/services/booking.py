@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from booking.database import begin_write
+from booking.database import begin_write, retry_deadlocks
 from booking.extensions import db
 from booking.mail import notifications
 from booking.models import Appointment, Practitioner, Series, Treatment, User
@@ -112,6 +112,7 @@ def flush_or_conflict(session_index: int | None = None) -> None:
         raise conflict from None
 
 
+@retry_deadlocks
 def book_appointment(
     actor: Actor,
     *,
@@ -207,6 +208,7 @@ def plan(
     return treatment, series_plan, problems
 
 
+@retry_deadlocks
 def book_series(
     actor: Actor,
     *,

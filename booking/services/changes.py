@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from booking.database import begin_write
+from booking.database import begin_write, retry_deadlocks
 from booking.extensions import db
 from booking.mail import notifications
 from booking.models import Appointment, BLOCKING_STATUSES, Series
@@ -57,6 +57,7 @@ def _cutoff_problems(appointment: Appointment, now: datetime) -> list[Problem]:
     return check_cancellation_cutoff(appointment.start_at, now, policy, session_index=appointment.series_index)
 
 
+@retry_deadlocks
 def reschedule(
     actor: Actor,
     appointment_id: int,
