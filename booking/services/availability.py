@@ -35,7 +35,9 @@ class Availability:
 
 # Recent answers by key: (treatment id, the slots). Many visitors ask for the same treatment
 # and month; an answer is reused only while its key, read afresh each time, is unchanged.
-_answers: Memo[tuple[int, tuple[Slot, ...]]] = Memo(64)
+# A month for ten practitioners is about half a megabyte, and keys move on every minute, so a
+# few entries are enough.
+_answers: Memo[tuple[int, tuple[Slot, ...]]] = Memo(16)
 
 
 def answer_key(

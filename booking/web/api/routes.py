@@ -120,7 +120,7 @@ def get_availability(query: schemas.AvailabilityQuery):
 
 # The JSON of recent reusable answers (thousands of slots take milliseconds to serialize),
 # by the answer's key: the same key is the same answer, byte for byte.
-_availability_bodies: Memo[str] = Memo(64)
+_availability_bodies: Memo[str] = Memo(16)
 
 
 @api.post("/series/plan", tags=[booking_tag], security=SECURITY, responses={200: schemas.PlanOut})
