@@ -127,25 +127,9 @@ def _renew_stamp(session: Session, _context, _instances) -> None:
 
 
 def load_rules() -> ClinicRules:
-    """Read the rules from the database (seven small queries)."""
-    practitioners = db.session.scalars(
-        select(Practitioner)
-        .where(Practitioner.active.is_(True))
-        .options(
-            selectinload(Practitioner.treatments),
-            selectinload(Practitioner.hours),
-            selectinload(Practitioner.breaks),
-            selectinload(Practitioner.exceptions),
-            selectinload(Practitioner.time_off),
-        )
-        .order_by(Practitioner.id)
-    ).all()
-    rooms = db.session.scalars(
-        select(Room)
-        .where(Room.active.is_(True))
-        .options(selectinload(Room.treatments), selectinload(Room.closures))
-        .order_by(Room.id)
-    ).all()
+    """Read the rules from the database (a dozen small queries, once per stamp)."""
+    practitioners = schedules.load_practitioners()
+    rooms = schedules.load_rooms()
     treatments = db.session.scalars(
         select(Treatment).options(selectinload(Treatment.protocol).selectinload(Protocol.prep_rules))
     ).all()
