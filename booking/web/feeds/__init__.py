@@ -7,6 +7,7 @@ from email.utils import format_datetime
 from flask import Blueprint, Response, abort, request
 
 from booking.calendar.feeds import FeedSpec, build_feed
+from booking.extensions import db
 from booking.services import feeds
 from booking.services.clinic import get_settings
 
@@ -16,6 +17,10 @@ bp = Blueprint("feeds", __name__)
 @bp.route("/feeds/<secret>.ics", methods=["GET", "HEAD"])
 def feed(secret: str) -> Response:
     """The feed, or 304 when the client's copy is current; 404 for unknown or revoked secrets."""
+    if not db.session().in_transaction() and db.session.get_bind().dialect.name == "postgresql":
+        # Only reads (and the once-a-minute last-used stamp, its own transaction): without
+        # BEGIN and ROLLBACK a 304 is one round trip after the pool's liveness check, not three.
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     token = feeds.find_feed(secret)
     if token is None:
         abort(404, description="This calendar link is unknown or was revoked; ask the clinic for a new one.")
