@@ -66,15 +66,22 @@ def _is_memory(engine: Engine) -> bool:
 def begin_write(session: Session | scoped_session) -> None:
     """Start a write use case's transaction: serialized on SQLite, plain on PostgreSQL.
 
-    Whatever the session read before (the signed-in user, say) is let go first, so the
-    use case's reads all happen inside the locked transaction. Unflushed changes at this
-    point are a bug in the caller, so they are refused rather than silently dropped.
+    On SQLite whatever the session read before (the signed-in user, say) is let go first, so
+    the use case's reads all happen inside the locked transaction. PostgreSQL runs READ
+    COMMITTED: every statement already sees what is committed when it starts, so a transaction
+    the request's sign-in check opened simply goes on (no ROLLBACK and BEGIN round trips for
+    nothing); what it loaded is expired all the same, so a row the use case locks (``FOR
+    UPDATE``) is read again under the lock. Unflushed changes at this point are a bug in the
+    caller, so they are refused rather than silently dropped.
     """
     if isinstance(session, scoped_session):
         session = session()
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("begin_write() called with unsaved changes in the session")
     if session.in_transaction():
+        if session.get_bind().dialect.name != "sqlite":
+            session.expire_all()
+            return
         session.rollback()
     session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
 
