@@ -106,15 +106,16 @@ def get_availability(query: schemas.AvailabilityQuery):
         if reuse else None
     body = _availability_bodies.get(key) if key is not None else None
     if body is None:
+        # The key was read first, so the answer worked out now is at least as new as it.
         result = availability.available_slots(
             actor, treatment_slug=query.treatment, first_day=query.start, last_day=query.end,
-            practitioner_id=query.practitioner, now=now, reuse=reuse,
+            practitioner_id=query.practitioner, now=now, reuse=False,
         )
         body = schemas.AvailabilityOut(
             slots=serialize.slots(result.slots), treatment=result.treatment.slug, note=result.note,
         ).model_dump_json()
-        if result.key is not None:
-            _availability_bodies.put(result.key, body)
+        if key is not None:
+            _availability_bodies.put(key, body)
     return current_app.response_class(body, mimetype="application/json")
 
 
