@@ -178,29 +178,30 @@ def booked_between(
     The margin covers buffers and aftercare windows (up to 72 h in practice) of appointments
     just outside the window. Each appointment's treatment facts (area, kind, buffers,
     aftercare) come from ``treatments`` (the cached rules) when given, so the query reads one
-    table; otherwise from a join. ``involved`` keeps only the appointments of some resources.
+    table; otherwise from a second query. ``involved`` keeps only the appointments of some
+    resources.
     """
-    lo, hi = start - margin, end + margin
-    window = (Appointment.status.in_(BLOCKING_STATUSES), Appointment.busy_start < hi, Appointment.busy_end > lo)
+    window = _held_in(start, end, margin)
     if involved is not None:
         window += (involved.clause(),)
     columns = (Appointment.id, Appointment.patient_id, Appointment.practitioner_id, Appointment.room_id,
                Appointment.treatment_id, Appointment.start_at, Appointment.end_at)
     order = (Appointment.start_at, Appointment.id)
-    if treatments is None:
-        treatments = {
-            tid: sm.TreatmentSpec(tid, kind, body_area, 0, before, after, False,
-                                  sm.Protocol(aftercare_hours=aftercare or 0))
-            for tid, kind, body_area, before, after, aftercare in db.session.execute(
-                select(Treatment.id, Treatment.kind, Treatment.body_area, Treatment.buffer_before_minutes,
-                       Treatment.buffer_after_minutes, Protocol.aftercare_hours)
+    rows = db.session.execute(select(*columns).where(*window).order_by(*order)).all()
+    # Per treatment: (body area, buffer before, buffer after, aftercare hours, kind).
+    if treatments is not None:
+        facts = {
+            tid: (t.body_area, t.buffer_before_minutes, t.buffer_after_minutes, t.protocol.aftercare_hours, t.kind)
+            for tid, t in treatments.items()
+        }
+    else:
+        facts = {
+            tid: (body_area, before, after, aftercare or 0, kind)
+            for tid, body_area, before, after, aftercare, kind in db.session.execute(
+                select(Treatment.id, Treatment.body_area, Treatment.buffer_before_minutes,
+                       Treatment.buffer_after_minutes, Protocol.aftercare_hours, Treatment.kind)
                 .outerjoin(Protocol, Protocol.treatment_id == Treatment.id))
         }
-    rows = db.session.execute(select(*columns).where(*window).order_by(*order)).all()
-    facts = {
-        tid: (t.body_area, t.buffer_before_minutes, t.buffer_after_minutes, t.protocol.aftercare_hours, t.kind)
-        for tid, t in treatments.items()
-    }
     if any(row[4] not in facts for row in rows):  # a treatment newer than the cached rules
         return booked_between(start, end, margin=margin, involved=involved)
     # Plain tuple unpacking and positional arguments: a window can hold thousands of rows, and
@@ -222,7 +223,6 @@ def booked_version(start: datetime, end: datetime, *, margin: timedelta = timede
     room, patient, held start) and when they last changed. Booking, moving or cancelling any of
     them changes it; the sums of times make it independent of app servers' clocks agreeing.
     """
-    lo, hi = start - margin, end + margin
     if db.session.get_bind().dialect.name == "postgresql":
         seconds = lambda column: func.date_part("epoch", column)  # noqa: E731  (a float: cheap to sum)
     else:  # SQLite keeps UTC text; julianday reads it
@@ -233,8 +233,13 @@ def booked_version(start: datetime, end: datetime, *, margin: timedelta = timede
             func.sum(Appointment.practitioner_id), func.sum(func.coalesce(Appointment.room_id, 0)),
             func.sum(Appointment.patient_id), func.sum(seconds(Appointment.busy_start)),
             func.sum(seconds(Appointment.updated_at)),
-        ).where(
-            Appointment.status.in_(BLOCKING_STATUSES), Appointment.busy_start < hi, Appointment.busy_end > lo,
-        )
+        ).where(*_held_in(start, end, margin))
     ).one()
     return tuple(str(value) for value in row)
+
+
+def _held_in(start: datetime, end: datetime, margin: timedelta) -> tuple:
+    """WHERE: active appointments whose held span touches ``[start - margin, end + margin)``
+    (an index range on ``ix_appointment_busy_window``)."""
+    lo, hi = start - margin, end + margin
+    return (Appointment.status.in_(BLOCKING_STATUSES), Appointment.busy_start < hi, Appointment.busy_end > lo)
