@@ -158,14 +158,14 @@ class Involved:
 
     practitioner_ids: frozenset[int]
     room_ids: frozenset[int]
-    patient_id: int | None
+    patient_id: int
 
     def clause(self):
         """The WHERE clause keeping only appointments of these resources."""
         return or_(
             Appointment.practitioner_id.in_(sorted(self.practitioner_ids)),
             Appointment.room_id.in_(sorted(self.room_ids)),
-            Appointment.patient_id == (self.patient_id if self.patient_id is not None else -1),
+            Appointment.patient_id == self.patient_id,
         )
 
 
