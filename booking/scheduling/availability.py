@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
-from .clock import ONE_DAY, local_day_bounds, to_local
-from .intervals import merge_pairs, subtract_pairs
+from .clock import ONE_DAY, local_day_bounds
+from .intervals import intersect_pairs, subtract_pairs
 from .model import (
     BookedAppointment,
     ClinicPolicy,
@@ -24,8 +24,19 @@ from .model import (
     Slot,
     TreatmentSpec,
 )
-from .start_sets import BlockedStarts, RoomCover, WeekShape, grid, overlay
-from .timeline import DAY, HOUR, MINUTE, SpanList, from_ticks, to_ticks
+from .rulebook import (
+    before_horizon,
+    closure_block,
+    covers,
+    held_block,
+    fitting_starts,
+    last_bookable_day,
+    not_before_notice,
+    not_before_now,
+    not_before_prep,
+)
+from .start_sets import BlockedStarts, RoomCover, WeekShape, away_spans, grid, overlay
+from .timeline import DAY, MINUTE, SpanList, from_ticks, to_ticks
 
 # A free start as the search finds it: (start tick, practitioner id, room id or None).
 Start = tuple[int, int, int | None]
@@ -45,23 +56,22 @@ def pick_room(
     during it, and the treatment's buffers are added here before comparing with the buffered
     spans of the room's booked appointments. ``ignore_ids`` are appointments being moved.
     """
-    before = timedelta(minutes=treatment.buffer_before_minutes)
-    after = timedelta(minutes=treatment.buffer_after_minutes)
-    start, end = occupied.start - before, occupied.end + after
+    tick = to_ticks(occupied.start)
+    duration = to_ticks(occupied.end) - tick
     # One pass over the diary for all rooms, rather than one per room.
     in_use = {
         a.room_id
         for a in booked
         if a.room_id is not None
         and a.appointment_id not in ignore_ids
-        and a.start - timedelta(minutes=a.buffer_before_minutes) < end
-        and start < a.end + timedelta(minutes=a.buffer_after_minutes)
+        and covers((held_block(treatment, a),), tick)
     }
     serving = sorted(
         (r for r in rooms if treatment.treatment_id in r.treatment_ids), key=lambda r: r.room_id
     )
     for room in serving:
-        if room.room_id not in in_use and not any(c.overlaps(occupied) for c in room.closures):
+        closed = covers((closure_block(duration, c) for c in room.closures), tick)
+        if room.room_id not in in_use and not closed:
             return room.room_id
     return None
 
@@ -77,12 +87,13 @@ def free_slots(
     now: datetime,
     *,
     patient_id: int | None = None,
-    respect_prep: bool = True,
+    within: Sequence[tuple[int, int]] | None = None,
 ) -> list[Slot]:
     """Every bookable start for ``treatment`` on local days ``first_day..last_day``.
 
     Sorted by (start, practitioner_id); each slot names the practitioner and, when the
     treatment needs one, the lowest-id free room. See the module docstring for the method.
+    ``within`` (start ticks) keeps only starts the series rules allow.
     """
     search = FreeStarts(
         treatment,
@@ -93,7 +104,7 @@ def free_slots(
         last_day,
         now,
         patient_id=patient_id,
-        respect_prep=respect_prep,
+        within=within,
     )
     return as_slots(search.starts(practitioners), search.duration)
 
@@ -117,17 +128,17 @@ class FreeStarts:
         now: datetime,
         *,
         patient_id: int | None = None,
-        respect_prep: bool = True,
+        within: Sequence[tuple[int, int]] | None = None,
     ) -> None:
-        """Index the diary for local days ``first_day..last_day`` (cut at the horizon)."""
+        """Index the diary for local days ``first_day..last_day`` (cut at the horizon).
+
+        ``within``, merged start ticks, keeps only the starts the series rules allow (the
+        spacing to a session's neighbours, a valid consultation, dates kept clear).
+        """
         tz = policy.timezone
         self.treatment = treatment
         self.duration = treatment.duration_minutes * MINUTE
-        lead_hours = policy.min_notice_hours
-        if respect_prep:
-            lead_hours = max(lead_hours, treatment.protocol.longest_prep_hours)
-        last_bookable = to_local(now, tz).date() + timedelta(days=policy.horizon_days)
-        last_day = min(last_day, last_bookable)
+        last_day = min(last_day, last_bookable_day(now, policy))
         self.days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
         self._search: _Search | None = None
         if not self.days:
@@ -139,9 +150,13 @@ class FreeStarts:
             policy=policy,
             blocked=blocked,
             rooms=RoomCover(treatment, rooms, blocked) if treatment.needs_room else None,
-            earliest=to_ticks(now) + lead_hours * HOUR,
-            # Starts must fall on or before the last bookable local date.
-            latest=to_ticks(local_day_bounds(last_bookable, tz).end),
+            earliest=max(
+                not_before_now(now),
+                not_before_notice(now, policy),
+                not_before_prep(now, treatment.protocol),
+            ),
+            latest=before_horizon(now, policy),
+            within=SpanList(within) if within is not None else None,
         )
 
     @staticmethod
@@ -181,13 +196,15 @@ class _Search:
         rooms: RoomCover | None,
         earliest: int,
         latest: int,
+        within: SpanList | None,
     ) -> None:
         """Keep the shared inputs, in ticks."""
         self.tz = policy.timezone
+        self.policy = policy
         self.duration = treatment.duration_minutes * MINUTE
         self.step = max(1, policy.slot_step_minutes) * MINUTE
-        self.closures = [(to_ticks(c.start), to_ticks(c.end)) for c in policy.closures]
         self.blocked = blocked
+        self.within = within
         self.rooms = rooms
         self.earliest = earliest
         self.latest = latest
@@ -195,11 +212,10 @@ class _Search:
 
     def starts_for(self, person: PractitionerSchedule, days: list[date]) -> list[Start]:
         """``(start tick, practitioner id, room id)`` of every free start for one person."""
-        away = SpanList(
-            [(to_ticks(t.start), to_ticks(t.end)) for t in person.time_off] + self.closures
-        )
+        away = away_spans(person, self.policy)
         busy = self.blocked.practitioner(person.practitioner_id)
         patient = self.blocked.patient
+        within = self.within
         shape = WeekShape(person)
         duration, step, pid = self.duration, self.step, person.practitioner_id
         found: list[Start] = []
@@ -207,17 +223,14 @@ class _Search:
             periods = shape.periods(day, self.tz)
             if not periods:
                 continue
-            day_low, day_high = periods[0][0], max(e for _, e in periods)
-            cuts = merge_pairs(shape.breaks(day, self.tz) + away.within(day_low, day_high))
-            working = subtract_pairs(merge_pairs(periods), cuts)
-            # Allowed starts keep [start, start + duration) inside working time; as ticks,
-            # "start <= end - duration" is the half-open span up to end - duration + 1.
+            working = shape.working(day, self.tz, away, periods)
             starts = [
-                (max(s, self.earliest), min(e - duration + 1, self.latest))
-                for s, e in working
-                if e - s >= duration
+                (max(s, self.earliest), min(e, self.latest))
+                for s, e in fitting_starts(duration, working)
             ]
             starts = [(s, e) for s, e in starts if s < e]
+            if starts and within is not None:
+                starts = intersect_pairs(starts, within.within(starts[0][0], starts[-1][1]))
             if not starts:
                 continue
             lo, hi = starts[0][0], starts[-1][1]

@@ -30,6 +30,7 @@ from .problems import (
     ALL_CODES,
     CONTRAINDICATED,
     IN_PAST,
+    INTAKE_REQUIRED,
     PATIENT_BUSY,
     SLOT_TAKEN,
     WRONG_PRACTITIONER,
@@ -91,6 +92,7 @@ def check_booking(
     ignore_ids: frozenset[int] = frozenset(),
     neighbours_before: datetime | None = None,
     neighbours_after: datetime | None = None,
+    intake_missing: bool = False,
 ) -> list[Problem]:
     """Every problem with booking ``sessions`` of ``treatment``, deduplicated, in session order.
 
@@ -161,6 +163,14 @@ def check_booking(
         buckets[0] += check_consultation(
             treatment, first.start, consultation_starts, tz, first.index
         )
+
+    if ordered and intake_missing:
+        buckets[0].append(Problem(
+            INTAKE_REQUIRED,
+            "Please fill in the health questionnaire before booking this treatment "
+            "(in your account under \"Health questionnaire\", or PUT /api/v1/intake).",
+            ordered[0].index,
+        ))
 
     chain = [(s.start, s.index, position) for position, s in enumerate(ordered)]
     if chain and neighbours_before is not None:

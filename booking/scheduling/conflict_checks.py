@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from .model import BookedAppointment, PractitionerSchedule, Problem, RoomSchedule, TreatmentSpec
+from .rulebook import aftercare_blocks, covers, held_block, patient_block
+from .timeline import to_ticks
 from .problems import (
     AFTERCARE_CONFLICT,
     CONTRAINDICATED,
@@ -76,8 +78,7 @@ def check_slot_taken(
     one its own buffered span; they clash when those spans overlap on the same practitioner or
     the same room. At most one problem per resource.
     """
-    low = start - timedelta(minutes=treatment.buffer_before_minutes)
-    high = end + timedelta(minutes=treatment.buffer_after_minutes)
+    tick = to_ticks(start)
     practitioner_busy = room_busy = False
     for a in booked:
         if a.appointment_id in ignore_ids:
@@ -86,9 +87,8 @@ def check_slot_taken(
         same_room = room_id is not None and a.room_id == room_id
         if not (same_practitioner or same_room):
             continue
-        if a.start - timedelta(minutes=a.buffer_before_minutes) < high and low < a.end + timedelta(
-            minutes=a.buffer_after_minutes
-        ):
+        low, high = held_block(treatment, a)
+        if low <= tick < high:
             practitioner_busy = practitioner_busy or same_practitioner
             room_busy = room_busy or same_room
     when = at_label(start, tz)
@@ -115,13 +115,13 @@ def check_patient_busy(
     """``patient_busy`` when the patient has another appointment overlapping (no buffers)."""
     if patient_id is None:
         return []
+    tick, duration = to_ticks(start), to_ticks(end) - to_ticks(start)
     clashes = [
         a
         for a in booked
         if a.patient_id == patient_id
         and a.appointment_id not in ignore_ids
-        and a.start < end
-        and start < a.end
+        and covers((patient_block(duration, a),), tick)
     ]
     if not clashes:
         return []
@@ -154,24 +154,20 @@ def check_aftercare(
     area = treatment.body_area
     if patient_id is None or area is None:
         return []
-    mine = timedelta(hours=treatment.protocol.aftercare_hours)
-    clashes = [
-        a
-        for a in booked
-        if a.patient_id == patient_id
-        and a.body_area == area
-        and a.appointment_id not in ignore_ids
-        and (
-            end <= a.start < end + mine
-            or a.end <= start < a.end + timedelta(hours=a.aftercare_hours)
-        )
-    ]
+    tick = to_ticks(start)
+    clashes = []
+    for a in booked:
+        if a.patient_id != patient_id or a.appointment_id in ignore_ids:
+            continue
+        hits = [mine for span, mine in aftercare_blocks(treatment, a) if covers((span,), tick)]
+        if hits:
+            clashes.append((a, hits[0]))
     if not clashes:
         return []
     # Name the earliest clash, so the message does not depend on the order of ``booked``.
-    first = min(clashes, key=lambda a: (a.start, a.appointment_id))
+    first, mine = min(clashes, key=lambda pair: (pair[0].start, pair[0].appointment_id))
     other = f" on {moment_label(first.start, tz)}" if tz else ""
-    if end <= first.start < end + mine:
+    if mine:
         message = (
             f"Your other {area} appointment{other} falls within the "
             f"{lead_label(treatment.protocol.aftercare_hours)} aftercare of this treatment; "
@@ -226,3 +222,4 @@ def as_booked(
         aftercare_hours=treatment.protocol.aftercare_hours,
         kind=treatment.kind,
     )
+

@@ -27,6 +27,7 @@ CONTRAINDICATED = "contraindicated"
 CANCELLATION_CUTOFF = "cancellation_cutoff"
 WRONG_PRACTITIONER = "wrong_practitioner"
 WRONG_ROOM = "wrong_room"
+INTAKE_REQUIRED = "intake_required"
 
 ALL_CODES = frozenset(
     {
@@ -45,6 +46,7 @@ ALL_CODES = frozenset(
         CANCELLATION_CUTOFF,
         WRONG_PRACTITIONER,
         WRONG_ROOM,
+        INTAKE_REQUIRED,
     }
 )
 

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 
 from .clock import local_date
 from .model import Problem, Protocol, TreatmentSpec
+from .rulebook import consultations_allowed, covers, gap_days, spacing_allowed
+from .timeline import to_ticks
 from .problems import (
     CONSULTATION_REQUIRED,
     INTERVAL_TOO_LONG,
@@ -35,16 +37,11 @@ def check_consultation(
     before it, and no more than ``consultation_valid_days`` before it.
     """
     protocol = treatment.protocol
-    if protocol.consultation_treatment_id is None:
+    allowed = consultations_allowed(protocol, consultation_starts, tz)
+    if allowed is None or covers(allowed, to_ticks(first_start)):
         return []
-    first_day = local_date(first_start, tz)
     valid = timedelta(days=protocol.consultation_valid_days)
     earlier = sorted((c for c in consultation_starts if c <= first_start), reverse=True)
-    for c in earlier:
-        if (first_day - local_date(c, tz)).days >= protocol.consultation_min_days_before and (
-            first_start - c <= valid
-        ):
-            return []
     # No consultation qualifies: explain with the most recent one, the likeliest to be fixed.
     if not earlier:
         message = "This treatment needs a consultation first; book a consultation before it."
@@ -89,13 +86,15 @@ def interval_problems(
         return []
     problems = []
     for (before, before_index), (after, after_index) in zip(chain, chain[1:]):
-        gap = (local_date(after, tz) - local_date(before, tz)).days
-        if low is not None and gap < low:
-            code, need = INTERVAL_TOO_SHORT, f"at least {days_label(low)}"
-        elif high is not None and gap > high:
-            code, need = INTERVAL_TOO_LONG, f"at most {days_label(high)}"
-        else:
+        early, late = spacing_allowed(protocol, tz, previous=before)
+        tick = to_ticks(after)
+        if early <= tick < late:
             continue
+        gap = gap_days(before, after, tz)
+        if tick < early:
+            code, need = INTERVAL_TOO_SHORT, f"at least {days_label(low)}"
+        else:
+            code, need = INTERVAL_TOO_LONG, f"at most {days_label(high)}"
         previous = "the previous session" if before_index is None else f"session {before_index + 1}"
         distance = f"{days_label(gap)} after" if gap >= 0 else f"{days_label(-gap)} before"
         message = (

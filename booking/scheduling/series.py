@@ -1,37 +1,33 @@
 """Planning a course of sessions: where each session of a protocol's series would go.
 
-Session 0 is where the caller asked (checked with the same rules a booking is). Each following
-session aims at the previous one's date + the target interval, at session 0's wall-clock time,
-and otherwise takes the free slot inside ``[min, max]`` days that is closest in days, then in
-time of day, preferring session 0's practitioner. Nothing is booked; the plan says which
+Session 0 is where the caller asked, judged by the booking check itself. Each following session
+aims at the previous one's date + the target interval, at session 0's wall-clock time, and
+otherwise takes the free start the rule book allows that is closest in days, then in time of
+day, preferring session 0's practitioner. When a choice leaves no room for a later session the
+planner goes back and tries the next best choice, so whenever a valid series exists in the
+protocol's windows it finds one. Nothing is booked; when no series fits, the plan says which
 session could not be placed, why, and what else is free.
 
-The candidates are compared as integer start ticks (``availability.FreeStarts``) and only the
-chosen ones become datetimes; the preferred practitioner's diary is searched before anyone
-else's, and each search is handed only the appointments near its window.
+Candidates come from the free-time search (``availability.FreeStarts``), which applies every
+rule of the rule book, including the spacing to the previous session, aftercare and the
+patient's own diary; they are compared as integer start ticks and only the chosen ones become
+datetimes.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from heapq import nsmallest
 from math import ceil
 from operator import attrgetter, sub
 
 from .availability import FreeStarts, Start, as_slots
-from .clock import (
-    local_date,
-    local_day_bounds,
-    local_to_utc,
-    to_local,
-    working_intervals,
-    zone,
-)
+from .clock import local_date, local_day_bounds, local_to_utc, to_local, zone
 from .conflict_checks import as_booked
-from .intervals import subtract
+from .intervals import subtract_pairs
 from .model import (
     BookedAppointment,
     ClinicPolicy,
@@ -54,10 +50,22 @@ from .problems import (
     day_label,
     hours_label,
 )
+from .rulebook import (
+    EARLIEST,
+    LATEST,
+    Reach,
+    consultations_allowed,
+    reach,
+    spacing_allowed,
+)
 from .series_start import place_first
-from .timeline import MINUTE, from_ticks, to_ticks
+from .start_sets import WeekShape, away_spans
+from .timeline import HOUR, MINUTE, from_ticks, to_ticks
 
 ALTERNATIVES = 5
+# Free-time searches one plan may run while going back over earlier choices; a series that
+# needs more is reported as not fitting (with the session where the first attempt stopped).
+SEARCH_BUDGET = 400
 _SECOND = 1_000_000  # ticks
 
 _START = attrgetter("start")
@@ -71,30 +79,36 @@ class _Diary:
 
     Kept sorted by start, with bounds on how far before and after its start an appointment
     (its buffers included) can reach, so ``near`` hands each search the few appointments around
-    its window after two binary searches instead of the whole diary. It may hand over a few
-    more than needed; the searches and checks still test each one exactly, and none of them
-    depends on the order of the appointments.
+    its window after two binary searches instead of the whole diary. The patient's own
+    appointments are always handed over: their aftercare can reach weeks. It may hand over a
+    few more than needed; the searches and checks still test each one exactly.
     """
 
-    def __init__(self, booked: Iterable[BookedAppointment]) -> None:
+    def __init__(self, booked: Iterable[BookedAppointment], patient_id: int | None) -> None:
         """Sort ``booked`` and measure its reach."""
-        self._items = sorted(booked, key=_START)
+        self._patient_id = patient_id
+        self._items = sorted(
+            (a for a in booked if patient_id is None or a.patient_id != patient_id), key=_START
+        )
+        self._mine = [a for a in booked if patient_id is not None and a.patient_id == patient_id]
         self._starts = list(map(_START, self._items))
         self._before = self._after = timedelta(0)
         self._widen(self._items)
 
     def add(self, appointment: BookedAppointment) -> None:
-        """One more busy appointment (a session just placed)."""
-        at = bisect_right(self._starts, appointment.start)
-        self._items.insert(at, appointment)
-        self._starts.insert(at, appointment.start)
-        self._widen((appointment,))
+        """One more busy appointment of the patient (a session just placed)."""
+        self._mine.append(appointment)
+
+    def remove(self, appointment: BookedAppointment) -> None:
+        """Take back a session placed by ``add`` (the planner goes back on a choice)."""
+        self._mine.remove(appointment)
 
     def near(self, low: datetime, high: datetime) -> list[BookedAppointment]:
-        """Every appointment whose span, buffers included, meets ``[low, high]``; maybe more."""
+        """Every appointment whose span, buffers included, meets ``[low, high]``, and every one
+        of the patient's; maybe more."""
         first = bisect_left(self._starts, low - self._after)
         last = bisect_right(self._starts, high + self._before)
-        return self._items[first:last]
+        return self._items[first:last] + self._mine
 
     def _widen(self, added: Sequence[BookedAppointment]) -> None:
         """Keep the bounds covering ``added``: start, end, buffered start and buffered end.
@@ -151,6 +165,7 @@ class _Request:
     now: datetime
     patient_id: int | None
     blocked_days: frozenset[date]
+    kept_clear: tuple[tuple[int, int], ...]
     wall_time: time
     clock: _WallClock = field(compare=False)
 
@@ -160,10 +175,12 @@ class _Request:
         return self.treatment.duration_minutes * MINUTE
 
     def search(
-        self, diary: _Diary, first: date, last: date, *, respect_prep: bool = False
+        self, diary: _Diary, first: date, last: date, within: list[tuple[int, int]] | None = None
     ) -> FreeStarts:
-        """The free-start search over local days ``first..last``; prep binds only session 0."""
+        """The free-start search over local days ``first..last`` (off the kept-clear days)."""
         low, high = FreeStarts.reach(first, last, self.policy.timezone)
+        if self.kept_clear:
+            within = subtract_pairs(within or [(EARLIEST, LATEST)], self.kept_clear)
         return FreeStarts(
             self.treatment,
             self.rooms,
@@ -173,16 +190,8 @@ class _Request:
             last,
             self.now,
             patient_id=self.patient_id,
-            respect_prep=respect_prep,
+            within=within,
         )
-
-    def free(self, search: FreeStarts, people: Iterable[PractitionerSchedule]) -> list[Start]:
-        """Free starts of ``people`` off the blocked days, by (start, practitioner)."""
-        found = search.starts(people)
-        if not self.blocked_days:
-            return found
-        at, blocked = self.clock.at, self.blocked_days
-        return [s for s in found if at(s[0])[0] not in blocked]
 
     def split(
         self, practitioner_id: int | None
@@ -206,14 +215,19 @@ def plan_series(
     patient_id: int | None = None,
     avoid_dates: Sequence[date] = (),
     avoid_days_before: int | None = None,
+    consultation_starts: Sequence[datetime] = (),
+    contraindicated_ids: frozenset[int] = frozenset(),
+    intake_missing: bool = False,
 ) -> SeriesPlan:
     """Place ``treatment.protocol.sessions`` sessions starting at ``first_start``.
 
-    Deterministic: every choice is made by a total order over the candidates. Candidates are
-    compared as start ticks; only the chosen ones become datetimes.
+    Deterministic: every choice is made by a total order over the candidates. The patient's
+    record (consultations, contraindications, questionnaire) is judged on session 0 as a
+    booking would judge it.
     """
     tz = policy.timezone
     protocol = treatment.protocol
+    blocked_days = _blocked_days(avoid_dates, avoid_days_before, protocol)
     request = _Request(
         treatment=treatment,
         qualified=tuple(
@@ -226,26 +240,30 @@ def plan_series(
         policy=policy,
         now=now,
         patient_id=patient_id,
-        blocked_days=_blocked_days(avoid_dates, avoid_days_before, protocol),
+        blocked_days=blocked_days,
+        kept_clear=tuple(
+            (to_ticks(local_day_bounds(d, tz).start), to_ticks(local_day_bounds(d, tz).end))
+            for d in sorted(blocked_days)
+        ),
         wall_time=to_local(first_start, tz).time().replace(tzinfo=None, fold=0),
         clock=_WallClock(tz),
     )
-    diary = _Diary(booked)
+    diary = _Diary(booked, patient_id)
     first_end = first_start + timedelta(minutes=treatment.duration_minutes)
-    before = timedelta(minutes=treatment.buffer_before_minutes)
-    after = timedelta(minutes=treatment.buffer_after_minutes)
     first, problems = place_first(
         treatment,
         first_start,
         practitioners,
         request.qualified,
         rooms,
-        # Session 0 is judged only against what overlaps it, buffers included.
-        diary.near(min(first_start, first_start - before), max(first_end, first_end + after)),
+        diary.near(first_start, first_end),
         policy,
         now,
         practitioner_id=practitioner_id,
         patient_id=patient_id,
+        consultation_starts=consultation_starts,
+        contraindicated_ids=contraindicated_ids,
+        intake_missing=intake_missing,
     )
     day = local_date(first_start, tz)
     if first.placed and day in request.blocked_days:
@@ -258,13 +276,20 @@ def plan_series(
             )
         )
     if not first.placed:
-        search = request.search(
-            diary, day - timedelta(days=7), day + timedelta(days=14), respect_prep=True
-        )
+        within = consultations_allowed(protocol, consultation_starts, tz)
+        search = request.search(diary, day - timedelta(days=7), day + timedelta(days=14), within)
         first = _with_alternatives(request, first, search, first_start, practitioner_id)
+    count = max(1, protocol.sessions)
+    if first.placed and count > 1:
+        held = _hold(request, diary, first)
+        rest = _Backtracking(request, diary, first.practitioner_id).extend(first, 1, count)
+        if rest is not None:
+            return SeriesPlan((first, *rest), tuple(problems))
+        if held is not None:
+            diary.remove(held)
     sessions = [first]
     preferred = first.practitioner_id if first.placed else practitioner_id
-    for index in range(1, max(1, protocol.sessions)):
+    for index in range(1, count):
         _hold(request, diary, sessions[-1])
         session, problem, day = _place_next(request, diary, index, day, preferred)
         sessions.append(session)
@@ -273,21 +298,123 @@ def plan_series(
     return SeriesPlan(tuple(sessions), tuple(problems))
 
 
-def _hold(request: _Request, diary: _Diary, session: PlannedSession) -> None:
-    """Make a placed session busy time (practitioner, room, patient) for the ones after it."""
-    if not session.placed or session.practitioner_id is None:
-        return
-    diary.add(
-        as_booked(
-            request.treatment,
-            session.start,
-            session.practitioner_id,
-            session.room_id,
-            request.patient_id,
-            # Negative ids are never stored appointments.
-            appointment_id=-(session.index + 1),
+class _Backtracking:
+    """Depth-first placement of sessions ``1..count-1``, best candidate first.
+
+    The first path tried is the greedy one (each session at its best free start), so a
+    series that fits that way costs one search per session. When a session finds no free
+    start, the previous session's next best candidate is tried. Dead ends are remembered:
+    by the previous session's date when its own held time cannot reach the next window (then
+    only its date matters), else by its exact start and practitioner.
+    """
+
+    def __init__(self, request: _Request, diary: _Diary, preferred: int | None) -> None:
+        """Start with the whole search budget and no dead ends; ``preferred`` goes first."""
+        self.request = request
+        self.preferred = preferred
+        self.diary = diary
+        self.budget = SEARCH_BUDGET
+        self.dead: set[tuple] = set()
+
+    def extend(self, previous: PlannedSession, index: int, count: int) -> list[PlannedSession] | None:
+        """Sessions ``index..count-1`` after ``previous``, or None when none fit (or the budget
+        ran out)."""
+        if index == count:
+            return []
+        request = self.request
+        previous_day = request.clock.at(to_ticks(previous.start))[0]
+        first_day, last_day, window = _window(request, previous.start)
+        key = self._key(index, previous, previous_day, window)
+        if key in self.dead or self.budget <= 0:
+            return None
+        self.budget -= 1
+        search = request.search(self.diary, first_day, last_day, [window])
+        target, _, _ = spacing(request.treatment.protocol)
+        wanted = request.wall_time.hour * 60 + request.wall_time.minute
+        for people in request.split(self.preferred):
+            found = search.starts(people)
+            for tick, practitioner_id, room_id in _best_first(request, found, previous_day, target, wanted):
+                start = from_ticks(tick)
+                end = start + timedelta(microseconds=request.duration)
+                placed = PlannedSession(index, start, end, practitioner_id, room_id, True)
+                held = _hold(request, self.diary, placed)
+                rest = self.extend(placed, index + 1, count)
+                if held is not None:
+                    self.diary.remove(held)
+                if rest is not None:
+                    return [placed, *rest]
+                if self.budget <= 0:
+                    return None
+        self.dead.add(key)
+        return None
+
+    def _key(self, index: int, previous: PlannedSession, previous_day: date, window: tuple[int, int]) -> tuple:
+        """What the rest of the plan depends on, for remembering a dead end."""
+        treatment = self.request.treatment
+        reach_end = to_ticks(previous.end) + max(
+            treatment.buffer_after_minutes * MINUTE, treatment.protocol.aftercare_hours * HOUR
         )
+        if reach_end <= window[0]:
+            return (index, previous_day)
+        return (index, to_ticks(previous.start), previous.practitioner_id)
+
+
+def _best_first(
+    request: _Request, found: Sequence[Start], previous_day: date, target: int, wanted: int
+) -> Iterator[Start]:
+    """``found`` closest in days to ``target`` first, then to ``wanted`` minutes of the day.
+
+    ``found`` is in (start, practitioner) order and the sort is stable, so equally close
+    starts keep that order. The best one is yielded before sorting the rest: most plans
+    never ask for a second.
+    """
+    if not found:
+        return
+    at = request.clock.at
+
+    def closeness(start: Start) -> tuple[int, int]:
+        day, minutes = at(start[0])
+        return abs((day - previous_day).days - target), abs(minutes - wanted)
+
+    best = min(found, key=closeness)
+    yield best
+    for start in sorted(found, key=closeness):
+        if start is not best:
+            yield start
+
+
+def _window(request: _Request, previous: datetime) -> tuple[date, date, tuple[int, int]]:
+    """The local days to search after a session at ``previous`` and the starts the spacing
+    rule allows there (``rulebook.spacing_allowed``, with a protocol's missing bounds filled
+    in as ``spacing`` does)."""
+    tz = request.policy.timezone
+    _, low, high = spacing(request.treatment.protocol)
+    previous_day = local_date(previous, tz)
+    window = spacing_allowed(_bounded(request.treatment.protocol), tz, previous=previous)
+    return previous_day + timedelta(days=low), previous_day + timedelta(days=high), window
+
+
+def _bounded(protocol: Protocol) -> Protocol:
+    """The protocol with both interval bounds set (see ``spacing``)."""
+    _, low, high = spacing(protocol)
+    return replace(protocol, interval_min_days=low, interval_max_days=high)
+
+
+def _hold(request: _Request, diary: _Diary, session: PlannedSession) -> BookedAppointment | None:
+    """Make a placed session busy time (practitioner, room, patient, aftercare) for later ones."""
+    if not session.placed or session.practitioner_id is None:
+        return None
+    held = as_booked(
+        request.treatment,
+        session.start,
+        session.practitioner_id,
+        session.room_id,
+        request.patient_id,
+        # Negative ids are never stored appointments.
+        appointment_id=-(session.index + 1),
     )
+    diary.add(held)
+    return held
 
 
 def _place_next(
@@ -297,39 +424,29 @@ def _place_next(
     previous_day: date,
     preferred: int | None,
 ) -> tuple[PlannedSession, Problem | None, date]:
-    """Session ``index`` after one on ``previous_day``: (session, problem or None, its date).
+    """Session ``index`` after one on ``previous_day``, greedily: (session, problem, its date).
 
-    The preferred practitioner's free starts are searched first and everyone else's only when
-    the preferred has none in the window: the same pick as taking the closest of the
-    preferred's starts if any, else of all, at a fraction of the search.
+    Used once no whole series fits: it places what it can and says where and why it stops.
     """
     tz = request.policy.timezone
-    target, low, high = spacing(request.treatment.protocol)
+    target, _, _ = spacing(request.treatment.protocol)
     target_day = previous_day + timedelta(days=target)
-    first_day, last_day = previous_day + timedelta(days=low), previous_day + timedelta(days=high)
+    first_day, last_day, window = _window(request, local_day_bounds(previous_day, tz).start)
     wanted = request.wall_time.hour * 60 + request.wall_time.minute
-    # Slots of a period running past midnight may start on the day after the window.
-    window = (
-        to_ticks(local_day_bounds(first_day, tz).start),
-        to_ticks(local_day_bounds(last_day, tz).end),
-    )
-    search = request.search(diary, first_day, last_day)
-    pick = None
+    search = request.search(diary, first_day, last_day, [window])
     for people in request.split(preferred):
-        pick = _closest(request, request.free(search, people), window, previous_day, target, wanted)
+        pick = next(_best_first(request, search.starts(people), previous_day, target, wanted), None)
         if pick is not None:
-            break
-    if pick is not None:
-        tick, practitioner_id, room_id = pick
-        start = from_ticks(tick)
-        end = start + timedelta(microseconds=request.duration)
-        placed = PlannedSession(index, start, end, practitioner_id, room_id, True)
-        return placed, None, request.clock.at(tick)[0]
+            tick, practitioner_id, room_id = pick
+            start = from_ticks(tick)
+            end = start + timedelta(microseconds=request.duration)
+            placed = PlannedSession(index, start, end, practitioner_id, room_id, True)
+            return placed, None, request.clock.at(tick)[0]
 
     start = local_to_utc(target_day, request.wall_time, tz)
     duration = timedelta(minutes=request.treatment.duration_minutes)
     search = request.search(diary, first_day - timedelta(days=7), last_day + timedelta(days=14))
-    nearby = request.free(search, request.qualified)
+    nearby = search.starts(request.qualified)
     missing = PlannedSession(
         index,
         start,
@@ -348,34 +465,18 @@ def _place_next(
     return missing, Problem(code, message, index), target_day
 
 
-def _closest(
-    request: _Request,
-    found: Sequence[Start],
-    window: tuple[int, int],
-    previous_day: date,
-    target: int,
-    wanted: int,
-) -> Start | None:
-    """The start in ``window`` closest in days to ``target``, then to ``wanted`` minutes.
+def plan_reach(treatment: TreatmentSpec, first_start: datetime, treatments: Sequence[TreatmentSpec]) -> tuple[datetime, datetime]:
+    """The span of time a plan from ``first_start`` can look at, for loading what it needs.
 
-    ``found`` is in (start, practitioner) order, so keeping the first of equally close starts
-    breaks ties by start and then practitioner.
+    Every session's window at the longest spacing, the alternatives searched around the first
+    and the last (a week before, two weeks after), widened by how far the rules reach.
     """
-    low, high = window
-    at = request.clock.at
-    best: Start | None = None
-    best_key = (0, 0)
-    for start in found:
-        tick = start[0]
-        if not low <= tick < high:
-            continue
-        day, minutes = at(tick)
-        key = (abs((day - previous_day).days - target), abs(minutes - wanted))
-        if best is None or key < best_key:
-            best, best_key = start, key
-    return best
-
-
+    target, _, high = spacing(treatment.protocol)
+    sessions = max(1, treatment.protocol.sessions)
+    far: Reach = reach(treatment, treatments)
+    low = first_start - timedelta(days=8) - max(far.resources_before, far.patient_before)
+    high_end = first_start + timedelta(days=high * (sessions - 1) + 16)
+    return low, high_end + max(far.resources_after, far.patient_after)
 def _why_nothing_fits(request: _Request, first_day: date, last_day: date) -> tuple[str, str]:
     """The code and wording for a window with no usable free slot."""
     policy, tz = request.policy, request.policy.timezone
@@ -389,7 +490,7 @@ def _why_nothing_fits(request: _Request, first_day: date, last_day: date) -> tup
         return MIN_NOTICE, f"bookings need {hours_label(policy.min_notice_hours)}' notice"
     days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
     anyone_works = any(
-        subtract(working_intervals(p, day, tz), policy.closures)
+        WeekShape(p).working(day, tz, away_spans(p, policy))
         for p in request.qualified
         for day in days
     )
@@ -409,7 +510,7 @@ def _with_alternatives(
 ) -> PlannedSession:
     """``session`` with the free starts nearest ``target``, the asked practitioner's first."""
     own, rest = request.split(practitioner_id)
-    nearby = request.free(search, own) or request.free(search, rest)
+    nearby = search.starts(own) or search.starts(rest)
     return PlannedSession(
         session.index,
         session.start,

@@ -1,8 +1,8 @@
 """The first session of a series plan: exactly where the caller asked, or why not.
 
-It is judged by the same checks a booking runs (timing, hours, room, practitioner and patient
-diaries), so a placed first session is one the booking would accept. Unlike ``free_slots`` it
-does not require the start to sit on the slot grid: staff may ask for 10:05.
+It is judged by ``check_booking`` itself, the check every booking runs, so a placed first
+session is one the booking would accept. Unlike ``free_slots`` it does not require the start to
+sit on the slot grid: staff may ask for 10:05.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from .availability import pick_room
-from .conflict_checks import check_patient_busy, check_resources, check_slot_taken
+from .checks import check_booking
+from .conflict_checks import check_resources
 from .model import (
     BookedAppointment,
     ClinicPolicy,
@@ -19,18 +20,22 @@ from .model import (
     PlannedSession,
     PractitionerSchedule,
     Problem,
+    ProposedSession,
     RoomSchedule,
     TreatmentSpec,
 )
-from .problems import OUTSIDE_HOURS, SLOT_TAKEN, WRONG_PRACTITIONER, WRONG_ROOM, at_label
-from .timing_checks import (
-    check_horizon,
-    check_hours,
-    check_in_past,
-    check_min_notice,
-    check_prep_window,
-    check_room_open,
+from .problems import (
+    CONSULTATION_REQUIRED,
+    CONTRAINDICATED,
+    INTAKE_REQUIRED,
+    OUTSIDE_HOURS,
+    WRONG_PRACTITIONER,
+    WRONG_ROOM,
 )
+
+# Problems about the patient's record rather than the time: the session is still placed (and
+# the plan still reports them), so staff can override and a patient sees what to do first.
+RECORD_CODES = frozenset({CONSULTATION_REQUIRED, CONTRAINDICATED, INTAKE_REQUIRED})
 
 
 def place_first(
@@ -45,89 +50,55 @@ def place_first(
     *,
     practitioner_id: int | None,
     patient_id: int | None,
+    consultation_starts: Sequence[datetime] = (),
+    contraindicated_ids: frozenset[int] = frozenset(),
+    intake_missing: bool = False,
 ) -> tuple[PlannedSession, list[Problem]]:
     """Session 0 at ``start`` with ``practitioner_id`` (or the lowest-id qualified one free).
 
     ``qualified`` are the practitioners giving the treatment, lowest id first. When nobody is
-    free the problems are the timing ones plus those of the practitioner closest to being
-    free: one who works then but is busy (``slot_taken``) rather than one who does not work
-    (``outside_hours``).
+    free the problems are those of the practitioner closest to being free: one who works then
+    but is busy (``slot_taken``) rather than one who does not work (``outside_hours``).
     """
-    tz = policy.timezone
     end = start + timedelta(minutes=treatment.duration_minutes)
-    timing = check_in_past(start, now, 0, tz=tz)
-    if not timing:
-        timing = check_min_notice(start, now, policy, 0)
-        timing += check_prep_window(start, now, treatment.protocol, 0, tz=tz)
-    timing += check_horizon(start, now, policy, 0)
     unplaced = PlannedSession(0, start, end, practitioner_id, None, False)
-
     candidates = [
         p for p in qualified if practitioner_id is None or p.practitioner_id == practitioner_id
     ]
     if not candidates:
-        return unplaced, timing + _nobody(treatment, practitioners, practitioner_id)
-    # Every check below looks only at appointments overlapping the session; find them once.
-    nearby = _touching(treatment, start, end, booked)
-    # The room and the patient's diary are the same whoever gives the session.
+        return unplaced, _nobody(treatment, practitioners, practitioner_id)
     room_id = None
-    shared = []
     if treatment.needs_room:
-        room_id = pick_room(treatment, Interval(start, end), rooms, nearby)
+        room_id = pick_room(treatment, Interval(start, end), rooms, booked)
         if room_id is None:
-            shared += _no_room(treatment, start, end, rooms, tz)
-    shared += check_patient_busy(start, end, patient_id, nearby, session_index=0, tz=tz)
+            # No free room: ask the rules about a serving one, so they say why (taken, closed).
+            serving = sorted(r.room_id for r in rooms if treatment.treatment_id in r.treatment_ids)
+            if not serving:
+                message = "No room is set up for this treatment; please contact the clinic."
+                return unplaced, [Problem(WRONG_ROOM, message, 0)]
+            room_id = serving[0]
+    room_map = {r.room_id: r for r in rooms}
     closest: list[Problem] | None = None
     for person in candidates:
-        found = check_hours(start, end, person, policy, 0)
-        found += check_slot_taken(
-            treatment, start, end, person.practitioner_id, None, nearby, session_index=0, tz=tz
+        found = check_booking(
+            treatment,
+            [ProposedSession(start, person.practitioner_id, room_id, 0)],
+            patient_id=patient_id,
+            practitioners={person.practitioner_id: person},
+            rooms=room_map,
+            booked=booked,
+            policy=policy,
+            now=now,
+            consultation_starts=consultation_starts,
+            contraindicated_ids=contraindicated_ids,
+            intake_missing=intake_missing,
         )
-        found += shared
-        if not found:
-            if timing:
-                return unplaced, timing
+        if all(p.code in RECORD_CODES for p in found):
             placed = PlannedSession(0, start, end, person.practitioner_id, room_id, True)
-            return placed, []
+            return placed, found
         if closest is None or (_off_duty(closest) and not _off_duty(found)):
             closest = found
-    return unplaced, timing + (closest or [])
-
-
-def _touching(
-    treatment: TreatmentSpec, start: datetime, end: datetime, booked: Sequence[BookedAppointment]
-) -> list[BookedAppointment]:
-    """The appointments the room, practitioner and patient checks of ``[start, end)`` can see.
-
-    Those whose buffered span overlaps the session's buffered span (room and practitioner)
-    or whose own span overlaps the session (patient); the checks ignore every other one.
-    """
-    low = start - timedelta(minutes=treatment.buffer_before_minutes)
-    high = end + timedelta(minutes=treatment.buffer_after_minutes)
-    return [
-        a
-        for a in booked
-        if (a.start < end and start < a.end)
-        or (
-            a.start - timedelta(minutes=a.buffer_before_minutes) < high
-            and low < a.end + timedelta(minutes=a.buffer_after_minutes)
-        )
-    ]
-
-
-def _no_room(
-    treatment: TreatmentSpec, start: datetime, end: datetime, rooms: Sequence[RoomSchedule], tz: str
-) -> list[Problem]:
-    """Why no room can be had: none serves the treatment, all are closed, or all are in use."""
-    serving = [r for r in rooms if treatment.treatment_id in r.treatment_ids]
-    if not serving:
-        message = "No room is set up for this treatment; please contact the clinic."
-        return [Problem(WRONG_ROOM, message, 0)]
-    closed = [check_room_open(start, end, r, 0, tz=tz) for r in serving]
-    if all(closed):
-        return closed[0]
-    message = f"Every room for this treatment is in use{at_label(start, tz)}; choose another time."
-    return [Problem(SLOT_TAKEN, message, 0)]
+    return unplaced, closest or []
 
 
 def _nobody(

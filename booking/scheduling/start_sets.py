@@ -13,20 +13,20 @@ from datetime import date, time
 from functools import lru_cache
 
 from .clock import ONE_DAY, local_to_utc
-from .intervals import subtract_pairs
-from .model import BookedAppointment, Interval, PractitionerSchedule, RoomSchedule, TreatmentSpec
+from .intervals import merge_pairs, subtract_pairs
+from .model import BookedAppointment, ClinicPolicy, Interval, PractitionerSchedule, RoomSchedule, TreatmentSpec
+from .rulebook import aftercare_blocks, closure_block, held_block, patient_block
 from .timeline import MINUTE, SpanList, from_ticks, to_ticks
 
 Span = tuple[int, int]
 
 
 class BlockedStarts:
-    """Starts of the new appointment that collide with booked ones, per resource.
+    """The starts of a new appointment that booked ones rule out, per resource and for the patient.
 
-    An existing appointment occupies ``[os, oe)`` (its buffers included) and the new one
-    ``[t - before, t + duration + after)``; they overlap exactly when
-    ``os - duration - after < t < oe + before``, i.e. for integer ticks ``t`` in
-    ``[os - duration - after + 1, oe + before)``. For the patient there are no buffers.
+    Each booked appointment near the window gives its spans by the rule book's definitions:
+    ``held_block`` for its practitioner and its room, ``patient_block`` and
+    ``aftercare_blocks`` for the patient's own appointments.
     """
 
     def __init__(
@@ -37,33 +37,25 @@ class BlockedStarts:
         high: int,
         patient_id: int | None,
     ) -> None:
-        """Index the blocked starts of every booked appointment near ``[low, high)``."""
+        """Index the blocked starts of every booked appointment that can reach ``[low, high)``."""
         duration = treatment.duration_minutes * MINUTE
-        before = treatment.buffer_before_minutes * MINUTE
-        after = treatment.buffer_after_minutes * MINUTE
         by_practitioner: dict[int, list[Span]] = defaultdict(list)
         by_room: dict[int, list[Span]] = defaultdict(list)
         mine: list[Span] = []
-        # This loop runs once per booked appointment, so it keeps to plain local arithmetic.
-        lead = duration + after - 1
-        # Callers pad the window by days, so comparing the bare appointment (no buffers) with
-        # it skips the far-away ones before paying for their conversion to ticks.
         low_moment, high_moment = from_ticks(low), from_ticks(high)
         for a in booked:
-            if a.end < low_moment or a.start > high_moment:
+            if a.patient_id == patient_id and patient_id is not None:
+                # The patient's own appointments reach as far as aftercare does.
+                mine.append(patient_block(duration, a))
+                mine.extend(span for span, _ in aftercare_blocks(treatment, a))
+            elif a.end < low_moment or a.start > high_moment:
+                continue  # far away: skip before paying for the conversion to ticks
+            span = held_block(treatment, a)
+            if span[1] <= low or span[0] >= high:
                 continue
-            start, end = to_ticks(a.start), to_ticks(a.end)
-            span_start = start - a.buffer_before_minutes * MINUTE - lead
-            span_end = end + a.buffer_after_minutes * MINUTE + before
-            # The patient's span lies inside this one, so the window test covers both.
-            if span_end <= low or span_start >= high:
-                continue
-            span = (span_start, span_end)
             by_practitioner[a.practitioner_id].append(span)
             if a.room_id is not None:
                 by_room[a.room_id].append(span)
-            if a.patient_id == patient_id:
-                mine.append((start - duration + 1, end))
         # Indexed when first asked for: a search often needs only a few practitioners.
         self._practitioner_spans = by_practitioner
         self._practitioners: dict[int, SpanList] = {}
@@ -82,7 +74,7 @@ class BlockedStarts:
 
     def room(self, room_id: int, closures: Iterable[Interval]) -> SpanList:
         """Blocked starts for one room: its bookings plus starts that would meet a closure."""
-        spans = [(to_ticks(c.start) - self.duration + 1, to_ticks(c.end)) for c in closures]
+        spans = [closure_block(self.duration, c) for c in closures]
         return SpanList(spans + self._room_spans.get(room_id, []))
 
 
@@ -183,6 +175,29 @@ class WeekShape:
     def breaks(self, day: date, tz: str) -> list[Span]:
         """Breaks on ``day`` as ticks."""
         return [period_ticks(day, s, e, tz) for s, e in self._breaks.get(day.weekday(), [])]
+
+    def working(self, day: date, tz: str, away: SpanList, periods: list[Span] | None = None) -> list[Span]:
+        """``outside_hours``: when the practitioner works on local ``day``, merged ticks.
+
+        The day's periods (an exception replaces the week) minus that day's breaks, minus
+        ``away`` (time off and clinic closures, see ``away_spans``). ``periods`` may be passed
+        when the caller already has them.
+        """
+        if periods is None:
+            periods = self.periods(day, tz)
+        if not periods:
+            return []
+        low, high = periods[0][0], max(e for _, e in periods)
+        cuts = merge_pairs(self.breaks(day, tz) + away.within(low, high))
+        return subtract_pairs(merge_pairs(periods), cuts)
+
+
+def away_spans(schedule: PractitionerSchedule, policy: ClinicPolicy) -> SpanList:
+    """The practitioner's time off and the clinic's closures, as ticks."""
+    return SpanList(
+        [(to_ticks(t.start), to_ticks(t.end)) for t in schedule.time_off]
+        + [(to_ticks(c.start), to_ticks(c.end)) for c in policy.closures]
+    )
 
 
 @lru_cache(maxsize=16384)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from .clock import ONE_DAY, day_periods, local_date, working_intervals
-from .intervals import merge, subtract
+from .clock import ONE_DAY, day_periods, local_date
+from .intervals import merge
 from .model import (
     ClinicPolicy,
     Interval,
@@ -18,6 +18,18 @@ from .model import (
     Protocol,
     RoomSchedule,
 )
+from .rulebook import (
+    before_horizon,
+    closure_block,
+    covers,
+    fitting_starts,
+    last_bookable_day,
+    not_before_notice,
+    not_before_now,
+    not_before_prep,
+)
+from .start_sets import WeekShape, away_spans
+from .timeline import from_ticks, to_ticks
 from .problems import (
     BEYOND_HORIZON,
     CANCELLATION_CUTOFF,
@@ -37,7 +49,7 @@ def check_in_past(
     start: datetime, now: datetime, session_index: int | None = None, *, tz: str | None = None
 ) -> list[Problem]:
     """``in_past`` when the appointment would start before now."""
-    if start >= now:
+    if to_ticks(start) >= not_before_now(now):
         return []
     message = f"That time{at_label(start, tz)} has already passed; choose a time in the future."
     return [Problem(IN_PAST, message, session_index)]
@@ -47,9 +59,9 @@ def check_min_notice(
     start: datetime, now: datetime, policy: ClinicPolicy, session_index: int | None = None
 ) -> list[Problem]:
     """``min_notice`` when the start is sooner than the clinic's minimum notice."""
-    earliest = now + timedelta(hours=policy.min_notice_hours)
-    if start >= earliest:
+    if to_ticks(start) >= not_before_notice(now, policy):
         return []
+    earliest = from_ticks(not_before_notice(now, policy))
     message = (
         f"Bookings need at least {hours_label(policy.min_notice_hours)}' notice; "
         f"the earliest time you can choose now is {moment_label(earliest, policy.timezone)}."
@@ -61,10 +73,9 @@ def check_horizon(
     start: datetime, now: datetime, policy: ClinicPolicy, session_index: int | None = None
 ) -> list[Problem]:
     """``beyond_horizon`` when the start's local date is past today + the booking horizon."""
-    tz = policy.timezone
-    last_day = local_date(now, tz) + timedelta(days=policy.horizon_days)
-    if local_date(start, tz) <= last_day:
+    if to_ticks(start) < before_horizon(now, policy):
         return []
+    last_day = last_bookable_day(now, policy)
     message = (
         f"Bookings open {policy.horizon_days} days ahead; choose a date up to "
         f"{day_label(last_day)}."
@@ -81,12 +92,10 @@ def check_prep_window(
     tz: str | None = None,
 ) -> list[Problem]:
     """``prep_window`` when there is less time before the start than the longest prep lead."""
-    if not protocol.prep:
+    if not protocol.prep or to_ticks(start) >= not_before_prep(now, protocol):
         return []
     longest = max(protocol.prep, key=lambda step: step.lead_hours)
-    ready = now + timedelta(hours=longest.lead_hours)
-    if ready <= start:
-        return []
+    ready = from_ticks(not_before_prep(now, protocol))
     advice = f"choose a time from {moment_label(ready, tz)}" if tz else "choose a later time"
     message = (
         f"{longest.instruction} needs {lead_label(longest.lead_hours)} before the session; "
@@ -125,11 +134,12 @@ def check_hours(
     tz = policy.timezone
     asked = Interval(start, end)
     days = _local_days(start, end, tz)
-    working: list[Interval] = []
-    for day in days:
-        working.extend(working_intervals(practitioner, day, tz))
-    open_time = subtract(merge(working), policy.closures)
-    if any(piece.contains(asked) for piece in open_time):
+    shape = WeekShape(practitioner)
+    away = away_spans(practitioner, policy)
+    tick, length = to_ticks(start), to_ticks(end) - to_ticks(start)
+    if any(
+        covers(fitting_starts(length, shape.working(day, tz, away)), tick) for day in days
+    ):
         return []
     when = moment_label(start, tz)
     if any(c.overlaps(asked) for c in policy.closures):
@@ -153,8 +163,8 @@ def check_room_open(
     tz: str | None = None,
 ) -> list[Problem]:
     """``outside_hours`` when one of the room's closures overlaps ``[start, end)``."""
-    asked = Interval(start, end)
-    if not any(c.overlaps(asked) for c in room.closures):
+    tick, length = to_ticks(start), to_ticks(end) - to_ticks(start)
+    if not covers((closure_block(length, c) for c in room.closures), tick):
         return []
     message = f"The room for this treatment is closed{at_label(start, tz)}; choose another time."
     return [Problem(OUTSIDE_HOURS, message, session_index)]

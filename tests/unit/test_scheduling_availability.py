@@ -175,7 +175,7 @@ def test_minimum_notice_prep_and_horizon():
     prep = make_treatment(protocol=make_protocol(prep=(make_prep(lead_hours=5),)))
     policy = make_policy(min_notice_hours=0)
     assert local_times(slots_on(now=now, treatment=prep, policy=policy))[0] == "13:00"
-    unprepared = slots_on(now=now, treatment=prep, policy=policy, respect_prep=False)
+    unprepared = slots_on(now=now, treatment=make_treatment(), policy=policy)
     assert local_times(unprepared)[0] == "09:00"
     horizon = make_policy(horizon_days=10)
     slots = slots_on(DAY, last_day=DAY + timedelta(days=30), policy=horizon)

@@ -27,6 +27,7 @@ from scheduling_factories import (
 
 from booking.scheduling import (
     Interval,
+    check_aftercare,
     check_horizon,
     check_hours,
     check_min_notice,
@@ -117,7 +118,6 @@ def scenarios(draw):
     eve = first_day - timedelta(days=1)
     now = local(eve.year, eve.month, eve.day, 12) + timedelta(hours=draw(st.integers(-12, 24)))
     patient_id = draw(st.sampled_from([None, PATIENT_ID]))
-    respect_prep = draw(st.booleans())
     return dict(
         treatment=treatment,
         practitioners=practitioners,
@@ -127,7 +127,6 @@ def scenarios(draw):
         days=days,
         now=now,
         patient_id=patient_id,
-        respect_prep=respect_prep,
     )
 
 
@@ -143,7 +142,6 @@ def run(s):
         s["days"][-1],
         s["now"],
         patient_id=s["patient_id"],
-        respect_prep=s["respect_prep"],
     )
 
 
@@ -182,9 +180,9 @@ def oracle(s):
                         + check_horizon(start, now, policy)
                         + check_slot_taken(t, start, end, person.practitioner_id, None, s["booked"])
                         + check_patient_busy(start, end, s["patient_id"], s["booked"])
+                        + check_aftercare(t, start, end, s["patient_id"], s["booked"])
+                        + check_prep_window(start, now, t.protocol)
                     )
-                    if s["respect_prep"]:
-                        problems += check_prep_window(start, now, t.protocol)
                     if not problems and not (t.needs_room and room_id is None):
                         found.add(
                             (start, person.practitioner_id, room_id if t.needs_room else None)
