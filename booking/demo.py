@@ -235,7 +235,7 @@ def _seed_appointments(now, rng, treatments, practitioners, rooms, patients) -> 
     while day <= last:
         for treatment in rng.sample(list(treatments.values()), k=len(treatments)):
             spec = schedules.treatment_spec(treatment)
-            slots = free_slots(spec, specs, room_specs, booked, policy, day, day, seed_now, respect_prep=False)
+            slots = free_slots(spec, specs, room_specs, booked, policy, day, day, seed_now)
             for slot in slots:
                 if rng.random() > 0.12:
                     continue
@@ -269,7 +269,7 @@ def _seed_consultation(now, consultation, practitioners, rooms, patient) -> int:
     slots = free_slots(schedules.treatment_spec(consultation), [schedules.practitioner_schedule(p) for p in practitioners],
                        [schedules.room_schedule(r) for r in rooms], booked, policy,
                        today - timedelta(days=7), today - timedelta(days=3), now - timedelta(days=30),
-                       patient_id=patient.id, respect_prep=False)
+                       patient_id=patient.id)
     if not slots:
         return 0
     slot = slots[-1]

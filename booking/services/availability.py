@@ -9,12 +9,14 @@ from datetime import date, datetime
 from booking.extensions import db
 from booking.models import Treatment
 from booking.models.base import utcnow
-from booking.scheduling import Slot, check_consultation, free_slots, local_day_bounds
+from booking.scheduling import Slot, free_slots, local_day_bounds
+from booking.scheduling.clock import ONE_DAY
+from booking.scheduling.rulebook import consultations_allowed
 from booking.services import rule_cache, schedules
 from booking.services.actor import Actor
 from booking.services.clinic import get_settings
 from booking.services.errors import InvalidRequest
-from booking.services.loading import load_context, load_treatment, patient_facts
+from booking.services.loading import load_context, load_treatment, patient_facts, reach_of
 from booking.services.memo import Memo
 
 MAX_DAYS = 62
@@ -40,6 +42,12 @@ class Availability:
 _answers: Memo[tuple[int, tuple[Slot, ...]]] = Memo(16)
 
 
+def search_window(first_day: date, last_day: date, tz: str) -> tuple[datetime, datetime]:
+    """The UTC span the search over local days ``first_day..last_day`` starts in: to the end of
+    the next day, as a working period may run past midnight."""
+    return local_day_bounds(first_day, tz).start, local_day_bounds(last_day + ONE_DAY, tz).end
+
+
 def answer_key(
     actor: Actor | None, treatment_slug: str, first_day: date, last_day: date,
     practitioner_id: int | None, now: datetime,
@@ -59,7 +67,8 @@ def answer_key(
         return None
     settings = get_settings()
     tz = settings.timezone
-    booked = schedules.booked_version(local_day_bounds(first_day, tz).start, local_day_bounds(last_day, tz).end)
+    start, end = search_window(first_day, last_day, tz)
+    booked = schedules.booked_version(start, end, reach=reach_of(treatment_id, rules))
     return (
         str(db.session.get_bind().url), settings.rules_version, tz, settings.slot_step_minutes,
         settings.min_notice_hours, settings.horizon_days, treatment_id, first_day, last_day,
@@ -107,19 +116,21 @@ def available_slots(
             note = (f"{asked.name} needs a consultation first; these are the consultation's free times.")
     spec = schedules.treatment_spec(treatment)
     tz = get_settings().timezone
-    context = load_context(local_day_bounds(first_day, tz).start, local_day_bounds(last_day, tz).end,
-                           treatment_id=treatment.id,
+    patient_id = actor.user_id if actor is not None and actor.is_patient else None
+    start, end = search_window(first_day, last_day, tz)
+    context = load_context(start, end, treatment_id=treatment.id, patient_id=patient_id,
                            practitioner_ids=[practitioner_id] if practitioner_id is not None else None)
     practitioners = context.practitioner_list
     if practitioner_id is not None:
         practitioners = [p for p in practitioners if p.practitioner_id == practitioner_id]
+    # The first session of a series needs a valid consultation: only starts one allows.
+    within = None
+    if treatment is asked and facts is not None:
+        within = consultations_allowed(spec.protocol, facts.consultation_starts, tz)
     slots = free_slots(
         spec, practitioners, context.room_list, context.booked, context.policy, first_day, last_day, now,
-        patient_id=actor.user_id if actor is not None and actor.is_patient else None,
-        respect_prep=True,
+        patient_id=patient_id, within=within,
     )
-    if treatment is asked and facts is not None and facts.consultation_starts:
-        slots = [s for s in slots if not check_consultation(spec, s.start, facts.consultation_starts, tz)]
     if key is not None:
         _answers.put(key, (treatment.id, tuple(slots)))
     return Availability(treatment=treatment, slots=slots, asked=asked, note=note, key=key)

@@ -1,9 +1,15 @@
-"""Booking use cases: one appointment, a series plan, a whole series (all or nothing)."""
+"""Booking use cases: one appointment, a series plan, a whole series (all or nothing).
+
+Booking one appointment is booking a series of one, and moving appointments is booking them
+again in their new place: all three go through one pipeline, ``write_sessions`` (load what the
+rules can see, assign rooms, check, decide, write, audit, queue mail). The callers open the
+write transaction, answer a repeated ``Idempotency-Key`` and commit.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +29,9 @@ from booking.scheduling import (
     pick_room,
     plan_series,
 )
+from booking.scheduling.conflict_checks import as_booked
+from booking.scheduling.series import plan_reach
+from booking.scheduling.series_start import RECORD_CODES
 from booking.services import audit, idempotency, rule_cache, schedules
 from booking.services.actor import Actor
 from booking.services.clinic import get_settings
@@ -76,28 +85,10 @@ def assign_rooms(
                 # No free room: name a serving one so the checks report it as taken, not wrong.
                 room_id = next((r.room_id for r in context.room_list if spec.treatment_id in r.treatment_ids), None)
             if room_id is not None:
-                held.append(BookedAppointment(
-                    appointment_id=-(n + 1), patient_id=-1, practitioner_id=-1, room_id=room_id,
-                    treatment_id=spec.treatment_id, body_area=None, start=session.start, end=end,
-                    buffer_before_minutes=spec.buffer_before_minutes,
-                    buffer_after_minutes=spec.buffer_after_minutes,
-                ))
+                # Held for the room only: the patient and practitioner are the checks' business.
+                held.append(as_booked(spec, session.start, -1, room_id, None, appointment_id=-(n + 1)))
         out.append(ProposedSession(session.start, session.practitioner_id, room_id, session.index))
     return out, held
-
-
-def _new_appointment(treatment: Treatment, patient: User, session: ProposedSession, actor: Actor,
-                     override_reason: str | None, series: Series | None = None) -> Appointment:
-    """An unsaved appointment for one checked session."""
-    appointment = Appointment(
-        patient_id=patient.id, practitioner_id=session.practitioner_id, room_id=session.room_id,
-        treatment_id=treatment.id, series=series, series_index=session.index if series else None,
-        status="booked", override_reason=override_reason, created_by_id=actor.user_id,
-        updated_by_id=actor.user_id,
-    )
-    appointment.place(session.start, treatment.duration_minutes, treatment.buffer_before_minutes,
-                      treatment.buffer_after_minutes)
-    return appointment
 
 
 def flush_or_conflict(session_index: int | None = None) -> None:
@@ -112,6 +103,110 @@ def flush_or_conflict(session_index: int | None = None) -> None:
         raise conflict from None
 
 
+@dataclass
+class Booking:
+    """What one run of the pipeline writes: new sessions, or existing appointments moved.
+
+    ``sessions`` are in series order. With ``moving`` (same length) each session is the new
+    place of that appointment; otherwise each is a new appointment, of a new series when
+    ``new_series`` (with ``avoid_dates``, the dates the patient asked to keep clear).
+    ``neighbours_before``/``after`` are the starts of the series sessions around them that
+    stay where they are; ``problems`` were found before the rules ran (the cut-off, a
+    consultation that booked treatments depend on).
+    """
+
+    actor: Actor
+    treatment: Treatment
+    patient: User
+    sessions: list[ProposedSession]
+    override_reason: str | None
+    now: datetime
+    moving: list[Appointment] = field(default_factory=list)
+    new_series: bool = False
+    avoid_dates: Sequence[date] = ()
+    neighbours_before: datetime | None = None
+    neighbours_after: datetime | None = None
+    problems: list[Problem] = field(default_factory=list)
+    prep_acknowledged: bool = False
+
+
+def write_sessions(booking: Booking) -> tuple[list[Appointment], str | None]:
+    """The pipeline: check ``booking`` against every rule, decide, write, audit, queue mail.
+
+    Returns the appointments written (new or moved; unchanged moves are left out) and the
+    override reason when staff overrode rules. Raises ``RuleViolation`` with nothing written.
+    """
+    treatment, patient, actor = booking.treatment, booking.patient, booking.actor
+    spec = schedules.treatment_spec(treatment)
+    ignore = frozenset(a.id for a in booking.moving)
+    starts = [s.start for s in booking.sessions]
+    context = load_context(min(starts), max(starts) + timedelta(minutes=spec.duration_minutes),
+                           treatment_id=treatment.id, practitioner_ids={s.practitioner_id for s in booking.sessions},
+                           patient_id=patient.id)
+    booked = [b for b in context.booked if b.appointment_id not in ignore]
+    sessions, _ = assign_rooms(spec, booking.sessions, RuleContext(context.policy, context.practitioners,
+                                                                   context.rooms, booked))
+    facts = patient_facts(patient.id, treatment, ignore_ids=ignore)
+    problems = booking.problems + check_booking(
+        spec, sessions, patient_id=patient.id, practitioners=context.practitioners, rooms=context.rooms,
+        booked=booked, policy=context.policy, now=booking.now, consultation_starts=facts.consultation_starts,
+        contraindicated_ids=facts.contraindicated_ids, intake_missing=facts.intake_missing,
+        neighbours_before=booking.neighbours_before, neighbours_after=booking.neighbours_after,
+    )
+    overridden = decide(actor, list(dict.fromkeys(problems)), booking.override_reason)
+    reason = booking.override_reason if overridden else None
+    settings = get_settings()
+    series = None
+    if booking.new_series:
+        series = Series(patient_id=patient.id, treatment_id=treatment.id, status="active",
+                        avoid_dates=[d.isoformat() for d in booking.avoid_dates], created_by_id=actor.user_id)
+        db.session.add(series)
+    written = []
+    for n, session in enumerate(sessions):
+        if booking.moving:
+            appointment = booking.moving[n]
+            if (appointment.start_at, appointment.practitioner_id, appointment.room_id) == \
+                    (session.start, session.practitioner_id, session.room_id):
+                continue
+            snapshot = audit.snapshot(appointment)
+            appointment.practitioner_id, appointment.room_id = session.practitioner_id, session.room_id
+            appointment.ical_sequence += 1
+            appointment.updated_by_id = actor.user_id
+            appointment.updated_at = utcnow()
+            if reason:
+                appointment.override_reason = reason
+        else:
+            snapshot = None
+            appointment = Appointment(
+                patient_id=patient.id, practitioner_id=session.practitioner_id, room_id=session.room_id,
+                treatment_id=treatment.id, series=series, series_index=session.index if series is not None else None,
+                status="booked", override_reason=reason, created_by_id=actor.user_id, updated_by_id=actor.user_id,
+            )
+            db.session.add(appointment)
+        appointment.place(session.start, treatment.duration_minutes, treatment.buffer_before_minutes,
+                          treatment.buffer_after_minutes)
+        if booking.prep_acknowledged:
+            appointment.prep_acknowledged_at = booking.now
+        flush_or_conflict(session.index)
+        action = "appointment.moved" if snapshot is not None else "appointment.booked"
+        audit.record_appointment(action, appointment, actor_id=actor.user_id, before=snapshot, reason=reason,
+                                 overridden=overridden)
+        if booking.prep_acknowledged:
+            audit.record_appointment("appointment.prep_acknowledged", appointment, actor_id=actor.user_id)
+        written.append(appointment)
+    if booking.moving:
+        for appointment in written:
+            notifications.queue_invite(appointment, settings, "moved")
+    elif series is not None:
+        audit.record("series.booked", actor_id=actor.user_id, entity_type="series", entity_id=series.id,
+                     after={"treatment": treatment.slug, "sessions": len(written), "overridden": overridden or None},
+                     reason=reason, patient_id=patient.id)
+        notifications.queue_series_confirmation(series, written, settings)
+    else:
+        notifications.queue_invite(written[0], settings, "booked")
+    return written, reason
+
+
 @retry_deadlocks
 def book_appointment(
     actor: Actor,
@@ -122,6 +217,7 @@ def book_appointment(
     patient_id: int | None = None,
     override_reason: str | None = None,
     idempotency_key: str | None = None,
+    prep_acknowledged: bool = False,
     now: datetime | None = None,
 ) -> Appointment:
     """Book one appointment (a consultation or a single session) in one transaction."""
@@ -130,33 +226,60 @@ def book_appointment(
     replay = idempotency.find(actor.user_id, idempotency_key, "POST /appointments")
     if replay is not None:
         return db.session.get(Appointment, replay.response["appointment_id"])
-    now = now or utcnow()
     treatment = load_treatment(treatment_slug)
     patient = resolve_patient(actor, patient_id)
     check_practitioner_exists(practitioner_id)
-    spec = schedules.treatment_spec(treatment)
-    end = start + timedelta(minutes=treatment.duration_minutes)
-    context = load_context(start, end, treatment_id=treatment.id, practitioner_ids=[practitioner_id],
-                           patient_id=patient.id)
-    sessions, _ = assign_rooms(spec, [ProposedSession(start, practitioner_id, None, None)], context)
-    facts = patient_facts(patient.id, treatment)
-    problems = check_booking(
-        spec, sessions, patient_id=patient.id, practitioners=context.practitioners,
-        rooms=context.rooms, booked=context.booked, policy=context.policy, now=now,
-        consultation_starts=facts.consultation_starts, contraindicated_ids=facts.contraindicated_ids,
-    )
-    overridden = decide(actor, problems, override_reason)
-    appointment = _new_appointment(treatment, patient, sessions[0], actor,
-                                   override_reason if overridden else None)
-    db.session.add(appointment)
-    flush_or_conflict()
-    audit.record_appointment("appointment.booked", appointment, actor_id=actor.user_id,
-                             reason=override_reason if overridden else None, overridden=overridden)
-    notifications.queue_invite(appointment, get_settings(), "booked")
+    written, _ = write_sessions(Booking(
+        actor, treatment, patient, [ProposedSession(start, practitioner_id, None, None)], override_reason,
+        now or utcnow(), prep_acknowledged=prep_acknowledged,
+    ))
     idempotency.remember(actor.user_id, idempotency_key, "POST /appointments", 201,
-                         {"appointment_id": appointment.id})
+                         {"appointment_id": written[0].id})
     db.session.commit()
-    return appointment
+    return written[0]
+
+
+@retry_deadlocks
+def book_series(
+    actor: Actor,
+    *,
+    treatment_slug: str,
+    sessions: Sequence[SessionRequest],
+    patient_id: int | None = None,
+    override_reason: str | None = None,
+    avoid_dates: Sequence[date] = (),
+    idempotency_key: str | None = None,
+    prep_acknowledged: bool = False,
+    now: datetime | None = None,
+) -> Series:
+    """Book every session of a series or none, in one transaction."""
+    for n, s in enumerate(sessions):
+        require_aware(s.start, f"sessions[{n}].start")
+    begin_write(db.session)
+    replay = idempotency.find(actor.user_id, idempotency_key, "POST /series")
+    if replay is not None:
+        return db.session.get(Series, replay.response["series_id"])
+    treatment = load_treatment(treatment_slug)
+    patient = resolve_patient(actor, patient_id)
+    count = treatment.protocol.sessions if treatment.protocol is not None else 1
+    if not 1 <= len(sessions) <= count:
+        raise InvalidRequest(
+            f"{treatment.name} is a series of {count} session(s); "
+            f"send between 1 and {count} sessions, not {len(sessions)}.",
+            code="wrong_session_count",
+        )
+    for s in sessions:
+        check_practitioner_exists(s.practitioner_id)
+    ordered = sorted(sessions, key=lambda s: s.start)
+    written, _ = write_sessions(Booking(
+        actor, treatment, patient, [ProposedSession(s.start, s.practitioner_id, None, i) for i, s in enumerate(ordered)],
+        override_reason, now or utcnow(), new_series=True, avoid_dates=avoid_dates,
+        prep_acknowledged=prep_acknowledged,
+    ))
+    series = written[0].series
+    idempotency.remember(actor.user_id, idempotency_key, "POST /series", 201, {"series_id": series.id})
+    db.session.commit()
+    return series
 
 
 def plan(
@@ -171,8 +294,8 @@ def plan(
 ) -> tuple[Treatment, SeriesPlan, list[Problem]]:
     """Propose a whole series from ``first_start``; books nothing.
 
-    Returns the plan and every problem booking it would meet (the planner's, plus the rules
-    that depend on the patient: consultation, contraindication, prep window, aftercare).
+    The planner applies every rule a booking would, the patient's record included when the
+    patient is known; without one, the rules about a patient's record cannot be judged yet.
     """
     require_aware(first_start, "first_start")
     now = now or utcnow()
@@ -180,95 +303,39 @@ def plan(
     patient = resolve_patient(actor, patient_id) if (actor.is_patient or patient_id is not None) else None
     if practitioner_id is not None:
         check_practitioner_exists(practitioner_id)
+    series_plan = plan_for(treatment, first_start, practitioner_id=practitioner_id,
+                           patient_id=patient.id if patient else None, avoid_dates=avoid_dates, now=now)
+    return treatment, series_plan, list(series_plan.problems)
+
+
+def plan_for(
+    treatment: Treatment, first_start: datetime, *, practitioner_id: int | None, patient_id: int | None,
+    avoid_dates: Sequence[date] = (), sessions: int | None = None, held: Sequence[BookedAppointment] = (),
+    ignore_ids: frozenset[int] = frozenset(), now: datetime,
+) -> SeriesPlan:
+    """The planner's series from ``first_start`` with what it needs loaded: the window it says
+    it can look at, and the patient's record.
+
+    ``sessions`` plans fewer sessions than the protocol (the rest of a series), ``held`` are
+    sessions the patient already holds that the bookings do not show yet, ``ignore_ids``
+    appointments being moved.
+    """
     spec = schedules.treatment_spec(treatment)
-    protocol = spec.protocol
-    span_days = (protocol.interval_max_days or 0) * max(1, protocol.sessions) + 1
-    context = load_context(first_start - timedelta(days=1), first_start + timedelta(days=span_days + 15),
-                           treatment_id=treatment.id)
+    if sessions is not None:
+        spec = replace(spec, protocol=replace(spec.protocol, sessions=sessions))
+    low, high = plan_reach(spec, first_start, tuple(rule_cache.current_rules().treatments.values()))
+    context = load_context(low, high, treatment_id=treatment.id, patient_id=patient_id)
+    booked = [b for b in context.booked if b.appointment_id not in ignore_ids] + list(held)
+    facts = patient_facts(patient_id, treatment, ignore_ids=ignore_ids) if patient_id is not None else None
     series_plan = plan_series(
-        spec, first_start, context.practitioner_list, context.room_list, context.booked, context.policy, now,
-        practitioner_id=practitioner_id, patient_id=patient.id if patient else None,
-        avoid_dates=tuple(avoid_dates),
+        spec, first_start, context.practitioner_list, context.room_list, booked, context.policy, now,
+        practitioner_id=practitioner_id, patient_id=patient_id, avoid_dates=tuple(avoid_dates),
+        consultation_starts=facts.consultation_starts if facts else (),
+        contraindicated_ids=facts.contraindicated_ids if facts else frozenset(),
+        intake_missing=facts.intake_missing if facts else False,
     )
-    problems = list(series_plan.problems)
-    placed = [ProposedSession(s.start, s.practitioner_id, s.room_id, s.index)
-              for s in series_plan.sessions if s.placed and s.practitioner_id is not None]
-    if placed:
-        facts = patient_facts(patient.id, treatment) if patient else None
-        checked = check_booking(
-            spec, placed, patient_id=patient.id if patient else -1, practitioners=context.practitioners,
-            rooms=context.rooms, booked=context.booked, policy=context.policy, now=now,
-            consultation_starts=facts.consultation_starts if facts else (),
-            contraindicated_ids=facts.contraindicated_ids if facts else frozenset(),
-        )
-        if patient is None:
-            # Without a patient, patient-specific rules cannot be judged yet.
-            checked = [p for p in checked if p.code not in ("consultation_required", "contraindicated")]
-        problems += [p for p in checked if p not in problems]
-    return treatment, series_plan, problems
-
-
-@retry_deadlocks
-def book_series(
-    actor: Actor,
-    *,
-    treatment_slug: str,
-    sessions: Sequence[SessionRequest],
-    patient_id: int | None = None,
-    override_reason: str | None = None,
-    avoid_dates: Sequence[date] = (),
-    idempotency_key: str | None = None,
-    now: datetime | None = None,
-) -> Series:
-    """Book every session of a series or none, in one transaction."""
-    for n, s in enumerate(sessions):
-        require_aware(s.start, f"sessions[{n}].start")
-    begin_write(db.session)
-    replay = idempotency.find(actor.user_id, idempotency_key, "POST /series")
-    if replay is not None:
-        return db.session.get(Series, replay.response["series_id"])
-    now = now or utcnow()
-    treatment = load_treatment(treatment_slug)
-    patient = resolve_patient(actor, patient_id)
-    spec = schedules.treatment_spec(treatment)
-    if not 1 <= len(sessions) <= spec.protocol.sessions:
-        raise InvalidRequest(
-            f"{treatment.name} is a series of {spec.protocol.sessions} session(s); "
-            f"send between 1 and {spec.protocol.sessions} sessions, not {len(sessions)}.",
-            code="wrong_session_count",
-        )
-    for s in sessions:
-        check_practitioner_exists(s.practitioner_id)
-    ordered = sorted(sessions, key=lambda s: s.start)
-    proposed = [ProposedSession(s.start, s.practitioner_id, None, i) for i, s in enumerate(ordered)]
-    context = load_context(ordered[0].start, ordered[-1].start + timedelta(minutes=spec.duration_minutes),
-                           treatment_id=treatment.id, practitioner_ids={s.practitioner_id for s in ordered})
-    proposed, _ = assign_rooms(spec, proposed, context)
-    facts = patient_facts(patient.id, treatment)
-    problems = check_booking(
-        spec, proposed, patient_id=patient.id, practitioners=context.practitioners,
-        rooms=context.rooms, booked=context.booked, policy=context.policy, now=now,
-        consultation_starts=facts.consultation_starts, contraindicated_ids=facts.contraindicated_ids,
-    )
-    overridden = decide(actor, problems, override_reason)
-    reason = override_reason if overridden else None
-    series = Series(patient_id=patient.id, treatment_id=treatment.id, status="active",
-                    avoid_dates=[d.isoformat() for d in avoid_dates], created_by_id=actor.user_id)
-    db.session.add(series)
-    appointments = []
-    for session in proposed:
-        appointment = _new_appointment(treatment, patient, session, actor, reason, series)
-        db.session.add(appointment)
-        appointments.append(appointment)
-        flush_or_conflict(session.index)
-    audit.record("series.booked", actor_id=actor.user_id, entity_type="series", entity_id=series.id,
-                 after={"treatment": treatment.slug, "sessions": len(appointments),
-                        "overridden": overridden or None},
-                 reason=reason, patient_id=patient.id)
-    for appointment in appointments:
-        audit.record_appointment("appointment.booked", appointment, actor_id=actor.user_id,
-                                 reason=reason, overridden=overridden)
-    notifications.queue_series_confirmation(series, appointments, get_settings())
-    idempotency.remember(actor.user_id, idempotency_key, "POST /series", 201, {"series_id": series.id})
-    db.session.commit()
-    return series
+    if facts is None:
+        # Without a patient, the rules about a patient's record cannot be judged yet.
+        problems = tuple(p for p in series_plan.problems if p.code not in RECORD_CODES)
+        series_plan = SeriesPlan(series_plan.sessions, problems)
+    return series_plan

@@ -4,32 +4,20 @@ series) and cancel one appointment or the rest of a series."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from booking.database import begin_write, retry_deadlocks
 from booking.extensions import db
 from booking.mail import notifications
 from booking.models import Appointment, BLOCKING_STATUSES, Series
 from booking.models.base import utcnow
-from booking.scheduling import (
-    Problem,
-    ProposedSession,
-    check_booking,
-    check_cancellation_cutoff,
-    plan_series,
-)
-from booking.services import audit, schedules
+from booking.scheduling import Problem, ProposedSession, check_cancellation_cutoff
+from booking.services import audit, consultations, schedules
 from booking.services.actor import Actor
-from booking.services.booking import assign_rooms, check_practitioner_exists, flush_or_conflict, require_aware
+from booking.services.booking import Booking, check_practitioner_exists, plan_for, require_aware, write_sessions
 from booking.services.clinic import get_settings
 from booking.services.errors import ServiceError
-from booking.services.loading import (
-    load_appointment_for,
-    load_context,
-    load_treatment,
-    patient_facts,
-    require_writer,
-)
+from booking.services.loading import load_appointment_for, load_treatment, require_writer
 from booking.services.rules import decide
 
 
@@ -68,7 +56,10 @@ def reschedule(
     replan_following: bool = False,
     now: datetime | None = None,
 ) -> Appointment:
-    """Move one appointment; re-checks its series neighbours, or re-plans the following sessions."""
+    """Move one appointment; re-checks its series neighbours, or re-plans the following sessions.
+
+    Moving is booking again in the new place, through the same pipeline as booking.
+    """
     require_aware(start, "start")
     begin_write(db.session)
     now = now or utcnow()
@@ -79,82 +70,40 @@ def reschedule(
     practitioner_id = practitioner_id or appointment.practitioner_id
     check_practitioner_exists(practitioner_id)
     treatment = load_treatment(appointment.treatment.slug)
-    spec = schedules.treatment_spec(treatment)
     before_sessions, after_sessions = _series_neighbours(appointment)
     moving = [appointment] + (after_sessions if replan_following else [])
-    ignore = frozenset(a.id for a in moving)
-
+    problems = _cutoff_problems(appointment, now) + consultations.dependents_problems(appointment, start)
     new_starts = {appointment.id: (start, practitioner_id)}
-    problems = _cutoff_problems(appointment, now)
     if replan_following and after_sessions:
-        problems += _replan(spec, appointment, after_sessions, start, practitioner_id, ignore, now, new_starts)
-
-    sessions = [ProposedSession(new_starts[a.id][0], new_starts[a.id][1], None, a.series_index) for a in moving]
-    last_end = max(s.start for s in sessions) + timedelta(minutes=spec.duration_minutes)
-    context = load_context(min(s.start for s in sessions), last_end, treatment_id=treatment.id,
-                           practitioner_ids={s.practitioner_id for s in sessions}, patient_id=appointment.patient_id)
-    context = replace(context, booked=[b for b in context.booked if b.appointment_id not in ignore])
-    sessions, _ = assign_rooms(spec, sessions, context)
-    facts = patient_facts(appointment.patient_id, treatment)
-    neighbour_before = max((a.start_at for a in before_sessions), default=None)
-    neighbour_after = None if replan_following else min((a.start_at for a in after_sessions), default=None)
-    problems += check_booking(
-        spec, sessions, patient_id=appointment.patient_id, practitioners=context.practitioners,
-        rooms=context.rooms, booked=context.booked, policy=context.policy, now=now,
-        consultation_starts=facts.consultation_starts, contraindicated_ids=facts.contraindicated_ids,
-        ignore_ids=ignore, neighbours_before=neighbour_before, neighbours_after=neighbour_after,
-    )
-    if appointment.series_index not in (None, 0):
-        # The consultation rule binds only the first session of a series.
-        problems = [p for p in problems if p.code != "consultation_required"]
-    overridden = decide(actor, list(dict.fromkeys(problems)), override_reason)
-    settings = get_settings()
-    by_id = {a.id: a for a in moving}
-    for session, moved in zip(sessions, moving):
-        if moved.start_at == session.start and moved.practitioner_id == session.practitioner_id \
-                and moved.room_id == session.room_id:
-            continue
-        snapshot = audit.snapshot(moved)
-        moved.practitioner_id = session.practitioner_id
-        moved.room_id = session.room_id
-        moved.place(session.start, treatment.duration_minutes, treatment.buffer_before_minutes,
-                    treatment.buffer_after_minutes)
-        moved.ical_sequence += 1
-        moved.updated_by_id = actor.user_id
-        moved.updated_at = utcnow()
-        if overridden:
-            moved.override_reason = override_reason
-        flush_or_conflict(moved.series_index)
-        audit.record_appointment("appointment.moved", moved, actor_id=actor.user_id, before=snapshot,
-                                 reason=override_reason if overridden else None, overridden=overridden)
-        notifications.queue_invite(by_id[moved.id], settings, "moved")
+        problems += _replan(treatment, appointment, after_sessions, start, practitioner_id, moving, now, new_starts)
+    write_sessions(Booking(
+        actor, treatment, appointment.patient,
+        [ProposedSession(*new_starts[a.id], None, a.series_index) for a in moving],
+        override_reason, now, moving=moving, problems=problems,
+        neighbours_before=max((a.start_at for a in before_sessions), default=None),
+        neighbours_after=None if replan_following else min((a.start_at for a in after_sessions), default=None),
+    ))
     db.session.commit()
     return appointment
 
 
-def _replan(spec, appointment, following, start, practitioner_id, ignore, now, new_starts) -> list[Problem]:
+def _replan(treatment, appointment, following, start, practitioner_id, moving, now, new_starts) -> list[Problem]:
     """Plan the following sessions again from the moved one; fill ``new_starts``."""
-    protocol = replace(spec.protocol, sessions=len(following) + 1)
-    plan_spec = replace(spec, protocol=protocol)
-    span = (protocol.interval_max_days or 0) * protocol.sessions + 15
-    context = load_context(start - timedelta(days=1), start + timedelta(days=span), treatment_id=spec.treatment_id)
-    booked = [b for b in context.booked if b.appointment_id not in ignore]
     series = appointment.series
-    plan = plan_series(
-        plan_spec, start, context.practitioner_list, context.room_list, booked, context.policy, now,
-        practitioner_id=practitioner_id, patient_id=appointment.patient_id,
-        avoid_dates=series.avoid_days() if series else (),
+    plan = plan_for(
+        treatment, start, practitioner_id=practitioner_id, patient_id=appointment.patient_id,
+        avoid_dates=series.avoid_days() if series else (), sessions=len(following) + 1,
+        ignore_ids=frozenset(a.id for a in moving), now=now,
     )
-    problems = []
     offset = appointment.series_index or 0
     for planned, later in zip(plan.sessions[1:], following):
         if planned.placed and planned.practitioner_id is not None:
             new_starts[later.id] = (planned.start, planned.practitioner_id)
         else:
             new_starts[later.id] = (later.start_at, later.practitioner_id)
-    problems += [replace(p, session_index=(p.session_index or 0) + offset) if p.session_index is not None else p
-                 for p in plan.problems if p.session_index != 0]
-    return problems
+    # The moved session itself (the plan's first) is checked by the booking pipeline.
+    return [replace(p, session_index=p.session_index + offset) for p in plan.problems
+            if p.session_index not in (None, 0)]
 
 
 def cancel(
@@ -178,7 +127,7 @@ def cancel(
     if rest_of_series:
         _, after = _series_neighbours(appointment)
         targets += [a for a in after if a.status == "booked"]
-    problems = _cutoff_problems(appointment, now)
+    problems = _cutoff_problems(appointment, now) + consultations.dependents_problems(appointment, None)
     overridden = decide(actor, problems, override_reason)
     settings = get_settings()
     for target in targets:

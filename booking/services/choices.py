@@ -9,12 +9,18 @@ from datetime import date, datetime, timedelta
 
 from booking.models import Treatment
 from booking.models.base import utcnow
-from booking.scheduling import PlannedSession, Problem, ProposedSession, Slot, check_booking, free_slots, plan_series
-from booking.scheduling.clock import local_date, local_day_bounds
+from booking.scheduling import PlannedSession, Problem, ProposedSession, Slot, check_booking, free_slots
+from booking.scheduling.clock import local_date
+from booking.scheduling.conflict_checks import as_booked
+from booking.scheduling.intervals import intersect_pairs, merge_pairs
+from booking.scheduling.rulebook import EARLIEST, LATEST, consultations_allowed, spacing_allowed
 from booking.scheduling.series import spacing
-from booking.services import schedules
+from booking.scheduling.series_start import RECORD_CODES
+from booking.scheduling.timeline import from_ticks
+from booking.services import consultations, schedules
 from booking.services.actor import Actor
-from booking.services.availability import available_slots
+from booking.services.availability import available_slots, search_window
+from booking.services.booking import assign_rooms, plan_for
 from booking.services.clinic import get_settings
 from booking.services.loading import load_appointment_for, load_context, patient_facts
 
@@ -51,118 +57,129 @@ def propose(
 ) -> Proposal:
     """The series from the given sessions; sessions after ``replan_from`` are planned afresh.
 
-    With one given session (the first) the whole series is planned from it. The rules a
-    booking would apply are checked on the result so the page can warn before confirming.
+    With one given session (the first) the whole series is planned from it. Sessions the
+    patient chose are judged by the booking check; the planner places the rest around them
+    by the same rules, so the page can warn before confirming.
     """
     now = now or utcnow()
     spec = schedules.treatment_spec(treatment)
     total = spec.protocol.sessions
     keep = list(sessions[: (replan_from + 1) if replan_from is not None else len(sessions)])
-    first = keep[-1][0] if keep else now
-    span = spacing(spec.protocol)[2] * max(1, total) + 20
-    context = load_context(min(s for s, _ in keep) - timedelta(days=1), first + timedelta(days=span),
-                           treatment_id=treatment.id)
+    duration = timedelta(minutes=spec.duration_minutes)
     planned: list[PlannedSession] = [
-        PlannedSession(i, s, s + timedelta(minutes=spec.duration_minutes), p, None, True) for i, (s, p) in enumerate(keep)
+        PlannedSession(i, s, s + duration, p, None, True) for i, (s, p) in enumerate(keep)
     ]
     problems: list[Problem] = []
+    if len(keep) > 1 or len(keep) == total:
+        problems += _check_chosen(treatment, keep, patient_id=patient_id, now=now)
     if len(keep) < total:
-        booked = list(context.booked)
-        rest = replace(spec, protocol=replace(spec.protocol, sessions=total - len(keep) + 1))
-        plan = plan_series(rest, keep[-1][0], context.practitioner_list, context.room_list, booked, context.policy, now,
-                           practitioner_id=keep[-1][1], patient_id=patient_id, avoid_dates=tuple(avoid))
+        held = [as_booked(spec, s, p, None, patient_id, appointment_id=-(i + 1)) for i, (s, p) in enumerate(keep[:-1])]
+        plan = plan_for(treatment, keep[-1][0], practitioner_id=keep[-1][1], patient_id=patient_id, avoid_dates=avoid,
+                        sessions=total - len(keep) + 1, held=held, now=now)
         offset = len(keep) - 1
-        for s in plan.sessions[1:]:
-            planned.append(replace(s, index=s.index + offset))
+        planned[-1] = replace(plan.sessions[0], index=offset) if len(keep) == 1 else planned[-1]
+        planned += [replace(s, index=s.index + offset) for s in plan.sessions[1:]]
+        # The plan's first session is the last one kept: judged above, unless it is the only one.
         problems += [replace(p, session_index=p.session_index + offset) for p in plan.problems
-                     if p.session_index not in (None, 0)]
-    placed = [ProposedSession(s.start, s.practitioner_id, None, s.index) for s in planned
-              if s.placed and s.practitioner_id is not None]
-    facts = patient_facts(patient_id, treatment) if patient_id else None
-    from booking.services.booking import assign_rooms
+                     if len(keep) == 1 or p.session_index not in (None, 0)]
+    return Proposal(planned, list(dict.fromkeys(problems)))
 
-    placed, _ = assign_rooms(spec, placed, context)
-    checked = check_booking(
-        spec, placed, patient_id=patient_id or -1, practitioners=context.practitioners, rooms=context.rooms,
+
+def _check_chosen(
+    treatment: Treatment, chosen: Sequence[tuple[datetime, int]], *, patient_id: int | None, now: datetime
+) -> list[Problem]:
+    """What the booking check says of the sessions the patient chose, in series order."""
+    spec = schedules.treatment_spec(treatment)
+    starts = [s for s, _ in chosen]
+    context = load_context(min(starts), max(starts) + timedelta(minutes=spec.duration_minutes),
+                           treatment_id=treatment.id, patient_id=patient_id)
+    sessions, _ = assign_rooms(spec, [ProposedSession(s, p, None, i) for i, (s, p) in enumerate(chosen)], context)
+    facts = patient_facts(patient_id, treatment) if patient_id else None
+    problems = check_booking(
+        spec, sessions, patient_id=patient_id, practitioners=context.practitioners, rooms=context.rooms,
         booked=context.booked, policy=context.policy, now=now,
         consultation_starts=facts.consultation_starts if facts else (),
         contraindicated_ids=facts.contraindicated_ids if facts else frozenset(),
+        intake_missing=facts.intake_missing if facts else False,
     )
-    if patient_id is None:
-        checked = [p for p in checked if p.code not in ("consultation_required", "contraindicated")]
-    problems += [p for p in checked if p not in problems]
-    return Proposal(planned, problems)
+    if facts is None:
+        problems = [p for p in problems if p.code not in RECORD_CODES]
+    return problems
 
 
 def session_alternatives(
     actor: Actor | None, treatment: Treatment, sessions: Sequence[tuple[datetime, int]], index: int,
     *, patient_id: int | None, now: datetime | None = None,
 ) -> list[Slot]:
-    """Free times for session ``index`` that keep it inside its window after the previous one."""
+    """Free times for session ``index`` the rules allow after the sessions before it (the ones
+    after it are planned again from the new time)."""
+    now = now or utcnow()
     spec = schedules.treatment_spec(treatment)
-    target, low, high = spacing(spec.protocol)
     tz = get_settings().timezone
     current = local_date(sessions[index][0], tz)
+    facts = patient_facts(patient_id, treatment) if patient_id else None
     if index == 0:
         first_day, last_day = current - timedelta(days=7), current + timedelta(days=7)
+        within = consultations_allowed(spec.protocol, facts.consultation_starts, tz) if facts else None
     else:
-        previous = local_date(sessions[index - 1][0], tz)
-        first_day, last_day = previous + timedelta(days=low), previous + timedelta(days=high)
-    first_day = max(first_day, local_date(now or utcnow(), tz))
-    if last_day < first_day:
-        return []
-    context = load_context(local_day_bounds(first_day, tz).start, local_day_bounds(last_day, tz).end,
-                           treatment_id=treatment.id)
-    others = [s for i, s in enumerate(sessions) if i != index]
-    slots = free_slots(spec, context.practitioner_list, context.room_list, context.booked, context.policy,
-                       first_day, last_day, now or utcnow(), patient_id=patient_id, respect_prep=index == 0)
-    return [s for s in slots if not any(abs((s.start - o[0]).total_seconds()) < 60 for o in others)]
+        _, low, high = spacing(spec.protocol)
+        previous = sessions[index - 1][0]
+        first_day = local_date(previous, tz) + timedelta(days=low)
+        last_day = local_date(previous, tz) + timedelta(days=high)
+        within = [spacing_allowed(spec.protocol, tz, previous=previous)]
+    return _free(treatment, first_day, last_day, now=now, patient_id=patient_id, within=within,
+                 held=[as_booked(spec, s, p, None, patient_id, appointment_id=-(i + 1))
+                       for i, (s, p) in enumerate(sessions[:index])])
 
 
 def reschedule_options(actor: Actor, appointment_id: int, *, now: datetime | None = None) -> list[Slot]:
-    """Times a booked appointment can move to that keep its series valid (its neighbours' windows)."""
+    """Times a booked appointment can move to that keep everything around it valid: its series
+    neighbours' spacing, the consultation it needs, the sessions that need it (a consultation)."""
     now = now or utcnow()
     appointment = load_appointment_for(actor, appointment_id)
     treatment = appointment.treatment
     spec = schedules.treatment_spec(treatment)
     tz = get_settings().timezone
-    today = local_date(now, tz)
     current = local_date(appointment.start_at, tz)
-    first_day, last_day = current - timedelta(days=14), current + timedelta(days=14)
+    before, after = [], []
     if appointment.series is not None:
-        _, low, high = spacing(spec.protocol)
         active = [a for a in appointment.series.appointments if a.id != appointment.id
                   and a.status in ("booked", "checked_in", "completed")]
         before = [a for a in active if (a.series_index or 0) < (appointment.series_index or 0)]
         after = [a for a in active if (a.series_index or 0) > (appointment.series_index or 0)]
-        if before:
-            prev = local_date(before[-1].start_at, tz)
-            first_day, last_day = prev + timedelta(days=low), prev + timedelta(days=high)
-        if after:
-            nxt = local_date(after[0].start_at, tz)
-            first_day = max(first_day, nxt - timedelta(days=high))
-            last_day = min(last_day, nxt - timedelta(days=low))
-    first_day = max(first_day, today)
+    within = [spacing_allowed(spec.protocol, tz, previous=before[-1].start_at if before else None,
+                              following=after[0].start_at if after else None)]
+    facts = patient_facts(appointment.patient_id, treatment, ignore_ids=frozenset({appointment.id}))
+    if facts.contraindicated_ids or facts.intake_missing:
+        return []  # no time would be accepted until the questionnaire is dealt with
+    if appointment.series_index in (None, 0):
+        needed = consultations_allowed(spec.protocol, facts.consultation_starts, tz)
+        if needed is not None:
+            within = intersect_pairs(within, merge_pairs(needed))
+    depending = consultations.keeping_dependents(appointment)
+    if depending is not None:
+        within = intersect_pairs(within, depending)
+    if not within:
+        return []
+    first_day = current - timedelta(days=14) if within[0][0] == EARLIEST else local_date(from_ticks(within[0][0]), tz)
+    last_day = current + timedelta(days=14) if within[-1][1] == LATEST else local_date(from_ticks(within[-1][1] - 1), tz)
+    slots = _free(treatment, first_day, last_day, now=now, patient_id=appointment.patient_id, within=within,
+                  ignore_ids=frozenset({appointment.id}))
+    return [s for s in slots if s.start != appointment.start_at]
+
+
+def _free(
+    treatment: Treatment, first_day: date, last_day: date, *, now: datetime, patient_id: int | None,
+    within, held: Sequence = (), ignore_ids: frozenset[int] = frozenset(),
+) -> list[Slot]:
+    """Free slots for a patient between two local dates, by every rule, within ``within``."""
+    tz = get_settings().timezone
+    first_day = max(first_day, local_date(now, tz))
     if last_day < first_day:
         return []
-    context = load_context(local_day_bounds(first_day, tz).start, local_day_bounds(last_day, tz).end,
-                           treatment_id=treatment.id)
-    booked = [b for b in context.booked if b.appointment_id != appointment.id]
-    slots = free_slots(spec, context.practitioner_list, context.room_list, booked, context.policy,
-                       first_day, last_day, now, patient_id=appointment.patient_id, respect_prep=True)
-    facts = patient_facts(appointment.patient_id, treatment, ignore_ids=frozenset({appointment.id}))
-    good = []
-    for slot in slots:
-        if slot.start == appointment.start_at:
-            continue
-        problems = check_booking(
-            spec, [ProposedSession(slot.start, slot.practitioner_id, slot.room_id, appointment.series_index)],
-            patient_id=appointment.patient_id, practitioners=context.practitioners, rooms=context.rooms,
-            booked=booked, policy=context.policy, now=now, consultation_starts=facts.consultation_starts,
-            contraindicated_ids=facts.contraindicated_ids, ignore_ids=frozenset({appointment.id}),
-        )
-        if appointment.series_index not in (None, 0):
-            problems = [p for p in problems if p.code != "consultation_required"]
-        if not problems:
-            good.append(slot)
-    return good
+    spec = schedules.treatment_spec(treatment)
+    start, end = search_window(first_day, last_day, tz)
+    context = load_context(start, end, treatment_id=treatment.id, patient_id=patient_id)
+    booked = [b for b in context.booked if b.appointment_id not in ignore_ids] + list(held)
+    return free_slots(spec, context.practitioner_list, context.room_list, booked, context.policy,
+                      first_day, last_day, now, patient_id=patient_id, within=within)

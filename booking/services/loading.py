@@ -21,6 +21,7 @@ from booking.models import (
     User,
 )
 from booking.scheduling import model as sm
+from booking.scheduling.rulebook import Reach, reach
 from booking.services import rule_cache, schedules
 from booking.services.actor import Actor
 from booking.services.clinic import get_settings
@@ -48,17 +49,19 @@ class RuleContext:
 
 
 def load_context(
-    start: datetime, end: datetime, *, treatment_id: int | None = None,
+    start: datetime, end: datetime, *, treatment_id: int,
     practitioner_ids: Iterable[int] | None = None, patient_id: int | None = None,
 ) -> RuleContext:
-    """Schedules, rooms and booked appointments touching ``[start, end)``.
+    """Schedules, rooms and the booked appointments the rules can see for ``treatment_id``
+    starting in ``[start, end]``.
 
-    ``treatment_id`` keeps only the practitioners and rooms who give/serve it, and
-    ``practitioner_ids`` only the named practitioners (a booking checks just its own): loading
-    every schedule was most of a booking's time (docs/PERFORMANCE.md). A practitioner left out
-    is, to the rules, one who does not give the treatment. With ``practitioner_ids`` and
-    ``patient_id`` the booked time is also only that of those practitioners, of the rooms kept
-    and of the patient: nobody else's appointments can clash with the booking.
+    How far around the window appointments are read is asked of the rules
+    (``rulebook.reach``: buffers, and for ``patient_id`` the longest aftercare), never a fixed
+    margin. ``practitioner_ids`` keeps only the named practitioners (a booking checks just its
+    own): loading every schedule was most of a booking's time (docs/PERFORMANCE.md). A
+    practitioner left out is, to the rules, one who does not give the treatment. With
+    ``practitioner_ids`` and ``patient_id`` the booked time is also only that of those
+    practitioners, of the rooms kept and of the patient: nobody else's can clash.
     """
     rules = rule_cache.current_rules()
     asked = frozenset(practitioner_ids) if practitioner_ids is not None else None
@@ -74,8 +77,18 @@ def load_context(
         policy=schedules.clinic_policy(get_settings(), rules.closures_between(around_start, around_end)),
         practitioners=practitioners,
         rooms=rooms,
-        booked=schedules.booked_between(start, end, treatments=rules.treatments, involved=involved),
+        booked=schedules.booked_between(start, end, reach=reach_of(treatment_id, rules), patient_id=patient_id,
+                                        treatments=rules.treatments, involved=involved),
     )
+
+
+def reach_of(treatment_id: int, rules: rule_cache.ClinicRules | None = None) -> Reach:
+    """How far the rules look around a window for ``treatment_id`` (``rulebook.reach``)."""
+    rules = rules or rule_cache.current_rules()
+    spec = rules.treatments.get(treatment_id)
+    if spec is None:  # a treatment newer than the cached rules
+        spec = schedules.treatment_spec(db.session.get(Treatment, treatment_id))
+    return reach(spec, tuple(rules.treatments.values()))
 
 
 def load_treatment(slug: str) -> Treatment:
@@ -135,10 +148,14 @@ class PatientFacts:
 
     consultation_starts: tuple[datetime, ...]
     contraindicated_ids: frozenset[int]
+    # The treatment lists contraindications and the patient never filled in the questionnaire:
+    # the one test for "ask for the questionnaire first", on the web and in the API.
+    intake_missing: bool
 
 
 def patient_facts(patient_id: int, treatment: Treatment, *, ignore_ids: frozenset[int] = frozenset()) -> PatientFacts:
-    """The patient's consultations (for this treatment's rule) and whether it is contraindicated."""
+    """The patient's consultations (for this treatment's rule), whether it is contraindicated,
+    and whether the questionnaire this treatment's contraindications are judged on is missing."""
     protocol = treatment.protocol
     starts: tuple[datetime, ...] = ()
     if protocol is not None and protocol.consultation_treatment_id is not None:
@@ -151,12 +168,14 @@ def patient_facts(patient_id: int, treatment: Treatment, *, ignore_ids: frozense
             ).order_by(Appointment.start_at)
         ))
     contraindicated: frozenset[int] = frozenset()
+    intake_missing = False
     if protocol is not None and protocol.contraindications:
         intake = db.session.scalar(select(Intake).where(Intake.patient_id == patient_id))
+        intake_missing = intake is None
         flagged = intake.flagged() if intake is not None else set()
         if flagged & set(protocol.contraindications):
             cleared = db.session.scalar(select(Clearance.id).where(
                 Clearance.patient_id == patient_id, Clearance.treatment_id == treatment.id))
             if cleared is None:
                 contraindicated = frozenset({treatment.id})
-    return PatientFacts(starts, contraindicated)
+    return PatientFacts(starts, contraindicated, intake_missing)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
@@ -25,6 +25,7 @@ from booking.models import (
     Treatment,
 )
 from booking.scheduling import model as sm
+from booking.scheduling.rulebook import Reach
 
 
 def clinic_policy(settings: ClinicSettings, closures: Iterable[ClinicClosure] = ()) -> sm.ClinicPolicy:
@@ -170,24 +171,31 @@ class Involved:
 
 
 def booked_between(
-    start: datetime, end: datetime, *, margin: timedelta = timedelta(days=4),
+    start: datetime, end: datetime, *, reach: Reach | None = None, patient_id: int | None = None,
     treatments: Mapping[int, sm.TreatmentSpec] | None = None, involved: Involved | None = None,
 ) -> list[sm.BookedAppointment]:
-    """Active appointments whose held span touches ``[start - margin, end + margin)``.
+    """Active appointments the rules can see for new appointments starting in ``[start, end]``.
 
-    The margin covers buffers and aftercare windows (up to 72 h in practice) of appointments
-    just outside the window. Each appointment's treatment facts (area, kind, buffers,
-    aftercare) come from ``treatments`` (the cached rules) when given, so the query reads one
-    table; otherwise from a second query. ``involved`` keeps only the appointments of some
-    resources.
+    How far around the window to read is the rules' answer (``scheduling.rulebook.reach``):
+    other people's appointments whose held span (buffers included) can meet the new one's,
+    and the patient's own as far as any aftercare reaches. With no ``reach`` only what overlaps
+    the window is read. Each appointment's treatment facts (area, kind, buffers, aftercare)
+    come from ``treatments`` (the cached rules) when given, so the query reads one table;
+    otherwise from a second query. ``involved`` keeps only the appointments of some resources.
     """
-    window = _held_in(start, end, margin)
+    reach = reach or Reach(timedelta(0), timedelta(0), timedelta(0), timedelta(0))
+    where = and_(*_held_in(start - reach.resources_before, end + reach.resources_after))
     if involved is not None:
-        window += (involved.clause(),)
+        where = and_(where, involved.clause())
+    if patient_id is not None:
+        own = _held_in(start - reach.patient_before, end + reach.patient_after)
+        where = or_(where, and_(Appointment.patient_id == patient_id, *own))
     columns = (Appointment.id, Appointment.patient_id, Appointment.practitioner_id, Appointment.room_id,
                Appointment.treatment_id, Appointment.start_at, Appointment.end_at)
     order = (Appointment.start_at, Appointment.id)
-    rows = db.session.execute(select(*columns).where(*window).order_by(*order)).all()
+    rows = db.session.execute(
+        select(*columns).where(Appointment.status.in_(BLOCKING_STATUSES), where).order_by(*order)
+    ).all()
     # Per treatment: (body area, buffer before, buffer after, aftercare hours, kind).
     if treatments is not None:
         facts = {
@@ -203,21 +211,22 @@ def booked_between(
                 .outerjoin(Protocol, Protocol.treatment_id == Treatment.id))
         }
     if any(row[4] not in facts for row in rows):  # a treatment newer than the cached rules
-        return booked_between(start, end, margin=margin, involved=involved)
+        return booked_between(start, end, reach=reach, patient_id=patient_id, involved=involved)
     # Plain tuple unpacking and positional arguments: a window can hold thousands of rows, and
     # named attribute access on each row was most of this function's time.
     booked = []
-    for appointment_id, patient_id, practitioner_id, room_id, treatment_id, start_at, end_at in rows:
+    for appointment_id, patient_id_, practitioner_id, room_id, treatment_id, start_at, end_at in rows:
         body_area, before, after, aftercare, kind = facts[treatment_id]
         booked.append(sm.BookedAppointment(
-            appointment_id, patient_id, practitioner_id, room_id, treatment_id, body_area,
+            appointment_id, patient_id_, practitioner_id, room_id, treatment_id, body_area,
             start_at, end_at, before, after, aftercare, kind,
         ))
     return booked
 
 
-def booked_version(start: datetime, end: datetime, *, margin: timedelta = timedelta(days=4)) -> tuple:
-    """A fingerprint of the active appointments ``booked_between`` would read for the window.
+def booked_version(start: datetime, end: datetime, *, reach: Reach) -> tuple:
+    """A fingerprint of the active appointments ``booked_between`` would read for the window
+    (with no patient: answers for a patient are never reused).
 
     One aggregate over the same index range: how many, which ids, where they sit (practitioner,
     room, patient, held start) and when they last changed. Booking, moving or cancelling any of
@@ -233,13 +242,13 @@ def booked_version(start: datetime, end: datetime, *, margin: timedelta = timede
             func.sum(Appointment.practitioner_id), func.sum(func.coalesce(Appointment.room_id, 0)),
             func.sum(Appointment.patient_id), func.sum(seconds(Appointment.busy_start)),
             func.sum(seconds(Appointment.updated_at)),
-        ).where(*_held_in(start, end, margin))
+        ).where(Appointment.status.in_(BLOCKING_STATUSES),
+                *_held_in(start - reach.resources_before, end + reach.resources_after))
     ).one()
     return tuple(str(value) for value in row)
 
 
-def _held_in(start: datetime, end: datetime, margin: timedelta) -> tuple:
-    """WHERE: active appointments whose held span touches ``[start - margin, end + margin)``
-    (an index range on ``ix_appointment_busy_window``)."""
-    lo, hi = start - margin, end + margin
-    return (Appointment.status.in_(BLOCKING_STATUSES), Appointment.busy_start < hi, Appointment.busy_end > lo)
+def _held_in(low: datetime, high: datetime) -> tuple:
+    """WHERE: appointments whose held span touches ``[low, high)`` (an index range on
+    ``ix_appointment_busy_window``)."""
+    return (Appointment.busy_start < high, Appointment.busy_end > low)
