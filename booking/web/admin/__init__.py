@@ -2,6 +2,17 @@
 
 from flask import Blueprint
 
+from booking.services.errors import ServiceError
+from booking.web.refusals import handle_refusals
+
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def describe_refusal(error: ServiceError) -> str:
+    """A refused change as a message; nothing was written."""
+    return f"{error.message} Nothing was changed."
+
+
+handle_refusals(bp, home="admin.index", describe=describe_refusal)
 
 from booking.web.admin import routes, catalog_routes, log_routes  # noqa: E402,F401

@@ -12,11 +12,10 @@ from booking.services import catalog_admin, clinic_admin, schedule_admin
 from booking.services.catalog_admin import PROTOCOL_FIELDS, TREATMENT_FIELDS
 from booking.services.clinic import get_settings
 from booking.services.clinic_admin import SETTINGS_FIELDS, USER_FIELDS
-from booking.services.errors import ServiceError
 from booking.web.access import current_actor, roles_required
 from booking.web.admin import bp
 from booking.web.admin.forms import ConfirmForm, PrepRuleForm, SettingsForm, TreatmentForm, UserForm
-from booking.web.admin.routes import service_error
+from booking.web.refusals import refusal_page
 
 
 # --- overview and erasure requests --------------------------------------------------------
@@ -35,11 +34,7 @@ def erase(patient_id: int):
     if not ConfirmForm().validate_on_submit():
         flash("The form expired; please try again.", "error")
         return redirect(url_for("admin.index"))
-    try:
-        clinic_admin.confirm_erasure(current_actor(), patient_id)
-    except ServiceError as error:
-        service_error(error)
-        return redirect(url_for("admin.index"))
+    clinic_admin.confirm_erasure(current_actor(), patient_id)
     flash("The patient's personal data is erased; their appointments stay as “Erased patient”.", "info")
     return redirect(url_for("admin.index"))
 
@@ -89,12 +84,10 @@ def _save_treatment(row: Treatment | None):
     protocol = {name: data[name] for name in PROTOCOL_FIELDS}
     protocol["consultation_treatment_id"] = protocol["consultation_treatment_id"] or None
     protocol["contraindications"] = list(protocol["contraindications"] or [])
-    try:
-        saved = catalog_admin.save_treatment(current_actor(), row.id if row else None, treatment=values,
-                                             protocol=protocol)
-    except ServiceError as error:
-        service_error(error)
-        return _treatment_page(db.session.get(Treatment, row.id) if row else None, form, error.status)
+    refusal_page(lambda error: _treatment_page(db.session.get(Treatment, row.id) if row else None, form,
+                                               error.status))
+    saved = catalog_admin.save_treatment(current_actor(), row.id if row else None, treatment=values,
+                                         protocol=protocol)
     flash(f"{saved.name} saved.", "info")
     return redirect(url_for("admin.treatment", treatment_id=saved.id))
 
@@ -130,12 +123,9 @@ def add_prep(treatment_id: int):
     prep = PrepRuleForm()
     if not prep.validate_on_submit():
         return _treatment_page(row, _treatment_form(row), 400, prep=prep)
-    try:
-        catalog_admin.add_prep_rule(current_actor(), treatment_id, instruction=prep.instruction.data,
-                                    lead_hours=prep.lead_hours.data, remind=prep.remind.data)
-    except ServiceError as error:
-        service_error(error)
-        return _treatment_page(row, _treatment_form(row), error.status, prep=prep)
+    refusal_page(lambda error: _treatment_page(row, _treatment_form(row), error.status, prep=prep))
+    catalog_admin.add_prep_rule(current_actor(), treatment_id, instruction=prep.instruction.data,
+                                lead_hours=prep.lead_hours.data, remind=prep.remind.data)
     flash("Prep step added.", "info")
     return redirect(url_for("admin.treatment", treatment_id=treatment_id))
 
@@ -147,11 +137,8 @@ def delete_prep(rule_id: int):
     if not ConfirmForm().validate_on_submit():
         flash("The form expired; please try again.", "error")
         return redirect(url_for("admin.treatments"))
-    try:
-        treatment_id = catalog_admin.remove_prep_rule(current_actor(), rule_id)
-    except ServiceError as error:
-        service_error(error)
-        return redirect(url_for("admin.treatments"))
+    refusal_page(lambda error: redirect(url_for("admin.treatments")))
+    treatment_id = catalog_admin.remove_prep_rule(current_actor(), rule_id)
     flash("Prep step removed.", "info")
     return redirect(url_for("admin.treatment", treatment_id=treatment_id))
 
@@ -165,11 +152,9 @@ def settings():
     form = SettingsForm(obj=current) if request.method == "GET" else SettingsForm()
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                clinic_admin.save_settings(current_actor(), {name: form.data[name] for name in SETTINGS_FIELDS})
-            except ServiceError as error:
-                service_error(error)
-                return render_template("admin/settings.html", form=form, clinic=get_settings()), error.status
+            refusal_page(lambda error: (render_template("admin/settings.html", form=form, clinic=get_settings()),
+                                        error.status))
+            clinic_admin.save_settings(current_actor(), {name: form.data[name] for name in SETTINGS_FIELDS})
             flash("Settings saved.", "info")
             return redirect(url_for("admin.settings"))
         return render_template("admin/settings.html", form=form, clinic=current), 400
@@ -194,14 +179,11 @@ def _save_user(user: User | None):
     form = UserForm()
     if not form.validate_on_submit():
         return render_template("admin/user.html", user=user, form=form, clinic=get_settings()), 400
-    try:
-        saved = clinic_admin.save_user(current_actor(), user.id if user else None,
-                                       values={name: form.data[name] for name in USER_FIELDS},
-                                       password=form.password.data or None)
-    except ServiceError as error:
-        service_error(error)
-        return render_template("admin/user.html", user=user and db.session.get(User, user.id), form=form,
-                               clinic=get_settings()), error.status
+    refusal_page(lambda error: (render_template("admin/user.html", user=user and db.session.get(User, user.id),
+                                                form=form, clinic=get_settings()), error.status))
+    saved = clinic_admin.save_user(current_actor(), user.id if user else None,
+                                   values={name: form.data[name] for name in USER_FIELDS},
+                                   password=form.password.data or None)
     flash(f"{saved.name} saved.", "info")
     return redirect(url_for("admin.user", user_id=saved.id))
 

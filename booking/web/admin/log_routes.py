@@ -6,7 +6,6 @@ import json
 
 from flask import flash, redirect, render_template, request, url_for
 
-from booking.extensions import db
 from booking.services import audit_log
 from booking.services.audit_log import AuditFilter
 from booking.services.clinic import get_settings
@@ -14,6 +13,7 @@ from booking.services.errors import ServiceError
 from booking.web.access import current_actor, roles_required
 from booking.web.admin import bp
 from booking.web.admin.forms import AuditFilterForm, ConfirmForm, OutboxFilterForm
+from booking.web.refusals import refusal_page
 
 LOG_READERS = ("admin", "receptionist")
 
@@ -29,19 +29,20 @@ def audit():
     """Who changed what and why, filterable by patient, staff member, appointment and dates."""
     form = AuditFilterForm(request.args)
     form.actor.choices = [(0, "anyone")] + [(u.id, f"{u.name} ({u.role})") for u in audit_log.staff_members()]
-    page = audit_log.Page([], 1, False)
-    status = 200
-    if form.validate():
-        wanted = AuditFilter(patient=form.patient.data or "", actor_id=form.actor.data or None,
-                             appointment_id=form.appointment.data, first_day=form.first_day.data,
-                             last_day=form.last_day.data, action=form.action.data or "")
-        try:
-            page = audit_log.search_audit(current_actor(), wanted, page=request.args.get("page", 1, type=int))
-        except ServiceError as error:
-            form.last_day.errors = [*form.last_day.errors, error.message]
-            status = error.status
-    else:
-        status = 400
+    if not form.validate():
+        return _audit_page(form, audit_log.Page([], 1, False), 400)
+    wanted = AuditFilter(patient=form.patient.data or "", actor_id=form.actor.data or None,
+                         appointment_id=form.appointment.data, first_day=form.first_day.data,
+                         last_day=form.last_day.data, action=form.action.data or "")
+    refusal_page(lambda error: _audit_page(form, audit_log.Page([], 1, False), error.status, error), announce=False)
+    page = audit_log.search_audit(current_actor(), wanted, page=request.args.get("page", 1, type=int))
+    return _audit_page(form, page)
+
+
+def _audit_page(form: AuditFilterForm, page: audit_log.Page, status: int = 200, error: ServiceError | None = None):
+    """The audit log page; a refused search is shown as an error of the date fields."""
+    if error is not None:
+        form.last_day.errors = [*form.last_day.errors, error.message]
     names = audit_log.patient_names({e.patient_id for e in page.rows if e.patient_id})
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("admin/audit.html", form=form, page=page, names=names, pretty=pretty,
@@ -63,17 +64,13 @@ def outbox():
 @roles_required(*LOG_READERS)
 def retry(message_id: int):
     """Queue a failed message again."""
+    back = url_for("admin.outbox", status=request.args.get("status") or None)
     if not ConfirmForm().validate_on_submit():
         flash("The form expired; please try again.", "error")
+        return redirect(back)
+    refusal_page(lambda error: redirect(back))
+    if audit_log.retry_message(current_actor(), message_id):
+        flash("Queued again; the sender will try it on its next run.", "info")
     else:
-        try:
-            done = audit_log.retry_message(current_actor(), message_id)
-        except ServiceError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            if done:
-                flash("Queued again; the sender will try it on its next run.", "info")
-            else:
-                flash("Only a failed message can be retried; this one is not failed (any more).", "error")
-    return redirect(url_for("admin.outbox", status=request.args.get("status") or None))
+        flash("Only a failed message can be retried; this one is not failed (any more).", "error")
+    return redirect(back)

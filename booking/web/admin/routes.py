@@ -16,7 +16,6 @@ from booking.scheduling.clock import local_to_utc
 from booking.services import schedule_admin
 from booking.services.catalog_admin import save_practitioner, save_room
 from booking.services.clinic import get_settings
-from booking.services.errors import ServiceError
 from booking.web.access import current_actor, roles_required
 from booking.web.admin import bp
 from booking.web.admin.forms import (
@@ -29,6 +28,7 @@ from booking.web.admin.forms import (
     weekly_hours_form_class,
     weekly_values,
 )
+from booking.web.refusals import refusal_page
 
 
 def utc(naive):
@@ -43,12 +43,6 @@ def report(stranded: list, saved: str) -> None:
               "(listed below).", "error")
     else:
         flash(f"{saved} No booked appointment is affected.", "info")
-
-
-def service_error(error: ServiceError) -> None:
-    """A refused change as a message; nothing was written."""
-    db.session.rollback()
-    flash(f"{error.message} Nothing was changed.", "error")
 
 
 def _treatment_choices() -> list[tuple[int, str]]:
@@ -116,12 +110,9 @@ def practitioner_profile(practitioner_id: int):
     form.treatments.choices = _treatment_choices()
     if not form.validate_on_submit():
         return _practitioner_page(practitioner, 400, profile=form)
-    try:
-        save_practitioner(current_actor(), practitioner_id, color=form.color.data, active=form.active.data,
-                          treatment_ids=form.treatments.data)
-    except ServiceError as error:
-        service_error(error)
-        return _practitioner_page(practitioner, error.status, profile=form)
+    refusal_page(lambda error: _practitioner_page(practitioner, error.status, profile=form))
+    save_practitioner(current_actor(), practitioner_id, color=form.color.data, active=form.active.data,
+                      treatment_ids=form.treatments.data)
     report(schedule_admin.stranded(practitioner_id=practitioner_id), "Saved.")
     return redirect(url_for("admin.practitioner", practitioner_id=practitioner_id))
 
@@ -135,11 +126,8 @@ def practitioner_hours(practitioner_id: int):
     if not form.validate_on_submit():
         return _practitioner_page(practitioner, 400, hours=form)
     hours, breaks = weekly_values(form)
-    try:
-        stranded = schedule_admin.set_weekly_hours(current_actor(), practitioner_id, hours=hours, breaks=breaks)
-    except ServiceError as error:
-        service_error(error)
-        return _practitioner_page(practitioner, error.status, hours=form)
+    refusal_page(lambda error: _practitioner_page(practitioner, error.status, hours=form))
+    stranded = schedule_admin.set_weekly_hours(current_actor(), practitioner_id, hours=hours, breaks=breaks)
     report(stranded, "Weekly hours saved.")
     return redirect(url_for("admin.practitioner", practitioner_id=practitioner_id))
 
@@ -152,12 +140,9 @@ def practitioner_exception(practitioner_id: int):
     form = ExceptionForm()
     if not form.validate_on_submit():
         return _practitioner_page(practitioner, 400, exception=form)
-    try:
-        stranded = schedule_admin.add_exception(current_actor(), practitioner_id, day=form.day.data,
-                                                start=form.start.data, end=form.end.data, note=form.note.data or "")
-    except ServiceError as error:
-        service_error(error)
-        return _practitioner_page(practitioner, error.status, exception=form)
+    refusal_page(lambda error: _practitioner_page(practitioner, error.status, exception=form))
+    stranded = schedule_admin.add_exception(current_actor(), practitioner_id, day=form.day.data,
+                                            start=form.start.data, end=form.end.data, note=form.note.data or "")
     report(stranded, "Special day saved.")
     return redirect(url_for("admin.practitioner", practitioner_id=practitioner_id))
 
@@ -170,12 +155,9 @@ def practitioner_time_off(practitioner_id: int):
     form = SpanForm(prefix="off")
     if not form.validate_on_submit():
         return _practitioner_page(practitioner, 400, time_off=form)
-    try:
-        stranded = schedule_admin.add_time_off(current_actor(), practitioner_id, start=utc(form.start.data),
-                                               end=utc(form.end.data), reason=form.reason.data or "")
-    except ServiceError as error:
-        service_error(error)
-        return _practitioner_page(practitioner, error.status, time_off=form)
+    refusal_page(lambda error: _practitioner_page(practitioner, error.status, time_off=form))
+    stranded = schedule_admin.add_time_off(current_actor(), practitioner_id, start=utc(form.start.data),
+                                           end=utc(form.end.data), reason=form.reason.data or "")
     report(stranded, "Time off saved.")
     return redirect(url_for("admin.practitioner", practitioner_id=practitioner_id))
 
@@ -188,11 +170,7 @@ def delete_entry(kind: str, entry_id: int):
     if not ConfirmForm().validate_on_submit():
         flash("The form expired; please try again.", "error")
         return redirect(url_for("admin.index"))
-    try:
-        owner = schedule_admin.remove_entry(current_actor(), kind, entry_id)
-    except ServiceError as error:
-        service_error(error)
-        return redirect(url_for("admin.index"))
+    owner = schedule_admin.remove_entry(current_actor(), kind, entry_id)
     flash("Removed.", "info")
     if kind in ("exception", "time_off"):
         return redirect(url_for(back[kind], practitioner_id=owner))
@@ -207,20 +185,19 @@ def rooms():
     """Every room, and a form to add one."""
     form = RoomForm()
     form.treatments.choices = _treatment_choices()
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                room = save_room(current_actor(), None, name=form.name.data, active=form.active.data,
-                                 treatment_ids=form.treatments.data)
-            except ServiceError as error:
-                service_error(error)
-                status = error.status
-            else:
-                flash(f"Room {room.name} added.", "info")
-                return redirect(url_for("admin.room", room_id=room.id))
-        else:
-            status = 400
+    if request.method == "GET":
+        return _rooms_page(form)
+    if not form.validate_on_submit():
+        return _rooms_page(form, 400)
+    refusal_page(lambda error: _rooms_page(form, error.status))
+    room = save_room(current_actor(), None, name=form.name.data, active=form.active.data,
+                     treatment_ids=form.treatments.data)
+    flash(f"Room {room.name} added.", "info")
+    return redirect(url_for("admin.room", room_id=room.id))
+
+
+def _rooms_page(form: RoomForm, status: int = 200):
+    """The list of rooms with the form to add one (a submitted form keeps its input and errors)."""
     rows = db.session.scalars(select(Room).order_by(Room.name)).all()
     return render_template("admin/rooms.html", rooms=rows, form=form, clinic=get_settings()), status
 
@@ -253,12 +230,9 @@ def room(room_id: int):
     form.treatments.choices = _treatment_choices()
     if not form.validate_on_submit():
         return _room_page(row, 400, form=form)
-    try:
-        save_room(current_actor(), room_id, name=form.name.data, active=form.active.data,
-                  treatment_ids=form.treatments.data)
-    except ServiceError as error:
-        service_error(error)
-        return _room_page(row, error.status, form=form)
+    refusal_page(lambda error: _room_page(row, error.status, form=form))
+    save_room(current_actor(), room_id, name=form.name.data, active=form.active.data,
+              treatment_ids=form.treatments.data)
     report(schedule_admin.stranded(room_id=room_id), "Room saved.")
     return redirect(url_for("admin.room", room_id=room_id))
 
@@ -271,12 +245,9 @@ def room_closure(room_id: int):
     form = SpanForm(prefix="closure")
     if not form.validate_on_submit():
         return _room_page(row, 400, closure=form)
-    try:
-        stranded = schedule_admin.add_room_closure(current_actor(), room_id, start=utc(form.start.data),
-                                                   end=utc(form.end.data), reason=form.reason.data or "")
-    except ServiceError as error:
-        service_error(error)
-        return _room_page(row, error.status, closure=form)
+    refusal_page(lambda error: _room_page(row, error.status, closure=form))
+    stranded = schedule_admin.add_room_closure(current_actor(), room_id, start=utc(form.start.data),
+                                               end=utc(form.end.data), reason=form.reason.data or "")
     report(stranded, "Closure saved.")
     return redirect(url_for("admin.room", room_id=room_id))
 
@@ -286,20 +257,19 @@ def room_closure(room_id: int):
 def closures():
     """Clinic closures (holidays), and the bookings they strand."""
     form = SpanForm(prefix="closure")
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                stranded = schedule_admin.add_clinic_closure(current_actor(), start=utc(form.start.data),
-                                                             end=utc(form.end.data), reason=form.reason.data or "")
-            except ServiceError as error:
-                service_error(error)
-                status = error.status
-            else:
-                report(stranded, "Closure saved.")
-                return redirect(url_for("admin.closures"))
-        else:
-            status = 400
+    if request.method == "GET":
+        return _closures_page(form)
+    if not form.validate_on_submit():
+        return _closures_page(form, 400)
+    refusal_page(lambda error: _closures_page(form, error.status))
+    stranded = schedule_admin.add_clinic_closure(current_actor(), start=utc(form.start.data),
+                                                 end=utc(form.end.data), reason=form.reason.data or "")
+    report(stranded, "Closure saved.")
+    return redirect(url_for("admin.closures"))
+
+
+def _closures_page(form: SpanForm, status: int = 200):
+    """The clinic's closures with the form to add one, and the bookings they strand."""
     rows = db.session.scalars(select(ClinicClosure).order_by(ClinicClosure.start_at.desc())).all()
     return render_template("admin/closures.html", closures=rows, form=form, clinic=get_settings(),
                            stranded=schedule_admin.stranded(), delete_form=ConfirmForm()), status

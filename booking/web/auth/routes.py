@@ -9,9 +9,11 @@ from sqlalchemy import select
 from booking.extensions import db, limiter
 from booking.models import User
 from booking.services.clinic import get_settings
+from booking.services.errors import ServiceError
 from booking.web.access import safe_next
 from booking.web.auth import bp
 from booking.web.auth.forms import LoginForm
+from booking.web.refusals import refusal_page
 
 
 def home_for(user: User) -> str:
@@ -54,14 +56,18 @@ def register():
         return redirect(safe_next(request.args.get("next"), home_for(current_user)))
     form = RegisterForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        try:
-            user = patients.register_patient(name=form.name.data, email=form.email.data,
-                                             phone=form.phone.data, password=form.password.data)
-        except patients.EmailTaken as error:
-            form.email.errors.append(error.message)
-        else:
-            login_user(user)
-            return redirect(safe_next(form.next.data, home_for(user)))
+        refusal_page(lambda error: _register_page(form, error), announce=False)
+        user = patients.register_patient(name=form.name.data, email=form.email.data,
+                                         phone=form.phone.data, password=form.password.data)
+        login_user(user)
+        return redirect(safe_next(form.next.data, home_for(user)))
+    return _register_page(form)
+
+
+def _register_page(form, error: ServiceError | None = None):
+    """The registration form; a refusal (the e-mail is taken) is shown at the e-mail field."""
+    if error is not None:
+        form.email.errors.append(error.message)
     return render_template("auth/register.html", form=form, clinic=get_settings(),
                            login_url=url_for("auth.login", next=request.args.get("next", "")))
 
@@ -86,16 +92,13 @@ def reset_request():
 def reset(token: str):
     """Choose a new password from a reset link."""
     from booking.services import patients
-    from booking.services.errors import InvalidRequest
     from booking.web.book.forms import ResetForm
 
     form = ResetForm()
     if form.validate_on_submit():
-        try:
-            patients.reset_password(token, form.password.data, secret_key=current_app.config["SECRET_KEY"])
-        except InvalidRequest as error:
-            flash(error.message, "error")
-            return redirect(url_for("auth.reset_request"))
+        # An expired, used or broken link: ask for a new one.
+        refusal_page(lambda error: redirect(url_for("auth.reset_request")))
+        patients.reset_password(token, form.password.data, secret_key=current_app.config["SECRET_KEY"])
         flash("Your password is changed. Sign in with the new one.", "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset.html", form=form, clinic=get_settings())

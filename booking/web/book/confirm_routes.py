@@ -17,7 +17,7 @@ from booking.services import choices, patients
 from booking.services.actor import Actor
 from booking.services.booking import SessionRequest
 from booking.services.clinic import get_settings
-from booking.services.errors import RuleViolation
+from booking.services.errors import RuleViolation, ServiceError
 from booking.web.book import bp
 from booking.web.book.state import (
     PENDING,
@@ -28,6 +28,7 @@ from booking.web.book.state import (
     treatment_or_404,
 )
 from booking.web.book.forms import CallbackForm, ConfirmForm
+from booking.web.refusals import refusal_page
 
 
 # --- step 3: sign in, questionnaire, confirm ---------------------------------------------
@@ -51,22 +52,30 @@ def review():
                                form=CallbackForm(), clinic=get_settings())
     sessions = decode(pending["sessions"])
     form = ConfirmForm()
-    conflict = None
     if form.validate_on_submit():
-        try:
-            result = _book(treatment, sessions, pending)
-        except RuleViolation as error:
-            conflict = _conflict_view(treatment, sessions, error)
-        else:
-            session.pop(PENDING, None)
-            return redirect(result)
+        refusal_page(lambda error: _review_page(treatment, sessions, form, error), announce=False)
+        result = _book(treatment, sessions, pending)
+        session.pop(PENDING, None)
+        return redirect(result)
+    return _review_page(treatment, sessions, form)
+
+
+def _review_page(treatment: Treatment, sessions, form: ConfirmForm, error: ServiceError | None = None):
+    """The sessions to confirm; after a refusal, what the rules refused with the nearest free
+    times (a time taken meanwhile), or the message of any other refusal."""
+    conflict, status = None, 200
+    if isinstance(error, RuleViolation):
+        conflict = _conflict_view(treatment, sessions, error)
+    elif error is not None:
+        flash(error.message, "error")
+        status = error.status
     tz = get_settings().timezone
     names = {p.id: p.name for p in db.session.scalars(select(Practitioner))}
     return render_template(
         "book/review.html", treatment=treatment, clinic=get_settings(), form=form, conflict=conflict,
         sessions=[(to_local(s, tz), names.get(p, "")) for s, p in sessions],
         timeline=timeline_for(treatment, [s for s, _ in sessions]),
-    )
+    ), status
 
 
 def _book(treatment: Treatment, sessions, pending) -> str:

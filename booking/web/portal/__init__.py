@@ -2,6 +2,23 @@
 
 from flask import Blueprint
 
+from booking.services.clinic import get_settings
+from booking.services.errors import RuleViolation, ServiceError
+from booking.web.refusals import handle_refusals
+
 bp = Blueprint("portal", __name__)
+
+
+def describe_refusal(error: ServiceError) -> str:
+    """A refusal as one sentence, with the clinic's phone when the patient must call."""
+    text = error.message
+    if isinstance(error, RuleViolation) and any(p.code == "cancellation_cutoff" for p in error.problems):
+        phone = get_settings().phone
+        text += f" Call us on {phone}." if phone else ""
+    return text
+
+
+# Every form here posts to its own page except revoking a subscription link.
+handle_refusals(bp, home="portal.calendar_feeds", describe=describe_refusal)
 
 from booking.web.portal import routes  # noqa: E402,F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -16,13 +16,13 @@ from booking.models.base import utcnow
 from booking.scheduling.clock import to_local
 from booking.services import changes, choices, feed_links, patients, tokens
 from booking.services.clinic import get_settings
-from booking.services.errors import ServiceError
 from booking.services.loading import load_appointment_for
 from booking.web.access import current_actor, roles_required, safe_next
 from booking.web.downloads import invite_response
 from booking.web.book.forms import intake_form_class
 from booking.web.portal import bp
 from booking.web.portal.forms import ConfirmForm, NewFeedForm
+from booking.web.refusals import refusal_page
 
 
 @bp.route("/me")
@@ -59,7 +59,7 @@ def me():
 def reschedule(appointment_id: int):
     """Offered times that keep the series valid; refused inside the cut-off."""
     actor = current_actor()
-    appointment = _own_appointment(actor, appointment_id)
+    appointment = load_appointment_for(actor, appointment_id)  # another's is a 404
     form = ConfirmForm()
     if form.validate_on_submit():
         value = request.form.get("slot", "")
@@ -70,11 +70,7 @@ def reschedule(appointment_id: int):
         except ValueError:
             flash("Choose one of the offered times.", "error")
             return redirect(url_for("portal.reschedule", appointment_id=appointment_id))
-        try:
-            changes.reschedule(actor, appointment_id, start=start, practitioner_id=practitioner_id)
-        except ServiceError as error:
-            flash(_problem_text(error), "error")
-            return redirect(url_for("portal.reschedule", appointment_id=appointment_id))
+        changes.reschedule(actor, appointment_id, start=start, practitioner_id=practitioner_id)
         flash("Moved. A new invite is on its way.", "info")
         return redirect(url_for("portal.me"))
     settings = get_settings()
@@ -94,15 +90,12 @@ def reschedule(appointment_id: int):
 def cancel(appointment_id: int):
     """Cancel one session, or it and the rest of its series; refused inside the cut-off."""
     actor = current_actor()
-    appointment = _own_appointment(actor, appointment_id)
+    appointment = load_appointment_for(actor, appointment_id)  # another's is a 404
     form = ConfirmForm()
     if form.validate_on_submit():
-        try:
-            changes.cancel(actor, appointment_id, reason=(request.form.get("reason") or "").strip()[:500] or None,
-                           rest_of_series=request.form.get("rest_of_series") == "yes")
-        except ServiceError as error:
-            flash(_problem_text(error), "error")
-            return redirect(url_for("portal.me"))
+        refusal_page(lambda error: redirect(url_for("portal.me")))
+        changes.cancel(actor, appointment_id, reason=(request.form.get("reason") or "").strip()[:500] or None,
+                       rest_of_series=request.form.get("rest_of_series") == "yes")
         flash("Cancelled. The cancellation is on its way to your calendar.", "info")
         return redirect(url_for("portal.me"))
     settings = get_settings()
@@ -111,26 +104,9 @@ def cancel(appointment_id: int):
                            clinic=settings, form=form)
 
 
-def _own_appointment(actor, appointment_id: int) -> Appointment:
-    """The patient's own appointment, or 404."""
-    try:
-        return load_appointment_for(actor, appointment_id)
-    except ServiceError:
-        abort(404)
-
-
 def _inside_cutoff(appointment: Appointment, settings) -> bool:
     """True when patients can no longer change or cancel it online."""
     return appointment.start_at - utcnow() <= timedelta(hours=settings.cancel_cutoff_hours)
-
-
-def _problem_text(error: ServiceError) -> str:
-    """A refusal as one sentence, with the clinic's phone when the patient must call."""
-    text = error.message
-    if getattr(error, "problems", None) and any(p.code == "cancellation_cutoff" for p in error.problems):
-        phone = get_settings().phone
-        text += f" Call us on {phone}." if phone else ""
-    return text
 
 
 @bp.route("/me/intake", methods=["GET", "POST"])
@@ -179,11 +155,7 @@ def delete_account():
 @login_required
 def appointment_ics(appointment_id: int) -> Response:
     """"Add to calendar": the appointment's current invite as a download."""
-    try:
-        appointment = load_appointment_for(current_actor(), appointment_id)
-    except ServiceError:
-        abort(404)
-    return invite_response(appointment)
+    return invite_response(load_appointment_for(current_actor(), appointment_id))
 
 
 @bp.route("/calendar", methods=["GET", "POST"])
@@ -195,11 +167,7 @@ def calendar_feeds():
     form.target.choices = feed_links.feed_choices(actor)
     if form.validate_on_submit():
         scope, target = feed_links.parse_choice(form.target.data)
-        try:
-            secret, _ = tokens.create_feed(actor, scope, target)
-        except ServiceError as error:
-            flash(error.message, "error")
-            return redirect(url_for("portal.calendar_feeds"))
+        secret, _ = tokens.create_feed(actor, scope, target)
         # Shown once on the next page, then forgotten: the server keeps only its hash.
         session["new_feed_secret"] = secret
         return redirect(url_for("portal.calendar_feeds"))
@@ -218,9 +186,6 @@ def calendar_feeds():
 def revoke_feed(feed_id: int):
     """Revoke one of the user's subscription links."""
     if ConfirmForm().validate_on_submit():
-        try:
-            tokens.revoke_feed(current_actor(), feed_id)
-            flash("The link is revoked: calendars using it stop updating.", "info")
-        except ServiceError:
-            abort(404)
+        tokens.revoke_feed(current_actor(), feed_id)  # another's is a 404
+        flash("The link is revoked: calendars using it stop updating.", "info")
     return redirect(url_for("portal.calendar_feeds"))

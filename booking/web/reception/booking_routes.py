@@ -20,6 +20,7 @@ from booking.services.errors import RuleViolation, ServiceError
 from booking.services.loading import load_treatment
 from booking.web.access import current_actor, roles_required
 from booking.web.reception import bp
+from booking.web.refusals import refusal_page
 from booking.web.reception.forms import MAX_ID, BookingForm, NewPatientForm, PatientSearchForm
 
 FRONT_DESK = ("admin", "receptionist")
@@ -126,35 +127,37 @@ def book():
     if not form.validate_on_submit():
         return _render(form, patient=patient, status=400)
     override = (form.override_reason.data or "").strip() or None
-    try:
-        if form.mode.data == "series" and (form.plan.data or not form.sessions.entries):
-            problems = _plan(form, patient)
-            return _render(form, patient=patient, problems=problems,
-                           overridable=bool(problems) and not partition_problems(
-                               problems, staff=True, is_practitioner=False)[1])
-        if form.mode.data == "series":
-            sessions = [SessionRequest(_aware(e.form.start.data), e.form.practitioner.data) for e in form.sessions]
-            series = booking_service.book_series(current_actor(), treatment_slug=form.treatment.data,
-                                                 sessions=sessions, patient_id=patient.id, override_reason=override)
-            first = min(a.start_at for a in series.appointments)
-            message = f"Booked {len(series.appointments)} sessions for {patient.name}."
-        else:
-            appointment = booking_service.book_appointment(
-                current_actor(), treatment_slug=form.treatment.data, start=_aware(form.start.data),
-                practitioner_id=form.practitioner.data, patient_id=patient.id, override_reason=override)
-            first = appointment.start_at
-            message = f"Booked {appointment.treatment.name} for {patient.name}."
-    except RuleViolation as error:
-        db.session.rollback()
-        _choices(form)
-        blocking = partition_problems(error.problems, staff=True, is_practitioner=False)[1]
-        return _render(form, patient=patient, problems=error.problems, overridable=not blocking, status=422)
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return _render(form, patient=patient, status=error.status)
+    refusal_page(lambda error: _refused(form, patient, error), announce=False)
+    if form.mode.data == "series" and (form.plan.data or not form.sessions.entries):
+        problems = _plan(form, patient)
+        return _render(form, patient=patient, problems=problems,
+                       overridable=bool(problems) and not partition_problems(
+                           problems, staff=True, is_practitioner=False)[1])
+    if form.mode.data == "series":
+        sessions = [SessionRequest(_aware(e.form.start.data), e.form.practitioner.data) for e in form.sessions]
+        series = booking_service.book_series(current_actor(), treatment_slug=form.treatment.data,
+                                             sessions=sessions, patient_id=patient.id, override_reason=override)
+        first = min(a.start_at for a in series.appointments)
+        message = f"Booked {len(series.appointments)} sessions for {patient.name}."
+    else:
+        appointment = booking_service.book_appointment(
+            current_actor(), treatment_slug=form.treatment.data, start=_aware(form.start.data),
+            practitioner_id=form.practitioner.data, patient_id=patient.id, override_reason=override)
+        first = appointment.start_at
+        message = f"Booked {appointment.treatment.name} for {patient.name}."
     flash(message + " The invite is on its way.", "info")
     return redirect(url_for("reception.calendar", date=local_date(first, get_settings().timezone).isoformat()))
+
+
+def _refused(form: BookingForm, patient: User, error: ServiceError):
+    """The booking page again with the form as sent: rule problems listed (with the override
+    field when staff may override them all), any other refusal as a message."""
+    _choices(form)
+    if isinstance(error, RuleViolation):
+        blocking = partition_problems(error.problems, staff=True, is_practitioner=False)[1]
+        return _render(form, patient=patient, problems=error.problems, overridable=not blocking, status=422)
+    flash(error.message, "error")
+    return _render(form, patient=patient, status=error.status)
 
 
 @bp.route("/patients", methods=["POST"])
@@ -162,17 +165,20 @@ def book():
 def new_patient():
     """Add a patient who phoned in, then go on to book for them."""
     new_form = NewPatientForm()
-    if new_form.validate_on_submit():
-        try:
-            patient = reception.create_patient(current_actor(), name=new_form.name.data, email=new_form.email.data,
-                                               phone=new_form.phone.data)
-        except ServiceError as error:
-            db.session.rollback()
-            new_form.email.errors.append(error.message)
-        else:
-            flash(f"Added {patient.name}.", "info")
-            return redirect(url_for("reception.book", patient=patient.id, start=new_form.start.data or None,
-                                    practitioner=new_form.practitioner.data or None))
+    if not new_form.validate_on_submit():
+        return _new_patient_refused(new_form)
+    refusal_page(lambda error: _new_patient_refused(new_form, error), announce=False)
+    patient = reception.create_patient(current_actor(), name=new_form.name.data, email=new_form.email.data,
+                                       phone=new_form.phone.data)
+    flash(f"Added {patient.name}.", "info")
+    return redirect(url_for("reception.book", patient=patient.id, start=new_form.start.data or None,
+                            practitioner=new_form.practitioner.data or None))
+
+
+def _new_patient_refused(new_form: NewPatientForm, error: ServiceError | None = None):
+    """The booking page with the new-patient form as sent and its errors (a refusal names the e-mail)."""
+    if error is not None:
+        new_form.email.errors.append(error.message)
     form = BookingForm(formdata=None)
     _choices(form)
     return _render(form, new_form=new_form, status=400)

@@ -10,11 +10,11 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from booking.extensions import db
-from booking.models import Appointment, Practitioner
+from booking.models import INTAKE_QUESTIONS, Appointment, Practitioner
 from booking.models.base import utcnow
 from booking.scheduling.checks import partition_problems
 from booking.scheduling.clock import local_date, local_to_utc, to_local
-from booking.services import changes, clinic_calendar, reception
+from booking.services import changes, clearances, clinic_calendar, reception
 from booking.services.clinic import get_settings
 from booking.services.errors import RuleViolation, ServiceError
 from booking.web.access import current_actor, roles_required, safe_next
@@ -28,6 +28,7 @@ from booking.web.reception.forms import (
     PanelMoveForm,
     StatusForm,
 )
+from booking.web.refusals import refusal_page
 
 STAFF = ("admin", "receptionist", "practitioner")
 FRONT_DESK = ("admin", "receptionist")
@@ -129,14 +130,11 @@ def api_move(appointment_id: int):
         start = clinic_calendar.wall_to_utc(form.start.data, get_settings().timezone)
     except ValueError:
         return jsonify({"error": {"code": "bad_request", "message": "start must be a local date-time."}}), 400
-    try:
-        appointment = changes.reschedule(
-            current_actor(), appointment_id, start=start, practitioner_id=form.practitioner_id.data,
-            override_reason=(form.override_reason.data or "").strip() or None,
-            replan_following=bool(form.replan_following.data))
-    except ServiceError as error:
-        db.session.rollback()
-        return jsonify(_problem_body(error)), error.status
+    refusal_page(lambda error: (jsonify(_problem_body(error)), error.status), announce=False)
+    appointment = changes.reschedule(
+        current_actor(), appointment_id, start=start, practitioner_id=form.practitioner_id.data,
+        override_reason=(form.override_reason.data or "").strip() or None,
+        replan_following=bool(form.replan_following.data))
     tz = get_settings().timezone
     return jsonify({"id": appointment.id, "start": clinic_calendar.wall(appointment.start_at, tz),
                     "end": clinic_calendar.wall(appointment.end_at, tz),
@@ -186,13 +184,9 @@ def move(appointment_id: int):
         return _after_action(appointment_id)
     tz = get_settings().timezone
     start = local_to_utc(form.start.data.date(), form.start.data.time(), tz)
-    try:
-        row = changes.reschedule(current_actor(), appointment_id, start=start, practitioner_id=form.practitioner.data,
-                                 override_reason=(form.override_reason.data or "").strip() or None,
-                                 replan_following=form.replan_following.data)
-    except ServiceError as error:
-        _flash_error(error)
-        return _after_action(appointment_id)
+    row = changes.reschedule(current_actor(), appointment_id, start=start, practitioner_id=form.practitioner.data,
+                             override_reason=(form.override_reason.data or "").strip() or None,
+                             replan_following=form.replan_following.data)
     flash(f"Moved to {to_local(row.start_at, tz):%a %d %b %Y, %H:%M}; the patient gets the new time by e-mail.", "info")
     return _after_action(appointment_id)
 
@@ -203,17 +197,6 @@ def _after_action(appointment_id: int):
                                                                 appointment_id=appointment_id)))
 
 
-def _flash_error(error: ServiceError) -> None:
-    """A refused action as a message naming each problem."""
-    db.session.rollback()
-    problems = getattr(error, "problems", None)
-    text = " ".join(f"{p.message} ({p.code})" for p in problems) if problems else error.message
-    if isinstance(error, RuleViolation) and not partition_problems(error.problems, staff=True,
-                                                                     is_practitioner=False)[1]:
-        text += " Staff may override this with a reason."
-    flash(f"Not done: {text}", "error")
-
-
 @bp.route("/appointments/<int(max=2147483647):appointment_id>/status", methods=["POST"])
 @roles_required(*FRONT_DESK)
 def set_status(appointment_id: int):
@@ -222,11 +205,7 @@ def set_status(appointment_id: int):
     if not form.validate_on_submit():
         flash("That action is not known; nothing was changed.", "error")
         return _after_action(appointment_id)
-    try:
-        row = reception.change_status(current_actor(), appointment_id, form.action.data)
-    except ServiceError as error:
-        _flash_error(error)
-        return _after_action(appointment_id)
+    row = reception.change_status(current_actor(), appointment_id, form.action.data)
     words = {"check_in": "Checked in", "complete": "Marked completed", "no_show": "Marked as no-show"}
     flash(f"{words[form.action.data]}: {clinic_calendar.label(row)}.", "info")
     return _after_action(appointment_id)
@@ -241,12 +220,8 @@ def cancel(appointment_id: int):
         flash("Say why the appointment is cancelled; nothing was changed.", "error")
         return _after_action(appointment_id)
     reason = form.reason.data.strip()
-    try:
-        changes.cancel(current_actor(), appointment_id, reason=reason, rest_of_series=form.rest_of_series.data,
-                       override_reason=reason)
-    except ServiceError as error:
-        _flash_error(error)
-        return _after_action(appointment_id)
+    changes.cancel(current_actor(), appointment_id, reason=reason, rest_of_series=form.rest_of_series.data,
+                   override_reason=reason)
     flash("Cancelled; the patient gets the cancellation by e-mail.", "info")
     return _after_action(appointment_id)
 
@@ -258,11 +233,7 @@ def resend(appointment_id: int):
     if not ConfirmForm().validate_on_submit():
         flash("The form expired; please try again.", "error")
         return _after_action(appointment_id)
-    try:
-        row = reception.resend_invite(current_actor(), appointment_id)
-    except ServiceError as error:
-        _flash_error(error)
-        return _after_action(appointment_id)
+    row = reception.resend_invite(current_actor(), appointment_id)
     flash(f"The invite is queued again for {row.patient.email}.", "info")
     return _after_action(appointment_id)
 
@@ -292,27 +263,22 @@ def my_schedule():
 @roles_required("admin", "practitioner")
 def patient_health(patient_id: int):
     """The patient's questionnaire and contraindications; a practitioner clears them here."""
-    from booking.services import clearances
-
     form = ClearanceForm()
     if form.validate_on_submit():
-        try:
-            clearances.clear(current_actor(), patient_id, form.treatment_id.data, form.note.data or "")
-            flash("Cleared: the patient can now book this treatment.", "info")
-            return redirect(url_for("reception.patient_health", patient_id=patient_id))
-        except ServiceError as error:
-            if error.status == 404:
-                abort(404)
-            flash(error.message, "error")
-    elif request.method == "POST":
+        clearances.review(patient_id)  # no such patient: the 404 page, not the form again
+        refusal_page(lambda error: _health_page(patient_id, form))
+        clearances.clear(current_actor(), patient_id, form.treatment_id.data, form.note.data or "")
+        flash("Cleared: the patient can now book this treatment.", "info")
+        return redirect(url_for("reception.patient_health", patient_id=patient_id))
+    if request.method == "POST":
         for errors in form.errors.values():
             flash(" ".join(errors), "error")
-    try:
-        patient, answers, found = clearances.review(patient_id)
-    except ServiceError:
-        abort(404)
-    from booking.models import INTAKE_QUESTIONS
+    return _health_page(patient_id, form)
 
+
+def _health_page(patient_id: int, form: ClearanceForm):
+    """The patient's answers, what they rule out, and the clearance form."""
+    patient, answers, found = clearances.review(patient_id)
     return render_template("reception/health.html", patient=patient, answers=answers, found=found,
                            questions=INTAKE_QUESTIONS, form=form, clinic=get_settings(),
                            can_clear=current_user.role == "practitioner")
