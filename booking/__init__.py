@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
@@ -52,6 +53,7 @@ def create_app(config: str | type | None = None, **overrides: Any) -> Flask:
 
     password_hash_method["method"] = app.config["PASSWORD_HASH_METHOD"]
     register_extensions(app)
+    register_mail(app)
     register_template_helpers(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -82,6 +84,14 @@ def register_extensions(app: Flask) -> None:
     def load_user(user_id: str) -> models.User | None:
         user = db.session.get(models.User, int(user_id))
         return user if user is not None and user.active else None
+
+
+def register_mail(app: Flask) -> None:
+    """Write mail from ``templates/mail`` with links to ``BASE_URL`` (services queue it with no
+    Flask globals; see ``booking.mail.rendering``)."""
+    from booking.mail import rendering
+
+    rendering.install(rendering.MailRenderer(app.config["BASE_URL"], Path(ROOT) / "templates"))
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -109,10 +109,10 @@ def send_outbox(limit: int, loop: bool, interval: float) -> None:
     Safe to run from cron or a timer on several servers at once.
     """
     transport = transport_from_config(current_app.config)
-    max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
+    mail_from, max_attempts = current_app.config["MAIL_FROM"], current_app.config["OUTBOX_MAX_ATTEMPTS"]
     try:
         while True:
-            report = send_due(transport, limit=limit, max_attempts=max_attempts)
+            report = send_due(transport, mail_from=mail_from, limit=limit, max_attempts=max_attempts)
             click.echo(str(report))
             if not loop:
                 return

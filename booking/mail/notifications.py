@@ -1,24 +1,21 @@
 """The messages a booking change sends, queued in the outbox with their invites.
 
 An iTIP message carries one UID (RFC 5546 §3.2), so a series gets one summary e-mail without
-an invite and then one invite e-mail per session.
+an invite and then one invite e-mail per session. Each function takes the ``mail`` renderer
+to write with (default: the one ``create_app`` installed, see ``booking.mail.rendering``).
 """
 
 from __future__ import annotations
 
-from flask import current_app, render_template
-
 from booking.calendar import invites
+from booking.mail import rendering
 from booking.mail.outbox import enqueue
-from booking.models import Appointment, ClinicSettings, Series
+from booking.mail.rendering import MailRenderer
+from booking.models import Appointment, ClinicSettings, OutboxMessage, Series
+from booking.models.base import utcnow
 from booking.scheduling.clock import to_local
 from booking.scheduling.model import PrepStep
 from booking.scheduling.prep import prep_timeline
-
-
-def manage_url() -> str:
-    """Where a patient manages their bookings."""
-    return current_app.config["BASE_URL"].rstrip("/") + "/me"
 
 
 def when(appointment: Appointment, settings: ClinicSettings) -> str:
@@ -27,52 +24,61 @@ def when(appointment: Appointment, settings: ClinicSettings) -> str:
     return f"{local:%a %d %b %Y, %H:%M} ({settings.timezone})"
 
 
-def _render(name: str, **context) -> tuple[str, str]:
-    """A message's text and HTML bodies from ``templates/mail/<name>.txt|.html``."""
-    return (
-        render_template(f"mail/{name}.txt", **context),
-        render_template(f"mail/{name}.html", **context),
-    )
-
-
 def _queue_about(
-    appointment: Appointment, settings: ClinicSettings, *, template: str, kind: str, subject: str,
-    dedupe_key: str, ics: bytes | None = None, ics_method: str | None = None, **context,
-) -> None:
+    appointment: Appointment, settings: ClinicSettings, mail: MailRenderer, *, template: str, kind: str,
+    subject: str, dedupe_key: str, ics: bytes | None = None, ics_method: str | None = None, **context,
+) -> OutboxMessage:
     """Render ``templates/mail/<template>`` about one appointment and queue it to its patient."""
-    text, html = _render(template, appointment=appointment, clinic=settings, when=when(appointment, settings),
-                         manage_url=manage_url(), **context)
-    enqueue(kind=kind, to_addr=appointment.patient.email, subject=subject, body_text=text, body_html=html,
+    text, html = mail.render(template, appointment=appointment, clinic=settings, when=when(appointment, settings),
+                             manage_url=mail.manage_url, **context)
+    return enqueue(kind=kind, to_addr=appointment.patient.email, subject=subject, body_text=text, body_html=html,
             ics=ics.decode() if ics is not None else None, ics_method=ics_method,
             appointment_id=appointment.id, dedupe_key=dedupe_key)
 
 
-def queue_invite(appointment: Appointment, settings: ClinicSettings, kind: str) -> None:
+def queue_invite(appointment: Appointment, settings: ClinicSettings, kind: str, *,
+                 mail: MailRenderer | None = None) -> None:
     """Queue the REQUEST invite of a new ("booked") or moved ("moved") appointment."""
+    mail = mail or rendering.installed()
     summary, at = invites.invite_summary(appointment, settings), when(appointment, settings)
     subject = {"booked": f"Booked: {summary}, {at}", "moved": f"Moved: {summary}, now {at}"}[kind]
-    _queue_about(appointment, settings, template=kind, kind=f"appointment.{kind}", subject=subject,
+    _queue_about(appointment, settings, mail, template=kind, kind=f"appointment.{kind}", subject=subject,
                  dedupe_key=f"invite:{appointment.ical_uid}:{appointment.ical_sequence}",
-                 ics=invites.build_request(appointment, settings, manage_url()), ics_method="REQUEST")
+                 ics=invites.build_request(appointment, settings, mail.manage_url), ics_method="REQUEST")
 
 
-def queue_cancel(appointment: Appointment, settings: ClinicSettings) -> None:
+def queue_invite_again(appointment: Appointment, settings: ClinicSettings, *,
+                       mail: MailRenderer | None = None) -> OutboxMessage:
+    """Queue the current invite once more (same UID and SEQUENCE: calendars just confirm the event)."""
+    mail = mail or rendering.installed()
+    return _queue_about(
+        appointment, settings, mail, template="booked", kind="appointment.invite_resent",
+        subject=f"Your appointment: {invites.invite_summary(appointment, settings)}, {when(appointment, settings)}",
+        # The original invite holds invite:<uid>:<sequence>; a copy needs a key of its own.
+        dedupe_key=f"invite:{appointment.ical_uid}:{appointment.ical_sequence}:resent:{utcnow().isoformat()}",
+        ics=invites.build_request(appointment, settings, mail.manage_url), ics_method="REQUEST")
+
+
+def queue_cancel(appointment: Appointment, settings: ClinicSettings, *, mail: MailRenderer | None = None) -> None:
     """Queue the CANCEL of an appointment."""
-    _queue_about(appointment, settings, template="cancelled", kind="appointment.cancelled",
+    _queue_about(appointment, settings, mail or rendering.installed(), template="cancelled",
+                 kind="appointment.cancelled",
                  subject=f"Cancelled: {invites.invite_summary(appointment, settings)}, {when(appointment, settings)}",
                  dedupe_key=f"cancel:{appointment.ical_uid}:{appointment.ical_sequence}",
                  ics=invites.build_cancel(appointment, settings), ics_method="CANCEL")
 
 
-def queue_series_confirmation(series: Series, appointments: list[Appointment], settings: ClinicSettings) -> None:
+def queue_series_confirmation(series: Series, appointments: list[Appointment], settings: ClinicSettings, *,
+                              mail: MailRenderer | None = None) -> None:
     """Queue the one summary of a booked series, then one invite per session."""
+    mail = mail or rendering.installed()
     sessions = [(a, when(a, settings)) for a in appointments]
     protocol = series.treatment.protocol
     steps = [PrepStep(r.instruction, r.lead_hours, r.remind) for r in (protocol.prep_rules if protocol else [])]
     timeline = prep_timeline([a.start_at for a in appointments], steps, settings.timezone)
-    text, html = _render("series_booked", series=series, sessions=sessions, clinic=settings,
-                         manage_url=manage_url(), treatment=series.treatment,
-                         timeline=[(e, to_local(e.at, settings.timezone)) for e in timeline])
+    text, html = mail.render("series_booked", series=series, sessions=sessions, clinic=settings,
+                             manage_url=mail.manage_url, treatment=series.treatment,
+                             timeline=[(e, to_local(e.at, settings.timezone)) for e in timeline])
     enqueue(
         kind="series.booked",
         to_addr=series.patient.email,
@@ -82,18 +88,22 @@ def queue_series_confirmation(series: Series, appointments: list[Appointment], s
         dedupe_key=f"series:{series.id}:booked",
     )
     for appointment in appointments:
-        queue_invite(appointment, settings, "booked")
+        queue_invite(appointment, settings, "booked", mail=mail)
 
 
-def queue_reminder(appointment: Appointment, settings: ClinicSettings, dedupe_key: str) -> None:
+def queue_reminder(appointment: Appointment, settings: ClinicSettings, dedupe_key: str, *,
+                   mail: MailRenderer | None = None) -> None:
     """Queue the appointment reminder (no invite: the calendar already has the event)."""
-    _queue_about(appointment, settings, template="reminder", kind="appointment.reminder",
+    _queue_about(appointment, settings, mail or rendering.installed(), template="reminder",
+                 kind="appointment.reminder",
                  subject=f"Reminder: {invites.invite_summary(appointment, settings)}, {when(appointment, settings)}",
                  dedupe_key=dedupe_key)
 
 
-def queue_prep_reminder(appointment: Appointment, rule, settings: ClinicSettings, dedupe_key: str) -> None:
+def queue_prep_reminder(appointment: Appointment, rule, settings: ClinicSettings, dedupe_key: str, *,
+                        mail: MailRenderer | None = None) -> None:
     """Queue the reminder of one prep step, sent at the step's lead time."""
-    _queue_about(appointment, settings, template="prep_reminder", kind="appointment.prep_reminder",
+    _queue_about(appointment, settings, mail or rendering.installed(), template="prep_reminder",
+                 kind="appointment.prep_reminder",
                  subject=f"From today: {rule.instruction} (appointment {when(appointment, settings)})",
                  dedupe_key=dedupe_key, rule=rule)

@@ -30,7 +30,6 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 
-from flask import current_app
 from icalendar import Calendar
 from sqlalchemy import select, update
 
@@ -240,9 +239,8 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** min(attempts, 16)), MAX_BACKOFF)
 
 
-def send_due(transport: Transport, *, now: datetime | None = None, limit: int = 50,
-             max_attempts: int = 8, lease: timedelta = timedelta(minutes=5),
-             mail_from: str | None = None) -> SendReport:
+def send_due(transport: Transport, *, mail_from: str, now: datetime | None = None, limit: int = 50,
+             max_attempts: int = 8, lease: timedelta = timedelta(minutes=5)) -> SendReport:
     """Send up to ``limit`` due messages (``queued``, or ``sending`` with an expired lease).
 
     Success marks a message ``sent``; an SMTP error puts it back in the queue with
@@ -250,9 +248,9 @@ def send_due(transport: Transport, *, now: datetime | None = None, limit: int = 
     the server refuses the recipient for good (5xx). ``now`` fixes the clock (tests); the lease is
     also guarded in real time: no send starts after half of it has passed, so a slow batch hands
     its remaining messages back instead of racing the sender that would reclaim them.
+    ``mail_from`` is the From address (the ``MAIL_FROM`` setting, passed by ``flask outbox send``).
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
-    mail_from = mail_from or current_app.config["MAIL_FROM"]
     started = time.monotonic()
     lease_until = clock() + lease
     claims, failed = _claim(clock(), lease_until, limit, max_attempts, mail_from)

@@ -11,14 +11,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import render_template
 from sqlalchemy import func, or_, select
 
-from booking.calendar import invites
 from booking.database import begin_write
 from booking.extensions import db
 from booking.mail import notifications
-from booking.mail.outbox import enqueue
+from booking.mail.rendering import MailRenderer
 from booking.models import Appointment, User
 from booking.models.base import utcnow
 from booking.scheduling.clock import local_date, local_day_bounds
@@ -96,28 +94,15 @@ def change_status(actor: Actor, appointment_id: int, action: str, *, now: dateti
     return appointment
 
 
-def resend_invite(actor: Actor, appointment_id: int) -> Appointment:
-    """Queue the current invite again (same UID and SEQUENCE: calendars just confirm the event)."""
+def resend_invite(actor: Actor, appointment_id: int, *, mail: MailRenderer | None = None) -> Appointment:
+    """Queue the current invite again (same UID and SEQUENCE: calendars just confirm the event),
+    written with ``mail`` (default: the installed renderer)."""
     require_front_desk(actor)
     begin_write(db.session)
     appointment = _load(appointment_id)
     if appointment.status not in ("booked", "checked_in"):
         raise InvalidState(f"This appointment is {appointment.status.replace('_', ' ')}; there is no invite to send.")
-    settings = get_settings()
-    when = notifications.when(appointment, settings)
-    context = dict(appointment=appointment, clinic=settings, when=when, manage_url=notifications.manage_url())
-    message = enqueue(
-        kind="appointment.invite_resent",
-        to_addr=appointment.patient.email,
-        subject=f"Your appointment: {invites.invite_summary(appointment, settings)}, {when}",
-        body_text=render_template("mail/booked.txt", **context),
-        body_html=render_template("mail/booked.html", **context),
-        ics=invites.build_request(appointment, settings, notifications.manage_url()).decode(),
-        ics_method="REQUEST",
-        appointment_id=appointment.id,
-        # The original invite holds invite:<uid>:<sequence>; a copy needs a key of its own.
-        dedupe_key=f"invite:{appointment.ical_uid}:{appointment.ical_sequence}:resent:{utcnow().isoformat()}",
-    )
+    message = notifications.queue_invite_again(appointment, get_settings(), mail=mail)
     db.session.flush()
     audit.record("appointment.invite_resent", actor_id=actor.user_id, entity_type="appointment",
                  entity_id=appointment.id, patient_id=appointment.patient_id, appointment_id=appointment.id,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, current_app
 
 from booking.calendar import invites
-from booking.mail.notifications import manage_url
+from booking.mail.rendering import manage_url
 from booking.models import Appointment
 from booking.services.clinic import get_settings
 
@@ -15,7 +15,7 @@ def invite_response(appointment: Appointment) -> Response:
 
     The Content-Type's ``method`` parameter matches the METHOD inside, as Outlook requires.
     """
-    body = invites.build_current(appointment, get_settings(), manage_url())
+    body = invites.build_current(appointment, get_settings(), manage_url(current_app.config["BASE_URL"]))
     method = "CANCEL" if appointment.status == "cancelled" else "REQUEST"
     return Response(body, content_type=f"text/calendar; charset=utf-8; method={method}", headers={
         "Content-Disposition": f'attachment; filename="appointment-{appointment.id}.ics"'})

@@ -23,10 +23,12 @@ from types import SimpleNamespace
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from flask import current_app
 from icalendar import Calendar, Event
 from sqlalchemy import create_engine, select, text
 
 from booking.extensions import db
+from booking.mail import sender as outbox_sender
 from booking.mail.outbox import enqueue
 from booking.mail.sender import (
     LEASE_LOST_ERROR,
@@ -36,7 +38,6 @@ from booking.mail.sender import (
     build_email,
     message_id,
     retry_failed,
-    send_due,
     transport_from_config,
 )
 from booking.models import Appointment, OutboxMessage
@@ -44,6 +45,11 @@ from booking.models.base import utcnow
 from tests.integration.clinic import Api, at, build_clinic, monday_in
 
 MAIL_FROM = "Test Clinic <bookings@clinic.example>"
+
+
+def send_due(transport, **kwargs) -> SendReport:
+    """One sender run From the app's MAIL_FROM, as ``flask outbox send`` runs it."""
+    return outbox_sender.send_due(transport, mail_from=current_app.config["MAIL_FROM"], **kwargs)
 
 
 # --- a real SMTP server ---------------------------------------------------------------------
