@@ -79,6 +79,9 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+    from booking.services import rule_cache
+
+    rule_cache.install()  # writes to rule rows renew the stamp every process keeps its rules under
 
     @login_manager.user_loader
     def load_user(user_id: str) -> models.User | None:

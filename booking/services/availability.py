@@ -1,10 +1,11 @@
-"""Free slots the caller could book, and a per-process memo of recent answers."""
+"""Free slots the caller could book, and per-process memos of recent answers."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from booking.extensions import db
 from booking.models import Treatment
@@ -20,6 +21,7 @@ from booking.services.loading import load_context, load_treatment, patient_facts
 from booking.services.memo import Memo
 
 MAX_DAYS = 62
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,10 @@ class Availability:
 # and month; an answer is reused only while its key, read afresh each time, is unchanged.
 # A month for ten practitioners is about half a megabyte, and keys move on every minute, so a
 # few entries are enough.
-_answers: Memo[tuple[int, tuple[Slot, ...]]] = Memo(16)
+_answers: Memo[tuple[int, tuple[Slot, ...]]] = rule_cache.answer_memo(16)
+# Recent answers as written for a client (the API's JSON: thousands of slots take milliseconds
+# to serialize), by (writer, key): the same key is the same answer, byte for byte.
+_written: Memo = rule_cache.answer_memo(16)
 
 
 def search_window(first_day: date, last_day: date, tz: str) -> tuple[datetime, datetime]:
@@ -134,3 +139,31 @@ def available_slots(
     if key is not None:
         _answers.put(key, (treatment.id, tuple(slots)))
     return Availability(treatment=treatment, slots=slots, asked=asked, note=note, key=key)
+
+
+def written_available_slots(
+    write: Callable[[Availability], T],
+    actor: Actor | None,
+    *,
+    treatment_slug: str,
+    first_day: date,
+    last_day: date,
+    practitioner_id: int | None = None,
+    now: datetime | None = None,
+    reuse: bool = True,
+) -> T:
+    """``available_slots`` as ``write`` writes it (the API's JSON body). With ``reuse`` the
+    written answer is kept under its ``answer_key``, so asking again while nothing changed costs
+    neither the search nor the writing. ``write`` is one function for the process's life (a
+    module-level function), as answers are kept per writer."""
+    now = now or utcnow()
+    key = answer_key(actor, treatment_slug, first_day, last_day, practitioner_id, now) if reuse else None
+    kept = _written.get((write, key)) if key is not None else None
+    if kept is not None:
+        return kept
+    # The key was read first, so the answer worked out now is at least as new as it.
+    written = write(available_slots(actor, treatment_slug=treatment_slug, first_day=first_day, last_day=last_day,
+                                    practitioner_id=practitioner_id, now=now, reuse=False))
+    if key is not None:
+        _written.put((write, key), written)
+    return written

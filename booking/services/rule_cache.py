@@ -1,16 +1,22 @@
-"""The clinic's scheduling rules as plain values, loaded once per process and rules version.
+"""The rules repository: the clinic's scheduling rules as plain values, loaded once per process
+and rules version, and the one place the app caches anything worked out from them.
 
 Practitioners' hours, breaks, exceptions and time off, rooms and their closures, treatments
 with their protocols, and clinic closures change a few times a week, yet every availability
 answer, plan and booking needs them: loading them through the ORM was about half of each of
 those (eleven round trips; docs/PERFORMANCE.md). So each process keeps the last set it loaded,
 labelled with ``clinic_settings.rules_version``, and reuses it while the stamp is unchanged.
+Answers worked out from the rules (availability) are kept in memos made here
+(``answer_memo``), under keys that include the stamp.
 
-The stamp is renewed by a ``before_flush`` hook whenever a flush writes any of those rows, in
-the same transaction as the change, so another process sees the new stamp exactly when it can
-see the new rules. The settings row is read fresh by every request anyway (``get_settings``),
-so the check costs nothing extra. The stamp is random, never a counter: a database that is
-emptied and seeded again can never hand out a stamp an older cache entry still carries.
+Invalidation is explicit, in two ways. ``renew_stamp`` gives the clinic a new stamp in the
+current transaction, so every process drops what it keeps for the old one when it next reads
+the stamp, exactly when it can see the new rules; ``install`` (called by ``create_app``) makes
+every flush that writes a rule row call it. The settings row is read fresh by every request
+anyway (``get_settings``), so the check costs nothing extra. The stamp is random, never a
+counter: a database that is emptied and seeded again can never hand out a stamp an older cache
+entry still carries. ``forget`` drops what this process keeps (tests, or rules changed behind
+the ORM's back).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from booking.models.clinic import new_rules_version
 from booking.scheduling import model as sm
 from booking.services import schedules
 from booking.services.clinic import get_settings
+from booking.services.memo import Memo
 
 # Writing any of these changes what the scheduling rules see.
 RULE_MODELS = (
@@ -94,6 +101,24 @@ class ClinicRules:
 # The latest rules each database gave this process: {database URL: (stamp, rules)}.
 _cache: dict[str, tuple[str, ClinicRules]] = {}
 _cache_lock = threading.Lock()
+# Every memo of answers worked out from the rules, so ``forget`` reaches them all.
+_memos: list[Memo] = []
+
+
+def answer_memo(size: int) -> Memo:
+    """A memo of at most ``size`` answers worked out from the rules, emptied by ``forget``.
+    Its keys must include the rules stamp (and whatever else the answer depends on)."""
+    memo: Memo = Memo(size)
+    _memos.append(memo)
+    return memo
+
+
+def forget() -> None:
+    """Drop the rules and answers this process keeps; the next request loads them again."""
+    with _cache_lock:
+        _cache.clear()
+    for memo in _memos:
+        memo.clear()
 
 
 def current_rules() -> ClinicRules:
@@ -113,17 +138,28 @@ def current_rules() -> ClinicRules:
     return rules
 
 
-@event.listens_for(Session, "before_flush")
-def _renew_stamp(session: Session, _context, _instances) -> None:
-    """A flush that writes any rule row gives the clinic a new rules stamp, in the same
-    transaction."""
+def install() -> None:
+    """Renew the stamp on every flush, in any session, that writes a rule row (once per process;
+    ``create_app`` calls it)."""
+    if not event.contains(Session, "before_flush", _renew_on_rule_writes):
+        event.listen(Session, "before_flush", _renew_on_rule_writes)
+
+
+def renew_stamp(session: Session) -> None:
+    """Give the clinic a new rules stamp in ``session``'s transaction: once it commits, every
+    process drops the rules and answers it keeps for the old stamp."""
+    settings = session.get(ClinicSettings, 1)
+    if settings is not None:
+        settings.rules_version = new_rules_version()
+
+
+def _renew_on_rule_writes(session: Session, _context, _instances) -> None:
+    """A flush that writes any rule row renews the stamp, in the same transaction."""
     changed = any(isinstance(obj, RULE_MODELS) for obj in chain(session.new, session.deleted)) or any(
         isinstance(obj, RULE_MODELS) and session.is_modified(obj) for obj in session.dirty
     )
     if changed:
-        settings = session.get(ClinicSettings, 1)
-        if settings is not None:
-            settings.rules_version = new_rules_version()
+        renew_stamp(session)
 
 
 def load_rules() -> ClinicRules:

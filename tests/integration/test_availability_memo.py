@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from booking.extensions import db
-from booking.services import availability
+from booking.services import availability, rule_cache
 from booking.services.actor import Actor
 from tests.integration.clinic import Api, at, build_clinic, monday_in
 
@@ -93,3 +93,30 @@ def test_what_is_never_reused(app, client):
     assert key(None, now=now) == key(None, now=now + timedelta(seconds=59))
     assert key(None, now=now) != key(None, now=now + timedelta(minutes=1))  # leads count from now
     assert key(None, now=now) != key(None, now=now, practitioner_id=clinic.anna.id)
+
+
+def test_the_api_reuses_a_written_answer_until_its_key_changes_and_never_when_told_not_to(app, client, monkeypatch):
+    clinic = build_clinic()
+    api = Api(client, "rita@example.com")
+    day = monday_in(2)
+    worked_out = []
+    search = availability.available_slots
+
+    def counted(*args, **kwargs):
+        worked_out.append(kwargs["first_day"])
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(availability, "available_slots", counted)
+    path = f"/availability?treatment=consultation&start={day}&end={day}&practitioner={clinic.anna.id}"
+    first = api.get(path)
+    again = api.get(path)
+    assert first.status_code == again.status_code == 200
+    assert again.data == first.data and len(worked_out) == 1  # the same bytes, worked out once
+
+    rule_cache.forget()  # explicit: this process drops what it keeps
+    assert api.get(path).data == first.data and len(worked_out) == 2
+
+    app.config["AVAILABILITY_MEMO"] = False
+    api.get(path)
+    api.get(path)
+    assert len(worked_out) == 4

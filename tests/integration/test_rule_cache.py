@@ -109,3 +109,17 @@ def test_a_change_made_by_another_process_is_seen_at_once(app, client, database_
     after = free_starts(api, clinic.bruno.id, day)
     assert "10:00" not in after and "09:00" not in after
     assert "14:00" in after
+
+
+def test_importing_the_repository_registers_nothing_create_app_installs_the_stamp_hook():
+    script = textwrap.dedent("""
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+        from booking.services import rule_cache
+        hooked = lambda: event.contains(Session, "before_flush", rule_cache._renew_on_rule_writes)
+        assert not hooked(), "registered as a side effect of the import"
+        from booking import create_app
+        create_app("testing")
+        assert hooked()
+    """)
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=120)

@@ -17,7 +17,6 @@ from booking.services.booking import SessionRequest
 from booking.services.clinic import get_settings
 from booking.services.errors import InvalidRequest, RuleViolation
 from booking.services.loading import load_appointment_for
-from booking.services.memo import Memo
 from booking.web.downloads import invite_response
 from booking.web.api import (
     SECURITY,
@@ -101,27 +100,18 @@ def list_practitioners():
 @api.get("/availability", tags=[booking_tag], responses={200: schemas.AvailabilityOut})
 def get_availability(query: schemas.AvailabilityQuery):
     """Free slots the caller could book between two dates (inclusive, clinic time)."""
-    actor, now, reuse = g.get("actor"), utcnow(), current_app.config["AVAILABILITY_MEMO"]
-    key = availability.answer_key(actor, query.treatment, query.start, query.end, query.practitioner, now) \
-        if reuse else None
-    body = _availability_bodies.get(key) if key is not None else None
-    if body is None:
-        # The key was read first, so the answer worked out now is at least as new as it.
-        result = availability.available_slots(
-            actor, treatment_slug=query.treatment, first_day=query.start, last_day=query.end,
-            practitioner_id=query.practitioner, now=now, reuse=False,
-        )
-        body = schemas.AvailabilityOut(
-            slots=serialize.slots(result.slots), treatment=result.treatment.slug, note=result.note,
-        ).model_dump_json()
-        if key is not None:
-            _availability_bodies.put(key, body)
+    body = availability.written_available_slots(
+        _availability_json, g.get("actor"), treatment_slug=query.treatment, first_day=query.start,
+        last_day=query.end, practitioner_id=query.practitioner, reuse=current_app.config["AVAILABILITY_MEMO"],
+    )
     return current_app.response_class(body, mimetype="application/json")
 
 
-# The JSON of recent reusable answers (thousands of slots take milliseconds to serialize),
-# by the answer's key: the same key is the same answer, byte for byte.
-_availability_bodies: Memo[str] = Memo(16)
+def _availability_json(result: availability.Availability) -> str:
+    """An availability answer as the API's JSON body."""
+    return schemas.AvailabilityOut(
+        slots=serialize.slots(result.slots), treatment=result.treatment.slug, note=result.note,
+    ).model_dump_json()
 
 
 @api.post("/series/plan", tags=[booking_tag], security=SECURITY, responses={200: schemas.PlanOut})
