@@ -11,7 +11,7 @@ from booking.extensions import db
 from booking.models import Treatment
 from booking.models.base import utcnow
 from booking.scheduling import Slot, free_slots, local_day_bounds
-from booking.scheduling.clock import ONE_DAY
+from booking.scheduling.clock import ONE_DAY, local_date
 from booking.scheduling.rulebook import consultations_allowed
 from booking.services import rule_cache, schedules
 from booking.services.actor import Actor
@@ -45,6 +45,41 @@ _answers: Memo[tuple[int, tuple[Slot, ...]]] = rule_cache.answer_memo(16)
 # Recent answers as written for a client (the API's JSON: thousands of slots take milliseconds
 # to serialize), by (writer, key): the same key is the same answer, byte for byte.
 _written: Memo = rule_cache.answer_memo(16)
+
+
+@dataclass(frozen=True)
+class BookingWindow:
+    """The local days a visitor may pick from: from ``today`` to ``last_day``, the booking
+    horizon (the free-time search itself leaves out times past the horizon)."""
+
+    today: date
+    last_day: date
+
+    @property
+    def first_month(self) -> date:
+        """The first of the current month."""
+        return self.today.replace(day=1)
+
+    @property
+    def last_month(self) -> date:
+        """The first of the horizon's month."""
+        return self.last_day.replace(day=1)
+
+    def month(self, asked: date | None) -> date:
+        """The first of ``asked``'s month brought inside the window (this month when not asked)."""
+        wanted = asked.replace(day=1) if asked is not None else self.first_month
+        return min(max(wanted, self.first_month), self.last_month)
+
+    def day(self, asked: date | None) -> date | None:
+        """``asked`` when a visitor may pick it (up to a day past the horizon), else None."""
+        return asked if asked is not None and self.today <= asked <= self.last_day + ONE_DAY else None
+
+
+def booking_window(now: datetime | None = None) -> BookingWindow:
+    """Today on the clinic's wall clock to the booking horizon."""
+    settings = get_settings()
+    today = local_date(now or utcnow(), settings.timezone)
+    return BookingWindow(today=today, last_day=today + settings.horizon_days * ONE_DAY)
 
 
 def search_window(first_day: date, last_day: date, tz: str) -> tuple[datetime, datetime]:

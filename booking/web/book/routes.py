@@ -12,10 +12,9 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import Practitioner
-from booking.models.base import utcnow
 from booking.scheduling.clock import local_date, to_local
 from booking.services import choices
-from booking.services.availability import available_slots
+from booking.services.availability import available_slots, booking_window
 from booking.services.clinic import get_settings
 from booking.web.book import bp
 from booking.web.book.state import (
@@ -44,27 +43,16 @@ def choose(slug: str):
         return redirect(url_for("book.choose", slug=consultation.slug, then=slug))
     settings = get_settings()
     tz = settings.timezone
-    today = local_date(utcnow(), tz)
+    window = booking_window()
     practitioners = [p for p in db.session.scalars(select(Practitioner).where(Practitioner.active.is_(True))
                                                    .order_by(Practitioner.id)) if treatment in p.treatments]
     practitioner_id = request.args.get("practitioner", type=int)
     if practitioner_id is not None and practitioner_id not in {p.id for p in practitioners}:
         practitioner_id = None
-    try:
-        month = date.fromisoformat(request.args.get("month", "") + "-01") if request.args.get("month") else today.replace(day=1)
-    except ValueError:
-        month = today.replace(day=1)
-    month = min(max(month, today.replace(day=1)), (today + timedelta(days=settings.horizon_days)).replace(day=1))
+    month = window.month(_date_arg("month", suffix="-01"))
     days = choices.days_with_slots(actor, slug, month, practitioner_id)
-    day = None
+    day = window.day(_date_arg("day"))
     slots = []
-    if request.args.get("day"):
-        try:
-            day = date.fromisoformat(request.args["day"])
-        except ValueError:
-            day = None
-        if day is not None and not today <= day <= today + timedelta(days=settings.horizon_days + 1):
-            day = None
     if day is not None:
         slots = available_slots(actor, treatment_slug=slug, first_day=day, last_day=day,
                                 practitioner_id=practitioner_id).slots
@@ -73,11 +61,19 @@ def choose(slug: str):
     next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
     return render_template(
         "book/choose.html", treatment=treatment, clinic=settings, practitioners=practitioners,
-        practitioner_id=practitioner_id, month=month, days=days, day=day, today=today,
+        practitioner_id=practitioner_id, month=month, days=days, day=day, today=window.today,
         slots=[(to_local(s.start, tz), s, names.get(s.practitioner_id, "")) for s in slots],
-        prev_month=prev_month if prev_month >= today.replace(day=1) else None, next_month=next_month,
+        prev_month=prev_month if prev_month >= window.first_month else None, next_month=next_month,
         then=request.args.get("then"), calendar_weeks=_month_grid(month),
     )
+
+
+def _date_arg(name: str, suffix: str = "") -> date | None:
+    """The ISO date in query argument ``name`` (completed with ``suffix``), or None."""
+    try:
+        return date.fromisoformat(request.args[name] + suffix) if request.args.get(name) else None
+    except ValueError:
+        return None
 
 
 def _month_grid(month: date) -> list[list[date | None]]:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from booking.extensions import db
-from booking.models import INTAKE_QUESTIONS, Appointment, Series
-from booking.models.base import utcnow
+from booking.models import INTAKE_QUESTIONS
 from booking.scheduling.clock import to_local
-from booking.services import changes, choices, feed_links, patients, tokens
+from booking.services import changes, choices, feed_links, patient_bookings, patients, tokens
 from booking.services.clinic import get_settings
 from booking.services.loading import load_appointment_for
 from booking.web.access import current_actor, roles_required, safe_next
@@ -29,29 +25,9 @@ from booking.web.refusals import refusal_page
 @roles_required("patient")
 def me():
     """Upcoming and past appointments, each series with its progress, and what can be done."""
-    rows = db.session.scalars(
-        select(Appointment).where(Appointment.patient_id == current_user.id)
-        .options(selectinload(Appointment.treatment), selectinload(Appointment.practitioner),
-                 selectinload(Appointment.series))
-        .order_by(Appointment.start_at)
-    ).all()
-    now = utcnow()
-    settings = get_settings()
-    cutoff = timedelta(hours=settings.cancel_cutoff_hours)
-    upcoming = [a for a in rows if a.end_at >= now and a.status in ("booked", "checked_in")]
-    past = [a for a in rows if a not in upcoming]
-    series_rows = db.session.scalars(
-        select(Series).where(Series.patient_id == current_user.id).options(selectinload(Series.appointments))
-        .order_by(Series.created_at.desc())
-    ).all()
-    progress = []
-    for series in series_rows:
-        total = series.treatment.protocol.sessions if series.treatment.protocol else len(series.appointments)
-        done = sum(1 for a in series.appointments if a.status == "completed")
-        progress.append((series, done, total))
-    return render_template("portal/me.html", upcoming=upcoming, past=list(reversed(past)), progress=progress,
-                           changeable={a.id: a.start_at - now > cutoff for a in upcoming},
-                           clinic=settings, form=ConfirmForm())
+    mine = patient_bookings.overview(current_user.id)
+    return render_template("portal/me.html", upcoming=mine.upcoming, past=mine.past, progress=mine.progress,
+                           changeable=mine.changeable, clinic=get_settings(), form=ConfirmForm())
 
 
 @bp.route("/me/appointments/<int(max=2147483647):appointment_id>/reschedule", methods=["GET", "POST"])
@@ -74,7 +50,7 @@ def reschedule(appointment_id: int):
         flash("Moved. A new invite is on its way.", "info")
         return redirect(url_for("portal.me"))
     settings = get_settings()
-    inside_cutoff = _inside_cutoff(appointment, settings)
+    inside_cutoff = not patient_bookings.changeable_online(appointment)
     options = [] if inside_cutoff or appointment.status != "booked" else choices.reschedule_options(actor, appointment_id)
     tz = settings.timezone
     by_day: dict = {}
@@ -98,15 +74,9 @@ def cancel(appointment_id: int):
                        rest_of_series=request.form.get("rest_of_series") == "yes")
         flash("Cancelled. The cancellation is on its way to your calendar.", "info")
         return redirect(url_for("portal.me"))
-    settings = get_settings()
-    inside_cutoff = _inside_cutoff(appointment, settings)
-    return render_template("portal/cancel.html", appointment=appointment, inside_cutoff=inside_cutoff,
-                           clinic=settings, form=form)
-
-
-def _inside_cutoff(appointment: Appointment, settings) -> bool:
-    """True when patients can no longer change or cancel it online."""
-    return appointment.start_at - utcnow() <= timedelta(hours=settings.cancel_cutoff_hours)
+    return render_template("portal/cancel.html", appointment=appointment,
+                           inside_cutoff=not patient_bookings.changeable_online(appointment),
+                           clinic=get_settings(), form=form)
 
 
 @bp.route("/me/intake", methods=["GET", "POST"])
