@@ -4,6 +4,7 @@ erasure requests and password resets."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -15,8 +16,10 @@ from booking.mail.outbox import enqueue
 from booking.models import INTAKE_QUESTIONS, Appointment, AuditEvent, FeedToken, Intake, Series, Treatment, User
 from booking.models.base import utcnow
 from booking.services import audit
+from booking.services.actor import Actor
 from booking.services.clinic import get_settings
-from booking.services.errors import InvalidRequest, NotFound
+from booking.services.errors import Forbidden, InvalidRequest, NotFound
+from booking.services.loading import patient_facts
 
 RESET_MAX_AGE = 60 * 60  # a reset link works for one hour
 
@@ -70,10 +73,52 @@ def save_intake(patient_id: int, answers: dict[str, bool], notes: str = "") -> I
     return intake
 
 
+def own_intake(actor: Actor) -> Intake | None:
+    """The caller's own questionnaire (None when never filled in); only patients have one."""
+    return intake_of(_own_patient_id(actor))
+
+
+def answer_own_intake(actor: Actor, answers: Mapping[str, bool], notes: str = "") -> Intake:
+    """Store the caller's questionnaire from an answer to every question, no more and no less.
+
+    The web form always sends every question (an unticked box is "no"); an API client that
+    leaves one out has not answered it, so it is refused rather than stored as "no".
+    """
+    patient_id = _own_patient_id(actor)
+    unknown = sorted(set(answers) - set(INTAKE_QUESTIONS))
+    if unknown:
+        raise InvalidRequest(
+            f"There is no question {', '.join(repr(k) for k in unknown)}; answer exactly these: "
+            f"{', '.join(INTAKE_QUESTIONS)} (GET /api/v1/intake lists them).",
+            code="unknown_question",
+        )
+    missing = [key for key in INTAKE_QUESTIONS if key not in answers]
+    if missing:
+        raise InvalidRequest(
+            f"Answer every question with true or false; no answer for {', '.join(repr(k) for k in missing)} "
+            "(GET /api/v1/intake lists the questions).",
+            code="answer_missing",
+        )
+    return save_intake(patient_id, dict(answers), notes)
+
+
+def _own_patient_id(actor: Actor) -> int:
+    """The caller's id when they are a patient; staff have no questionnaire of their own."""
+    if not actor.is_patient:
+        raise Forbidden("Only a patient fills in a health questionnaire, signed in as themselves; "
+                        "practitioners and admins read a patient's answers on the patient's health "
+                        "page in the reception calendar.")
+    return actor.user_id
+
+
+def intake_needed(patient_id: int, treatment: Treatment) -> bool:
+    """Whether the patient must fill in the questionnaire before booking ``treatment``
+    (the same test the booking rule ``intake_required`` uses)."""
+    return patient_facts(patient_id, treatment).intake_missing
+
+
 def contraindications_for(patient_id: int, treatment: Treatment) -> list[str]:
     """The patient's answers that rule this treatment out for online booking (uncleared)."""
-    from booking.services.loading import patient_facts
-
     if not patient_facts(patient_id, treatment).contraindicated_ids:
         return []
     intake = intake_of(patient_id)

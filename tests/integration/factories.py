@@ -8,9 +8,11 @@ from typing import Any
 
 from booking.extensions import db
 from booking.models import (
+    INTAKE_QUESTIONS,
     Appointment,
     Break,
     ClinicSettings,
+    Intake,
     PrepRule,
     Practitioner,
     Protocol,
@@ -71,6 +73,14 @@ def make_treatment(**overrides: Any) -> Treatment:
     db.session.add(treatment)
     db.session.flush()
     return treatment
+
+
+def make_intake(patient: User, **answers: bool) -> Intake:
+    """The patient's health questionnaire: "no" to every question unless ``answers`` says yes."""
+    intake = Intake(patient_id=patient.id, answers={key: answers.get(key, False) for key in INTAKE_QUESTIONS})
+    db.session.add(intake)
+    db.session.flush()
+    return intake
 
 
 def make_room(**overrides: Any) -> Room:

@@ -16,6 +16,7 @@ from booking.services import booking as booking_service
 from booking.services.actor import Actor
 from booking.services.booking import SessionRequest
 from tests.integration.clinic import PASSWORD, at, book_consultation, build_clinic, monday_in
+from tests.integration.factories import make_intake
 
 
 @pytest.fixture
@@ -193,6 +194,8 @@ def test_phoned_in_patient_is_added_and_booked_for_a_whole_series(client, clinic
     nina = db.session.scalars(select(User).where(User.email == "nina@example.com")).one()
     assert f"patient={nina.id}" in response.headers["Location"]
     book_consultation(clinic, nina, first - timedelta(days=7))
+    make_intake(nina)  # filled in for the consultation; the face series asks for it
+    db.session.commit()
     form = {"patient_id": nina.id, "treatment": "mesotherapy-face", "mode": "series",
             "start": first.strftime("%Y-%m-%dT%H:%M"), "practitioner": clinic.anna.id}
     planned = client.post("/reception/book", data={**form, "plan": "Plan the series"})

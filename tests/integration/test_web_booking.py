@@ -58,10 +58,7 @@ def test_new_patient_books_a_consultation_end_to_end(client, clinic):
         "name": "Nina New", "email": "nina@example.com", "phone": "+39 333 1234567",
         "password": "long-enough-pw", "confirm": "long-enough-pw", "next": "/book/review"})
     assert registered.headers["Location"] == "/book/review"
-    to_intake = client.get("/book/review")
-    assert "/me/intake" in to_intake.headers["Location"]
-    saved = client.post("/me/intake?next=/book/review", data={"confirm": "y", "next": "/book/review"})
-    assert saved.headers["Location"] == "/book/review"
+    # A consultation lists no contraindications, so no questionnaire first (test_api_intake.py).
     review = client.get("/book/review")
     assert "Confirm your booking" in text(review) and "Europe/Rome" in text(review)
     booked = client.post("/book/review", data={})

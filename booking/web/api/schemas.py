@@ -240,3 +240,22 @@ class IdempotencyHeader(BaseModel):
     """Send the same ``Idempotency-Key`` again to get the first result back and book nothing more."""
 
     idempotency_key: Text | None = Field(default=None, alias="Idempotency-Key", max_length=200)
+
+
+# --- health questionnaire -------------------------------------------------------------------
+class QuestionOut(BaseModel):
+    key: str = Field(description="The answer's key in answers, e.g. pregnant")
+    text: str
+
+
+class IntakeOut(BaseModel):
+    questions: list[QuestionOut]
+    answers: dict[str, bool] | None = Field(description="Question key to yes (true) or no (false); null when never filled in")
+    notes: str | None = Field(description="Anything else the patient told the clinic; null when never filled in")
+    completed_at: datetime | None = Field(description="When the questionnaire was last saved; null when never filled in")
+
+
+class IntakeIn(Strict):
+    answers: dict[Annotated[str, Field(max_length=40)], Annotated[bool, Field(strict=True)]] = Field(
+        max_length=40, description="Every question's key (see GET /api/v1/intake) to true or false; no more, no less")
+    notes: Text = Field(default="", max_length=2000)

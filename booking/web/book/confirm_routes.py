@@ -44,7 +44,7 @@ def review():
     if current_user.role != "patient":
         abort(403, description="Staff book for patients from the reception calendar.")
     treatment = treatment_or_404(pending["slug"])
-    if patients.intake_of(current_user.id) is None:
+    if patients.intake_needed(current_user.id, treatment):
         return redirect(url_for("portal.intake", next=url_for("book.review")))
     reasons = patients.contraindications_for(current_user.id, treatment)
     if reasons:
