@@ -87,28 +87,30 @@ class _Diary:
     def __init__(self, booked: Iterable[BookedAppointment], patient_id: int | None) -> None:
         """Sort ``booked`` and measure its reach."""
         self._patient_id = patient_id
+        booked = list(booked)
         self._items = sorted(
             (a for a in booked if patient_id is None or a.patient_id != patient_id), key=_START
         )
         self._mine = [a for a in booked if patient_id is not None and a.patient_id == patient_id]
+        self._held: list[BookedAppointment] = []
         self._starts = list(map(_START, self._items))
         self._before = self._after = timedelta(0)
         self._widen(self._items)
 
     def add(self, appointment: BookedAppointment) -> None:
         """One more busy appointment of the patient (a session just placed)."""
-        self._mine.append(appointment)
+        self._held.append(appointment)
 
     def remove(self, appointment: BookedAppointment) -> None:
         """Take back a session placed by ``add`` (the planner goes back on a choice)."""
-        self._mine.remove(appointment)
+        self._held.remove(appointment)
 
     def near(self, low: datetime, high: datetime) -> list[BookedAppointment]:
         """Every appointment whose span, buffers included, meets ``[low, high]``, and every one
         of the patient's; maybe more."""
         first = bisect_left(self._starts, low - self._after)
         last = bisect_right(self._starts, high + self._before)
-        return self._items[first:last] + self._mine
+        return self._items[first:last] + self._mine + self._held
 
     def _widen(self, added: Sequence[BookedAppointment]) -> None:
         """Keep the bounds covering ``added``: start, end, buffered start and buffered end.
@@ -362,25 +364,24 @@ class _Backtracking:
 def _best_first(
     request: _Request, found: Sequence[Start], previous_day: date, target: int, wanted: int
 ) -> Iterator[Start]:
-    """``found`` closest in days to ``target`` first, then to ``wanted`` minutes of the day.
+    """``found`` closest in days to ``target`` days after ``previous_day`` first (the earlier
+    day on a tie), then closest to ``wanted`` minutes of the day.
 
-    ``found`` is in (start, practitioner) order and the sort is stable, so equally close
-    starts keep that order. The best one is yielded before sorting the rest: most plans
-    never ask for a second.
+    ``found`` is in (start, practitioner) order and the sorts are stable, so equally close
+    starts keep that order. Days are taken one at a time, so a plan whose best day has a
+    free start never looks at the starts of any other day.
     """
     if not found:
         return
-    at = request.clock.at
-
-    def closeness(start: Start) -> tuple[int, int]:
-        day, minutes = at(start[0])
-        return abs((day - previous_day).days - target), abs(minutes - wanted)
-
-    best = min(found, key=closeness)
-    yield best
-    for start in sorted(found, key=closeness):
-        if start is not best:
-            yield start
+    tz, at = request.policy.timezone, request.clock.at
+    ticks = [start[0] for start in found]
+    first_day, last_day = at(ticks[0])[0], at(ticks[-1])[0]
+    days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    days.sort(key=lambda day: abs((day - previous_day).days - target))
+    for day in days:
+        low = bisect_left(ticks, to_ticks(local_day_bounds(day, tz).start))
+        high = bisect_left(ticks, to_ticks(local_day_bounds(day, tz).end), low)
+        yield from sorted(found[low:high], key=lambda start: abs(at(start[0])[1] - wanted))
 
 
 def _window(request: _Request, previous: datetime) -> tuple[date, date, tuple[int, int]]:

@@ -38,10 +38,23 @@ class BlockedStarts:
         patient_id: int | None,
     ) -> None:
         """Index the blocked starts of every booked appointment that can reach ``[low, high)``."""
-        duration = treatment.duration_minutes * MINUTE
-        by_practitioner: dict[int, list[Span]] = defaultdict(list)
-        by_room: dict[int, list[Span]] = defaultdict(list)
-        mine: list[Span] = []
+        self.treatment = treatment
+        self.patient_id = patient_id
+        self.duration = treatment.duration_minutes * MINUTE
+        self.low, self.high = low, high
+        self._practitioner_spans: dict[int, list[Span]] = defaultdict(list)
+        self._room_spans: dict[int, list[Span]] = defaultdict(list)
+        self._mine: list[Span] = []
+        self._index(booked)
+        self._practitioners: dict[int, SpanList] = {}
+        self._empty = SpanList(())
+        self.patient = SpanList(self._mine)
+
+    def _index(self, booked: Iterable[BookedAppointment]) -> None:
+        """Add the spans of ``booked`` to the lists (not yet to the indexes)."""
+        treatment, patient_id, duration = self.treatment, self.patient_id, self.duration
+        low, high = self.low, self.high
+        by_practitioner, by_room, mine = self._practitioner_spans, self._room_spans, self._mine
         low_moment, high_moment = from_ticks(low), from_ticks(high)
         for a in booked:
             if a.patient_id == patient_id and patient_id is not None:
@@ -56,13 +69,6 @@ class BlockedStarts:
             by_practitioner[a.practitioner_id].append(span)
             if a.room_id is not None:
                 by_room[a.room_id].append(span)
-        # Indexed when first asked for: a search often needs only a few practitioners.
-        self._practitioner_spans = by_practitioner
-        self._practitioners: dict[int, SpanList] = {}
-        self._room_spans = by_room
-        self._empty = SpanList(())
-        self.patient = SpanList(mine)
-        self.duration = duration
 
     def practitioner(self, practitioner_id: int) -> SpanList:
         """Blocked starts for one practitioner."""
