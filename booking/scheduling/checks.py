@@ -167,8 +167,8 @@ def check_booking(
     if ordered and intake_missing:
         buckets[0].append(Problem(
             INTAKE_REQUIRED,
-            "Please fill in the health questionnaire before booking this treatment "
-            "(in your account under \"Health questionnaire\", or PUT /api/v1/intake).",
+            "The health questionnaire must be filled in before booking this treatment: on the "
+            "web at /me/intake (My account, Health questionnaire), or with PUT /api/v1/intake.",
             ordered[0].index,
         ))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import NamedTuple
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -150,9 +151,12 @@ class BookedAppointment:
     kind: str = "treatment"
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
-    """A free start time for a treatment with a practitioner (and a room when it needs one)."""
+class Slot(NamedTuple):
+    """A free start time for a treatment with a practitioner (and a room when it needs one).
+
+    A named tuple rather than a dataclass: an answer holds thousands and a tuple is the
+    cheapest immutable value to make.
+    """
 
     start: datetime
     end: datetime
