@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
 from .clock import ONE_DAY, local_day_bounds
-from .intervals import intersect_pairs, subtract_pairs
+from .intervals import intersect_pairs, merge_pairs, subtract_pairs
 from .model import (
     BookedAppointment,
     ClinicPolicy,
@@ -208,67 +208,83 @@ class _Search:
         self.rooms = rooms
         self.earliest = earliest
         self.latest = latest
-        self._windows: dict[date, tuple[int, int]] = {}
+        self._spans: dict[tuple[date, date], tuple[int, int]] = {}
 
     def starts_for(self, person: PractitionerSchedule, days: list[date]) -> list[Start]:
-        """``(start tick, practitioner id, room id)`` of every free start for one person."""
+        """``(start tick, practitioner id, room id)`` of every free start for one person.
+
+        Day by day only what depends on the day (its periods, and the starts that fit in its
+        working time); the rest (notice, horizon, series rules, bookings, rooms) is cut from
+        the whole window at once, then the grid of each period is read off what is left.
+        """
+        tz, duration, step, pid = self.tz, self.duration, self.step, person.practitioner_id
         away = away_spans(person, self.policy)
-        busy = self.blocked.practitioner(person.practitioner_id)
-        patient = self.blocked.patient
-        within = self.within
         shape = WeekShape(person)
-        duration, step, pid = self.duration, self.step, person.practitioner_id
-        found: list[Start] = []
+        periods: list[tuple[int, int]] = []
+        fitting: list[tuple[int, int]] = []
         for day in days:
-            periods = shape.periods(day, self.tz)
-            if not periods:
-                continue
-            working = shape.working(day, self.tz, away, periods)
-            starts = [
-                (max(s, self.earliest), min(e, self.latest))
-                for s, e in fitting_starts(duration, working)
-            ]
-            starts = [(s, e) for s, e in starts if s < e]
-            if starts and within is not None:
-                starts = intersect_pairs(starts, within.within(starts[0][0], starts[-1][1]))
-            if not starts:
-                continue
-            lo, hi = starts[0][0], starts[-1][1]
-            starts = subtract_pairs(starts, busy.within(lo, hi))
-            if patient:
-                starts = subtract_pairs(starts, patient.within(lo, hi))
-            if self.rooms is None:
-                pieces: list[tuple[int, int, int | None]] = [(s, e, None) for s, e in starts]
-            else:
-                pieces = overlay(starts, self.rooms.over(self._day_window(day)))
-            day_found = [
-                (tick, pid, room_id)
-                for anchor, period_end in periods
-                for s, e, room_id in pieces
-                for tick in grid(anchor, step, max(s, anchor), min(e, period_end))
-            ]
-            if len(periods) > 1:
-                # Overlapping periods can offer the same start twice.
-                day_found = list(set(day_found))
-            found.extend(day_found)
-        if shape.overnight:
-            # A period running past midnight can overlap the next day's and repeat its starts.
-            found = list(set(found))
+            day_periods = shape.periods(day, tz)
+            if day_periods:
+                periods.extend(day_periods)
+                fitting.extend(fitting_starts(duration, shape.working(day, tz, away, day_periods)))
+        starts = [
+            (max(s, self.earliest), min(e, self.latest)) for s, e in merge_pairs(fitting)
+        ]
+        starts = [(s, e) for s, e in starts if s < e]
+        if not starts:
+            return []
+        lo, hi = starts[0][0], starts[-1][1]
+        if self.within is not None:
+            starts = intersect_pairs(starts, self.within.within(lo, hi))
+        starts = subtract_pairs(starts, self.blocked.practitioner(pid).within(lo, hi))
+        if self.blocked.patient:
+            starts = subtract_pairs(starts, self.blocked.patient.within(lo, hi))
+        if self.rooms is None:
+            pieces: list[tuple[int, int, int | None]] = [(s, e, None) for s, e in starts]
+        else:
+            pieces = overlay(starts, self.rooms.over(self._window(days)))
+        periods.sort()
+        found = [
+            (tick, pid, room_id)
+            for anchor, period_end, s, e, room_id in _meeting(periods, pieces)
+            for tick in grid(anchor, step, max(s, anchor), min(e, period_end))
+        ]
+        if len(found) > 1 and _overlapping(periods):
+            # Overlapping periods (or one running into the next day's) offer a start twice.
+            found = sorted(set(found))
         return found
 
-    def _day_window(self, day: date) -> tuple[int, int]:
-        """Ticks from the local day's start to the next day's end.
-
-        That holds every start a period beginning on ``day`` can offer (periods may run past
-        midnight); cached, since every practitioner asks for the same days.
-        """
-        window = self._windows.get(day)
+    def _window(self, days: list[date]) -> tuple[int, int]:
+        """Ticks from the first day's start to the end of the day after the last one (a
+        period may run past midnight); cached, every practitioner asks for the same."""
+        key = (days[0], days[-1])
+        window = self._spans.get(key)
         if window is None:
-            window = self._windows[day] = (
-                to_ticks(local_day_bounds(day, self.tz).start),
-                to_ticks(local_day_bounds(day + ONE_DAY, self.tz).end),
+            window = self._spans[key] = (
+                to_ticks(local_day_bounds(days[0], self.tz).start),
+                to_ticks(local_day_bounds(days[-1] + ONE_DAY, self.tz).end),
             )
         return window
+
+
+
+def _meeting(periods: Sequence[tuple[int, int]], pieces: Sequence[tuple[int, int, int | None]]):
+    """``(anchor, period end, piece start, piece end, room)`` for each period and free piece
+    that meet; both sorted by start (the periods may overlap, the pieces do not)."""
+    first = 0
+    for anchor, period_end in periods:
+        while first < len(pieces) and pieces[first][1] <= anchor:
+            first += 1
+        k = first
+        while k < len(pieces) and pieces[k][0] < period_end:
+            s, e, room_id = pieces[k]
+            yield anchor, period_end, s, e, room_id
+            k += 1
+
+
+def _overlapping(periods: Sequence[tuple[int, int]]) -> bool:
+    """True when two of the sorted periods overlap."""
+    return any(b[0] < a[1] for a, b in zip(periods, periods[1:]))
 
 
 def as_slots(found: Iterable[Start], duration: int) -> list[Slot]:

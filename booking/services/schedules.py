@@ -193,7 +193,8 @@ def booked_between(
     columns = (Appointment.id, Appointment.patient_id, Appointment.practitioner_id, Appointment.room_id,
                Appointment.treatment_id, Appointment.start_at, Appointment.end_at)
     order = (Appointment.start_at, Appointment.id)
-    rows = db.session.execute(
+    # Through the connection: plain Core rows, without the ORM's result machinery.
+    rows = db.session.connection().execute(
         select(*columns).where(Appointment.status.in_(BLOCKING_STATUSES), where).order_by(*order)
     ).all()
     # Per treatment: (body area, buffer before, buffer after, aftercare hours, kind).
