@@ -30,18 +30,17 @@ class Availability:
     consultation's slots first). ``key`` names everything the answer depends on when it may
     be reused (see ``answer_key``), else None."""
 
-    treatment: Treatment
+    treatment_slug: str
     slots: list[Slot]
-    asked: Treatment
     note: str | None = None
     key: Hashable | None = None
 
 
-# Recent answers by key: (treatment id, the slots). Many visitors ask for the same treatment
+# Recent answers by key: (treatment slug, the slots). Many visitors ask for the same treatment
 # and month; an answer is reused only while its key, read afresh each time, is unchanged.
 # A month for ten practitioners is about half a megabyte, and keys move on every minute, so a
 # few entries are enough.
-_answers: Memo[tuple[int, tuple[Slot, ...]]] = rule_cache.answer_memo(16)
+_answers: Memo[tuple[str, tuple[Slot, ...]]] = rule_cache.answer_memo(16)
 # Recent answers as written for a client (the API's JSON: thousands of slots take milliseconds
 # to serialize), by (writer, key): the same key is the same answer, byte for byte.
 _written: Memo = rule_cache.answer_memo(16)
@@ -142,38 +141,39 @@ def available_slots(
     key = answer_key(actor, treatment_slug, first_day, last_day, practitioner_id, now) if reuse else None
     kept = _answers.get(key) if key is not None else None
     if kept is not None:
-        treatment = db.session.get(Treatment, kept[0])
-        return Availability(treatment=treatment, slots=list(kept[1]), asked=treatment, key=key)
-    asked = load_treatment(treatment_slug)
-    treatment, note = asked, None
-    facts = None
-    if actor is not None and actor.is_patient and asked.protocol is not None \
-            and asked.protocol.consultation_treatment_id is not None:
-        facts = patient_facts(actor.user_id, asked)
-        consultation = db.session.get(Treatment, asked.protocol.consultation_treatment_id)
-        if not facts.consultation_starts and consultation is not None:
-            treatment = consultation
-            note = (f"{asked.name} needs a consultation first; these are the consultation's free times.")
-    spec = schedules.treatment_spec(treatment)
-    tz = get_settings().timezone
+        return Availability(treatment_slug=kept[0], slots=list(kept[1]), key=key)
+    rules = rule_cache.current_rules()
+    treatment_id = rules.active_slugs.get(treatment_slug)
+    if treatment_id is None:
+        load_treatment(treatment_slug)  # says there is no such treatment
+    spec, slug, note = rules.treatments[treatment_id], treatment_slug, None
     patient_id = actor.user_id if actor is not None and actor.is_patient else None
+    tz = get_settings().timezone
+    # The first session of a series needs a valid consultation: a patient who has none is
+    # shown the consultation's times, one who has one only the starts it allows.
+    within = None
+    if patient_id is not None and spec.protocol.consultation_treatment_id is not None:
+        asked = load_treatment(treatment_slug)
+        facts = patient_facts(patient_id, asked)
+        consultation = rules.treatments.get(spec.protocol.consultation_treatment_id)
+        if not facts.consultation_starts and consultation is not None:
+            spec, slug = consultation, db.session.get(Treatment, consultation.treatment_id).slug
+            note = f"{asked.name} needs a consultation first; these are the consultation's free times."
+        else:
+            within = consultations_allowed(spec.protocol, facts.consultation_starts, tz)
     start, end = search_window(first_day, last_day, tz)
-    context = load_context(start, end, treatment_id=treatment.id, patient_id=patient_id,
+    context = load_context(start, end, treatment_id=spec.treatment_id, patient_id=patient_id,
                            practitioner_ids=[practitioner_id] if practitioner_id is not None else None)
     practitioners = context.practitioner_list
     if practitioner_id is not None:
         practitioners = [p for p in practitioners if p.practitioner_id == practitioner_id]
-    # The first session of a series needs a valid consultation: only starts one allows.
-    within = None
-    if treatment is asked and facts is not None:
-        within = consultations_allowed(spec.protocol, facts.consultation_starts, tz)
     slots = free_slots(
         spec, practitioners, context.room_list, context.booked, context.policy, first_day, last_day, now,
         patient_id=patient_id, within=within,
     )
     if key is not None:
-        _answers.put(key, (treatment.id, tuple(slots)))
-    return Availability(treatment=treatment, slots=slots, asked=asked, note=note, key=key)
+        _answers.put(key, (slug, tuple(slots)))
+    return Availability(treatment_slug=slug, slots=slots, note=note, key=key)
 
 
 def written_available_slots(

@@ -109,9 +109,7 @@ def get_availability(query: schemas.AvailabilityQuery):
 
 def _availability_json(result: availability.Availability) -> str:
     """An availability answer as the API's JSON body."""
-    return schemas.AvailabilityOut(
-        slots=serialize.slots(result.slots), treatment=result.treatment.slug, note=result.note,
-    ).model_dump_json()
+    return serialize.availability_json(result.slots, result.treatment_slug, result.note)
 
 
 @api.post("/series/plan", tags=[booking_tag], security=SECURITY, responses={200: schemas.PlanOut})
