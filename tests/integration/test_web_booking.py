@@ -292,3 +292,27 @@ def test_huge_ids_in_patient_urls_are_404_not_500(client, clinic):
     for path in ("/me/appointments/9223372036854775808/cancel", "/me/appointments/9223372036854775808/reschedule",
                  "/me/appointments/9223372036854775808.ics", "/book/mesotherapy-face/series/change/99999999999"):
         assert client.get(path).status_code == 404
+
+
+def test_a_single_visit_with_prep_is_acknowledged_in_the_booking_and_audited(client, clinic):
+    from tests.integration.factories import make_treatment
+
+    peel = make_treatment(slug="peel", name="Peel", body_area="neck", protocol=dict(sessions=1),
+                          prep=[("No retinol", 72)])
+    clinic.anna.treatments.append(peel)
+    clinic.room.treatments.append(peel)
+    db.session.commit()
+    login(client, clinic.patient.email)
+    start = at(monday_in(3), 10)
+    slot = f"{start.isoformat()}|{clinic.anna.id}"
+    assert client.get("/book/peel/pick", query_string={"slot": slot}).headers["Location"].endswith("/book/review")
+    review = client.get("/book/review")
+    assert "I have read what to do before the session" in text(review)
+    not_read = client.post("/book/review", data={})
+    assert not_read.status_code == 200 and "Please confirm you have read" in text(not_read) and count(Appointment) == 0
+    booked = client.post("/book/review", data={"prep_read": "y"})
+    assert "/book/done?appointment=" in booked.headers["Location"]
+    appointment = db.session.scalar(select(Appointment))
+    assert appointment.prep_acknowledged_at is not None
+    events = db.session.scalars(select(AuditEvent.action).where(AuditEvent.appointment_id == appointment.id)).all()
+    assert sorted(events) == ["appointment.booked", "appointment.prep_acknowledged"]

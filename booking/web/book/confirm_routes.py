@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import Appointment, Practitioner, Series, Treatment
-from booking.models.base import utcnow
 from booking.scheduling.clock import to_local
 from booking.services import booking as booking_service
 from booking.services import choices, patients
@@ -52,7 +51,13 @@ def review():
                                form=CallbackForm(), clinic=get_settings())
     sessions = decode(pending["sessions"])
     form = ConfirmForm()
+    needs_ack = bool(treatment.protocol and treatment.protocol.prep_rules) and not pending.get("prep_read")
     if form.validate_on_submit():
+        if needs_ack and not form.prep_read.data:
+            form.prep_read.errors = ["Please confirm you have read what to do before the session."]
+            return _review_page(treatment, sessions, form)
+        if form.prep_read.data:
+            pending["prep_read"] = True
         refusal_page(lambda error: _review_page(treatment, sessions, form, error), announce=False)
         result = _book(treatment, sessions, pending)
         session.pop(PENDING, None)
@@ -84,15 +89,13 @@ def _book(treatment: Treatment, sessions, pending) -> str:
     if treatment.protocol is not None and treatment.protocol.sessions > 1:
         series = booking_service.book_series(
             actor, treatment_slug=treatment.slug, sessions=[SessionRequest(s, p) for s, p in sessions],
-            avoid_dates=[date.fromisoformat(d) for d in pending.get("avoid", [])])
-        if pending.get("prep_read"):
-            for appointment in series.appointments:
-                appointment.prep_acknowledged_at = utcnow()
-            db.session.commit()
+            avoid_dates=[date.fromisoformat(d) for d in pending.get("avoid", [])],
+            prep_acknowledged=bool(pending.get("prep_read")))
         return url_for("book.done", series=series.id)
     start, practitioner_id = sessions[0]
     appointment = booking_service.book_appointment(actor, treatment_slug=treatment.slug, start=start,
-                                                   practitioner_id=practitioner_id)
+                                                   practitioner_id=practitioner_id,
+                                                   prep_acknowledged=bool(pending.get("prep_read")))
     return url_for("book.done", appointment=appointment.id, then=pending.get("then") or "")
 
 

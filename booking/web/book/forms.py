@@ -19,7 +19,10 @@ class ChooseSeriesForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    """The final "Book" button."""
+    """The final "Book" button, and for a single visit with prep steps their acknowledgement
+    (a series acknowledges them on the proposal)."""
+
+    prep_read = BooleanField("I have read what to do before the session")
 
 
 class RegisterForm(FlaskForm):
