@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Response, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db, limiter
 from booking.models import Appointment, Practitioner, Protocol, Treatment
-from booking.models.base import utcnow
-from booking.scheduling.clock import local_day_bounds
-from booking.services import availability, booking, changes, idempotency, tokens
+from booking.services import availability, booking, changes, idempotency, listing, tokens
 from booking.services.booking import SessionRequest
-from booking.services.clinic import get_settings
 from booking.services.errors import InvalidRequest, RuleViolation
 from booking.services.loading import load_appointment_for
 from booking.web.downloads import invite_response
@@ -191,21 +186,8 @@ def create_series(body: schemas.SeriesIn, header: schemas.IdempotencyHeader):
 @api.get("/appointments", tags=[booking_tag], security=SECURITY, responses={200: schemas.AppointmentList})
 def list_appointments(query: schemas.AppointmentsQuery):
     """The caller's own appointments (patients) or all (staff), optionally between two dates."""
-    actor = actor_required()
-    tz = get_settings().timezone
-    stmt = select(Appointment).options(selectinload(Appointment.treatment)).order_by(Appointment.start_at)
-    if actor.is_patient:
-        stmt = stmt.where(Appointment.patient_id == actor.user_id)
-    if query.start is not None:
-        stmt = stmt.where(Appointment.start_at >= local_day_bounds(query.start, tz).start)
-    if query.end is not None:
-        stmt = stmt.where(Appointment.start_at < local_day_bounds(query.end, tz).end)
-    if query.start is None and query.end is None and not actor.is_patient:
-        # Staff without a range get the coming four weeks, not the whole history.
-        now = utcnow()
-        stmt = stmt.where(Appointment.start_at >= now - timedelta(days=1),
-                          Appointment.start_at < now + timedelta(days=28))
-    return _json(schemas.AppointmentList([serialize.appointment(a) for a in db.session.scalars(stmt)]))
+    appointments = listing.appointments_for(actor_required(), first_day=query.start, last_day=query.end)
+    return _json(schemas.AppointmentList([serialize.appointment(a) for a in appointments]))
 
 
 @api.get("/appointments/<int:appointment_id>", tags=[booking_tag], security=SECURITY,
