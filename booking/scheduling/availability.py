@@ -35,7 +35,7 @@ from .rulebook import (
     not_before_now,
     not_before_prep,
 )
-from .start_sets import BlockedStarts, RoomCover, WeekShape, away_spans, grid, overlay
+from .start_sets import BlockedStarts, RoomCover, grid, overlay, shape_of
 from .timeline import DAY, MINUTE, SpanList, from_ticks, to_ticks
 
 # A free start as the search finds it: (start tick, practitioner id, room id or None).
@@ -218,15 +218,14 @@ class _Search:
         the whole window at once, then the grid of each period is read off what is left.
         """
         tz, duration, step, pid = self.tz, self.duration, self.step, person.practitioner_id
-        away = away_spans(person, self.policy)
-        shape = WeekShape(person)
+        shape, closures = shape_of(person), self.policy.closures
         periods: list[tuple[int, int]] = []
         fitting: list[tuple[int, int]] = []
         for day in days:
-            day_periods = shape.periods(day, tz)
+            day_periods, working = shape.day(day, tz, closures)
             if day_periods:
                 periods.extend(day_periods)
-                fitting.extend(fitting_starts(duration, shape.working(day, tz, away, day_periods)))
+                fitting.extend(fitting_starts(duration, working))
         starts = [
             (max(s, self.earliest), min(e, self.latest)) for s, e in merge_pairs(fitting)
         ]

@@ -59,7 +59,7 @@ from .rulebook import (
     spacing_allowed,
 )
 from .series_start import place_first
-from .start_sets import WeekShape, away_spans
+from .start_sets import shape_of
 from .timeline import HOUR, MINUTE, from_ticks, to_ticks
 
 ALTERNATIVES = 5
@@ -491,7 +491,7 @@ def _why_nothing_fits(request: _Request, first_day: date, last_day: date) -> tup
         return MIN_NOTICE, f"bookings need {hours_label(policy.min_notice_hours)}' notice"
     days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
     anyone_works = any(
-        WeekShape(p).working(day, tz, away_spans(p, policy))
+        shape_of(p).day(day, tz, policy.closures)[1]
         for p in request.qualified
         for day in days
     )

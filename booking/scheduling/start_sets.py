@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from .clock import ONE_DAY, local_to_utc
 from .intervals import merge_pairs, subtract_pairs
-from .model import BookedAppointment, ClinicPolicy, Interval, PractitionerSchedule, RoomSchedule, TreatmentSpec
+from .model import BookedAppointment, Interval, PractitionerSchedule, RoomSchedule, TreatmentSpec
 from .rulebook import aftercare_blocks, closure_block, held_block, patient_block
 from .timeline import MINUTE, SpanList, from_ticks, to_ticks
 
@@ -168,6 +168,28 @@ class WeekShape:
         self.overnight = any(p.end <= p.start for p in schedule.hours) or any(
             end <= start for exc in schedule.exceptions for start, end in exc.periods
         )
+        self._schedule = schedule
+        self._days: dict[tuple, tuple[list[Span], list[Span]]] = {}
+        self._away: dict[tuple, SpanList] = {}
+
+    def day(self, day: date, tz: str, closures: tuple[Interval, ...]) -> tuple[list[Span], list[Span]]:
+        """(periods, working time) on local ``day`` with the clinic's ``closures``; kept, as
+        the same days are asked by every search until the rules change (see ``shape_of``)."""
+        key = (day, tz, closures)
+        found = self._days.get(key)
+        if found is None:
+            away = self._away.get(closures)
+            if away is None:
+                away = self._away[closures] = SpanList(
+                    [(to_ticks(t.start), to_ticks(t.end)) for t in self._schedule.time_off]
+                    + [(to_ticks(c.start), to_ticks(c.end)) for c in closures]
+                )
+            periods = self.periods(day, tz)
+            found = (periods, self.working(day, tz, away, periods) if periods else [])
+            if len(self._days) > 4096:  # a long-lived shape asked for many windows
+                self._days.clear()
+            self._days[key] = found
+        return found
 
     def periods(self, day: date, tz: str) -> list[Span]:
         """Working periods on ``day`` as ticks, sorted; an exception replaces the week."""
@@ -186,7 +208,7 @@ class WeekShape:
         """``outside_hours``: when the practitioner works on local ``day``, merged ticks.
 
         The day's periods (an exception replaces the week) minus that day's breaks, minus
-        ``away`` (time off and clinic closures, see ``away_spans``). ``periods`` may be passed
+        ``away`` (time off and clinic closures, see ``day``). ``periods`` may be passed
         when the caller already has them.
         """
         if periods is None:
@@ -198,12 +220,14 @@ class WeekShape:
         return subtract_pairs(merge_pairs(periods), cuts)
 
 
-def away_spans(schedule: PractitionerSchedule, policy: ClinicPolicy) -> SpanList:
-    """The practitioner's time off and the clinic's closures, as ticks."""
-    return SpanList(
-        [(to_ticks(t.start), to_ticks(t.end)) for t in schedule.time_off]
-        + [(to_ticks(c.start), to_ticks(c.end)) for c in policy.closures]
-    )
+@lru_cache(maxsize=256)
+def shape_of(schedule: PractitionerSchedule) -> WeekShape:
+    """The ``WeekShape`` of a schedule, one per distinct schedule in this process.
+
+    Schedules are frozen values: a changed schedule is another key, so nothing kept here can
+    go stale; the least recently used shapes are dropped.
+    """
+    return WeekShape(schedule)
 
 
 @lru_cache(maxsize=16384)

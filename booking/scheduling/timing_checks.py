@@ -28,7 +28,7 @@ from .rulebook import (
     not_before_now,
     not_before_prep,
 )
-from .start_sets import WeekShape, away_spans
+from .start_sets import shape_of
 from .timeline import from_ticks, to_ticks
 from .problems import (
     BEYOND_HORIZON,
@@ -134,11 +134,10 @@ def check_hours(
     tz = policy.timezone
     asked = Interval(start, end)
     days = _local_days(start, end, tz)
-    shape = WeekShape(practitioner)
-    away = away_spans(practitioner, policy)
+    shape = shape_of(practitioner)
     tick, length = to_ticks(start), to_ticks(end) - to_ticks(start)
     if any(
-        covers(fitting_starts(length, shape.working(day, tz, away)), tick) for day in days
+        covers(fitting_starts(length, shape.day(day, tz, policy.closures)[1]), tick) for day in days
     ):
         return []
     when = moment_label(start, tz)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime
 from typing import TypeVar
 
 from booking.extensions import db
 from booking.models import Treatment
 from booking.models.base import utcnow
-from booking.scheduling import Slot, free_slots, local_day_bounds
+from booking.scheduling import Slot, local_day_bounds
+from booking.scheduling.availability import FreeStarts, Start, as_slots
 from booking.scheduling.clock import ONE_DAY, local_date
 from booking.scheduling.rulebook import consultations_allowed
 from booking.services import rule_cache, schedules
@@ -28,19 +30,30 @@ T = TypeVar("T")
 class Availability:
     """The slots offered, and for which treatment (a patient with no consultation gets the
     consultation's slots first). ``key`` names everything the answer depends on when it may
-    be reused (see ``answer_key``), else None."""
+    be reused (see ``answer_key``), else None.
+
+    The search's own answer is ``starts`` (start tick, practitioner, room) and the length
+    in ticks: writers that need no datetimes (the API's JSON) read those; ``slots`` makes
+    the ``Slot`` values when asked.
+    """
 
     treatment_slug: str
-    slots: list[Slot]
+    starts: tuple[Start, ...]
+    duration: int
     note: str | None = None
     key: Hashable | None = None
 
+    @cached_property
+    def slots(self) -> list[Slot]:
+        """The free slots, in (start, practitioner) order."""
+        return as_slots(self.starts, self.duration)
 
-# Recent answers by key: (treatment slug, the slots). Many visitors ask for the same treatment
+
+# Recent answers by key. Many visitors ask for the same treatment
 # and month; an answer is reused only while its key, read afresh each time, is unchanged.
 # A month for ten practitioners is about half a megabyte, and keys move on every minute, so a
 # few entries are enough.
-_answers: Memo[tuple[str, tuple[Slot, ...]]] = rule_cache.answer_memo(16)
+_answers: Memo[Availability] = rule_cache.answer_memo(16)
 # Recent answers as written for a client (the API's JSON: thousands of slots take milliseconds
 # to serialize), by (writer, key): the same key is the same answer, byte for byte.
 _written: Memo = rule_cache.answer_memo(16)
@@ -141,7 +154,7 @@ def available_slots(
     key = answer_key(actor, treatment_slug, first_day, last_day, practitioner_id, now) if reuse else None
     kept = _answers.get(key) if key is not None else None
     if kept is not None:
-        return Availability(treatment_slug=kept[0], slots=list(kept[1]), key=key)
+        return kept
     rules = rule_cache.current_rules()
     treatment_id = rules.active_slugs.get(treatment_slug)
     if treatment_id is None:
@@ -167,13 +180,13 @@ def available_slots(
     practitioners = context.practitioner_list
     if practitioner_id is not None:
         practitioners = [p for p in practitioners if p.practitioner_id == practitioner_id]
-    slots = free_slots(
-        spec, practitioners, context.room_list, context.booked, context.policy, first_day, last_day, now,
-        patient_id=patient_id, within=within,
-    )
+    search = FreeStarts(spec, context.room_list, context.booked, context.policy, first_day, last_day, now,
+                        patient_id=patient_id, within=within)
+    answer = Availability(treatment_slug=slug, starts=tuple(search.starts(practitioners)),
+                          duration=search.duration, note=note, key=key)
     if key is not None:
-        _answers.put(key, (slug, tuple(slots)))
-    return Availability(treatment_slug=slug, slots=slots, note=note, key=key)
+        _answers.put(key, answer)
+    return answer
 
 
 def written_available_slots(

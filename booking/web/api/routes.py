@@ -104,7 +104,7 @@ def get_availability(query: schemas.AvailabilityQuery):
 
 def _availability_json(result: availability.Availability) -> str:
     """An availability answer as the API's JSON body."""
-    return serialize.availability_json(result.slots, result.treatment_slug, result.note)
+    return serialize.availability_json(result.starts, result.duration, result.treatment_slug, result.note)
 
 
 @api.post("/series/plan", tags=[booking_tag], security=SECURITY, responses={200: schemas.PlanOut})

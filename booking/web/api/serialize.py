@@ -10,7 +10,9 @@ from pydantic import TypeAdapter
 
 from booking.models import Appointment, Series, Treatment
 from booking.scheduling import Problem, Slot
+from booking.scheduling.availability import Start
 from booking.scheduling.clock import to_local
+from booking.scheduling.timeline import from_ticks
 from booking.services.clinic import get_settings
 from booking.web.api import schemas
 
@@ -64,24 +66,26 @@ def slot(s: Slot) -> schemas.SlotOut:
     return schemas.SlotOut(start=local(s.start), end=local(s.end), practitioner_id=s.practitioner_id)
 
 
-def availability_json(slots: Sequence[Slot], treatment_slug: str, note: str | None) -> str:
-    """An availability answer as the JSON of ``schemas.AvailabilityOut``, written directly.
+def availability_json(starts: Sequence[Start], duration: int, treatment_slug: str, note: str | None) -> str:
+    """An availability answer (start tick, practitioner, room) as the JSON of
+    ``schemas.AvailabilityOut``, written directly.
 
     An answer holds thousands of slots and validating each through the schema was most of
     the request's time. Practitioners share times, so each distinct moment is written once,
     by pydantic itself, so the text is what the schema would give.
     """
     tz = get_settings().timezone
-    written: dict[datetime, str] = {}
+    written: dict[int, str] = {}
 
-    def at(moment: datetime) -> str:
-        text = written.get(moment)
+    def at(tick: int) -> str:
+        text = written.get(tick)
         if text is None:
-            text = written[moment] = _MOMENT.dump_json(to_local(moment, tz)).decode()
+            text = written[tick] = _MOMENT.dump_json(to_local(from_ticks(tick), tz)).decode()
         return text
 
     items = ",".join(
-        f'{{"start":{at(s.start)},"end":{at(s.end)},"practitioner_id":{int(s.practitioner_id)}}}' for s in slots
+        f'{{"start":{at(tick)},"end":{at(tick + duration)},"practitioner_id":{int(practitioner_id)}}}'
+        for tick, practitioner_id, _ in starts
     )
     return (f'{{"slots":[{items}],"treatment":{json.dumps(treatment_slug, ensure_ascii=False)},'
             f'"note":{json.dumps(note, ensure_ascii=False)}}}')
