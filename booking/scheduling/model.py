@@ -133,9 +133,12 @@ class ClinicPolicy:
     closures: tuple[Interval, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class BookedAppointment:
-    """An existing active appointment, as the rules see it (times in UTC, buffers apart)."""
+class BookedAppointment(NamedTuple):
+    """An existing active appointment, as the rules see it (times in UTC, buffers apart).
+
+    A named tuple: a plan or an availability answer reads hundreds, and a tuple is the
+    cheapest immutable value to make.
+    """
 
     appointment_id: int
     patient_id: int

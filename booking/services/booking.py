@@ -291,7 +291,7 @@ def plan(
     patient_id: int | None = None,
     avoid_dates: Sequence[date] = (),
     now: datetime | None = None,
-) -> tuple[Treatment, SeriesPlan, list[Problem]]:
+) -> tuple[SeriesPlan, list[Problem]]:
     """Propose a whole series from ``first_start``; books nothing.
 
     The planner applies every rule a booking would, the patient's record included when the
@@ -299,17 +299,19 @@ def plan(
     """
     require_aware(first_start, "first_start")
     now = now or utcnow()
-    treatment = load_treatment(treatment_slug)
+    treatment_id = rule_cache.current_rules().active_slugs.get(treatment_slug)
+    if treatment_id is None:
+        load_treatment(treatment_slug)  # says there is no such treatment
     patient = resolve_patient(actor, patient_id) if (actor.is_patient or patient_id is not None) else None
     if practitioner_id is not None:
         check_practitioner_exists(practitioner_id)
-    series_plan = plan_for(treatment, first_start, practitioner_id=practitioner_id,
+    series_plan = plan_for(treatment_id, first_start, practitioner_id=practitioner_id,
                            patient_id=patient.id if patient else None, avoid_dates=avoid_dates, now=now)
-    return treatment, series_plan, list(series_plan.problems)
+    return series_plan, list(series_plan.problems)
 
 
 def plan_for(
-    treatment: Treatment, first_start: datetime, *, practitioner_id: int | None, patient_id: int | None,
+    treatment_id: int, first_start: datetime, *, practitioner_id: int | None, patient_id: int | None,
     avoid_dates: Sequence[date] = (), sessions: int | None = None, held: Sequence[BookedAppointment] = (),
     ignore_ids: frozenset[int] = frozenset(), now: datetime,
 ) -> SeriesPlan:
@@ -320,13 +322,16 @@ def plan_for(
     sessions the patient already holds that the bookings do not show yet, ``ignore_ids``
     appointments being moved.
     """
-    spec = schedules.treatment_spec(treatment)
+    rules = rule_cache.current_rules()
+    spec = rules.treatments.get(treatment_id) or schedules.treatment_spec(db.session.get(Treatment, treatment_id))
     if sessions is not None:
         spec = replace(spec, protocol=replace(spec.protocol, sessions=sessions))
-    low, high = plan_reach(spec, first_start, tuple(rule_cache.current_rules().treatments.values()))
-    context = load_context(low, high, treatment_id=treatment.id, patient_id=patient_id)
+    low, high = plan_reach(spec, first_start, tuple(rules.treatments.values()))
+    context = load_context(low, high, treatment_id=treatment_id, patient_id=patient_id)
     booked = [b for b in context.booked if b.appointment_id not in ignore_ids] + list(held)
-    facts = patient_facts(patient_id, treatment, ignore_ids=ignore_ids) if patient_id is not None else None
+    facts = None
+    if patient_id is not None:
+        facts = patient_facts(patient_id, db.session.get(Treatment, treatment_id), ignore_ids=ignore_ids)
     series_plan = plan_series(
         spec, first_start, context.practitioner_list, context.room_list, booked, context.policy, now,
         practitioner_id=practitioner_id, patient_id=patient_id, avoid_dates=tuple(avoid_dates),

@@ -91,7 +91,7 @@ def _replan(treatment, appointment, following, start, practitioner_id, moving, n
     """Plan the following sessions again from the moved one; fill ``new_starts``."""
     series = appointment.series
     plan = plan_for(
-        treatment, start, practitioner_id=practitioner_id, patient_id=appointment.patient_id,
+        treatment.id, start, practitioner_id=practitioner_id, patient_id=appointment.patient_id,
         avoid_dates=series.avoid_days() if series else (), sessions=len(following) + 1,
         ignore_ids=frozenset(a.id for a in moving), now=now,
     )

@@ -74,7 +74,7 @@ def propose(
         problems += _check_chosen(treatment, keep, patient_id=patient_id, now=now)
     if len(keep) < total:
         held = [as_booked(spec, s, p, None, patient_id, appointment_id=-(i + 1)) for i, (s, p) in enumerate(keep[:-1])]
-        plan = plan_for(treatment, keep[-1][0], practitioner_id=keep[-1][1], patient_id=patient_id, avoid_dates=avoid,
+        plan = plan_for(treatment.id, keep[-1][0], practitioner_id=keep[-1][1], patient_id=patient_id, avoid_dates=avoid,
                         sessions=total - len(keep) + 1, held=held, now=now)
         offset = len(keep) - 1
         planned[-1] = replace(plan.sessions[0], index=offset) if len(keep) == 1 else planned[-1]

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import DateTime, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
@@ -190,8 +190,12 @@ def booked_between(
     if patient_id is not None:
         own = _held_in(start - reach.patient_before, end + reach.patient_after)
         where = or_(where, and_(Appointment.patient_id == patient_id, *own))
+    start_at, end_at = Appointment.start_at, Appointment.end_at
+    if db.session.get_bind().dialect.name == "postgresql":
+        # timestamptz comes back aware (sessions run in UTC): skip the per-value conversion.
+        start_at, end_at = type_coerce(start_at, DateTime(timezone=True)), type_coerce(end_at, DateTime(timezone=True))
     columns = (Appointment.id, Appointment.patient_id, Appointment.practitioner_id, Appointment.room_id,
-               Appointment.treatment_id, Appointment.start_at, Appointment.end_at)
+               Appointment.treatment_id, start_at, end_at)
     order = (Appointment.start_at, Appointment.id)
     # Through the connection: plain Core rows, without the ORM's result machinery.
     rows = db.session.connection().execute(

@@ -110,7 +110,7 @@ def _availability_json(result: availability.Availability) -> str:
 @api.post("/series/plan", tags=[booking_tag], security=SECURITY, responses={200: schemas.PlanOut})
 def plan_series(body: schemas.PlanIn):
     """Propose the whole series from a first start; books nothing."""
-    _, plan, problems = booking.plan(
+    plan, problems = booking.plan(
         actor_required(), treatment_slug=body.treatment, first_start=body.first_start,
         practitioner_id=body.practitioner_id, patient_id=body.patient_id, avoid_dates=body.avoid_dates,
     )
