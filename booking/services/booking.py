@@ -35,7 +35,7 @@ from booking.scheduling.series_start import RECORD_CODES
 from booking.services import audit, idempotency, rule_cache, schedules
 from booking.services.actor import Actor
 from booking.services.clinic import get_settings
-from booking.services.errors import InvalidRequest
+from booking.services.errors import InvalidRequest, RuleViolation
 from booking.services.loading import (
     RuleContext,
     load_context,
@@ -207,6 +207,18 @@ def write_sessions(booking: Booking) -> tuple[list[Appointment], str | None]:
     return written, reason
 
 
+def _first_answer(actor: Actor, key: str | None, path: str, error: RuleViolation):
+    """After a refusal: the record of a concurrent request with the same ``Idempotency-Key``
+    that won (its answer is this request's answer), or the refusal again."""
+    if not key:
+        raise error
+    db.session.rollback()
+    record = idempotency.find(actor.user_id, key, path)
+    if record is None:
+        raise error
+    return record
+
+
 @retry_deadlocks
 def book_appointment(
     actor: Actor,
@@ -229,10 +241,14 @@ def book_appointment(
     treatment = load_treatment(treatment_slug)
     patient = resolve_patient(actor, patient_id)
     check_practitioner_exists(practitioner_id)
-    written, _ = write_sessions(Booking(
-        actor, treatment, patient, [ProposedSession(start, practitioner_id, None, None)], override_reason,
-        now or utcnow(), prep_acknowledged=prep_acknowledged,
-    ))
+    try:
+        written, _ = write_sessions(Booking(
+            actor, treatment, patient, [ProposedSession(start, practitioner_id, None, None)], override_reason,
+            now or utcnow(), prep_acknowledged=prep_acknowledged,
+        ))
+    except RuleViolation as refusal:
+        first = _first_answer(actor, idempotency_key, "POST /appointments", refusal)
+        return db.session.get(Appointment, first.response["appointment_id"])
     idempotency.remember(actor.user_id, idempotency_key, "POST /appointments", 201,
                          {"appointment_id": written[0].id})
     db.session.commit()
@@ -271,11 +287,16 @@ def book_series(
     for s in sessions:
         check_practitioner_exists(s.practitioner_id)
     ordered = sorted(sessions, key=lambda s: s.start)
-    written, _ = write_sessions(Booking(
-        actor, treatment, patient, [ProposedSession(s.start, s.practitioner_id, None, i) for i, s in enumerate(ordered)],
-        override_reason, now or utcnow(), new_series=True, avoid_dates=avoid_dates,
-        prep_acknowledged=prep_acknowledged,
-    ))
+    try:
+        written, _ = write_sessions(Booking(
+            actor, treatment, patient,
+            [ProposedSession(s.start, s.practitioner_id, None, i) for i, s in enumerate(ordered)],
+            override_reason, now or utcnow(), new_series=True, avoid_dates=avoid_dates,
+            prep_acknowledged=prep_acknowledged,
+        ))
+    except RuleViolation as refusal:
+        first = _first_answer(actor, idempotency_key, "POST /series", refusal)
+        return db.session.get(Series, first.response["series_id"])
     series = written[0].series
     idempotency.remember(actor.user_id, idempotency_key, "POST /series", 201, {"series_id": series.id})
     db.session.commit()

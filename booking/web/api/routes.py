@@ -7,10 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db, limiter
-from booking.models import Appointment, Practitioner, Protocol, Treatment
-from booking.services import availability, booking, changes, idempotency, listing, tokens
+from booking.models import Practitioner, Protocol, Treatment
+from booking.services import availability, booking, changes, listing, tokens
 from booking.services.booking import SessionRequest
-from booking.services.errors import InvalidRequest, RuleViolation
+from booking.services.errors import InvalidRequest
 from booking.services.loading import load_appointment_for
 from booking.web.downloads import invite_response
 from booking.web.api import (
@@ -135,31 +135,15 @@ def _answer_from_written_rows() -> None:
     db.session().expire_on_commit = False
 
 
-def _replay_after_conflict(error: RuleViolation, key: str | None, path: str):
-    """A concurrent duplicate with the same Idempotency-Key gets the first result, not a 409."""
-    if not key:
-        raise error
-    db.session.rollback()
-    record = idempotency.find(g.actor.user_id, key, path)
-    if record is None:
-        raise error
-    return record
-
-
 @api.post("/appointments", tags=[booking_tag], security=SECURITY, responses={201: schemas.AppointmentOut})
 def create_appointment(body: schemas.AppointmentIn, header: schemas.IdempotencyHeader):
     """Book one appointment; staff give patient_id and may override rule problems with a reason."""
     actor = actor_required()
     _answer_from_written_rows()
-    try:
-        appointment = booking.book_appointment(
-            actor, treatment_slug=body.treatment, start=body.start, practitioner_id=body.practitioner_id,
-            patient_id=body.patient_id, override_reason=body.override_reason,
-            idempotency_key=header.idempotency_key,
-        )
-    except RuleViolation as error:
-        record = _replay_after_conflict(error, header.idempotency_key, "POST /appointments")
-        appointment = db.session.get(Appointment, record.response["appointment_id"])
+    appointment = booking.book_appointment(
+        actor, treatment_slug=body.treatment, start=body.start, practitioner_id=body.practitioner_id,
+        patient_id=body.patient_id, override_reason=body.override_reason, idempotency_key=header.idempotency_key,
+    )
     return _json(serialize.appointment(appointment), 201)
 
 
@@ -168,18 +152,12 @@ def create_series(body: schemas.SeriesIn, header: schemas.IdempotencyHeader):
     """Book a whole series: every session or none."""
     actor = actor_required()
     _answer_from_written_rows()
-    from booking.models import Series
-
-    try:
-        series = booking.book_series(
-            actor, treatment_slug=body.treatment,
-            sessions=[SessionRequest(s.start, s.practitioner_id) for s in body.sessions],
-            patient_id=body.patient_id, override_reason=body.override_reason, avoid_dates=body.avoid_dates,
-            idempotency_key=header.idempotency_key,
-        )
-    except RuleViolation as error:
-        record = _replay_after_conflict(error, header.idempotency_key, "POST /series")
-        series = db.session.get(Series, record.response["series_id"])
+    series = booking.book_series(
+        actor, treatment_slug=body.treatment,
+        sessions=[SessionRequest(s.start, s.practitioner_id) for s in body.sessions],
+        patient_id=body.patient_id, override_reason=body.override_reason, avoid_dates=body.avoid_dates,
+        idempotency_key=header.idempotency_key,
+    )
     return _json(serialize.series(series), 201)
 
 
