@@ -153,3 +153,29 @@ def make_prep(**overrides: Any) -> PrepStep:
     values: dict[str, Any] = dict(instruction="Stop aspirin and NSAIDs", lead_hours=168)
     values.update(overrides)
     return PrepStep(**values)
+
+
+def make_booked_session(
+    treatment: TreatmentSpec, start: datetime, **overrides: Any
+) -> BookedAppointment:
+    """``treatment`` booked at ``start`` for the patient, as a session already booked looks.
+
+    Its length, buffers, body area and aftercare are the treatment's; practitioner 1, room 1
+    unless overridden.
+    """
+    values: dict[str, Any] = dict(
+        appointment_id=next(_ids),
+        patient_id=PATIENT_ID,
+        practitioner_id=1,
+        room_id=1,
+        treatment_id=treatment.treatment_id,
+        body_area=treatment.body_area,
+        start=start,
+        end=start + timedelta(minutes=treatment.duration_minutes),
+        buffer_before_minutes=treatment.buffer_before_minutes,
+        buffer_after_minutes=treatment.buffer_after_minutes,
+        aftercare_hours=treatment.protocol.aftercare_hours,
+        kind=treatment.kind,
+    )
+    values.update(overrides)
+    return BookedAppointment(**values)
