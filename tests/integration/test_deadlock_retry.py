@@ -42,7 +42,7 @@ def test_a_deadlock_victim_runs_again_and_books(app):
 
 
 def test_it_gives_up_after_five_attempts(app):
-    use_case, calls = failing(3)
+    use_case, calls = failing(5)
     with pytest.raises(OperationalError):
         use_case("slot")
     assert len(calls) == 5
