@@ -27,6 +27,9 @@ from booking.services.availability import available_slots
 TREATMENT = "mesotherapy-face"
 SERIES_TREATMENT = "mesotherapy-body"  # 10 sessions, 6-14 days apart
 WINDOW_DAYS = 28
+# Targets as multiples of the hello-world route on the same server (issue 11).
+COMPUTED_AVAILABILITY_RATIO = 20
+PLAN_RATIO = 15
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,9 @@ def record_http(results: Results, timings: dict[str, list[float]], label: str, *
         results.add(Figure("availability", f"{title} p50", p50, baseline=hello_p50))
         results.add(Figure("availability", f"{title} p95", p95, target=target if targets else None,
                            baseline=hello_p95))
+        if targets and name == "plan":
+            results.add(Figure("availability", f"{title} p50 / hello-world p50", p50 / hello_p50, "x",
+                               target=PLAN_RATIO, note="issue 11: the plan at most 15x the hello-world route"))
 
 
 def record_computed_http(results: Results, timings: dict[str, list[float]], label: str) -> None:
@@ -157,6 +163,11 @@ def record_computed_http(results: Results, timings: dict[str, list[float]], labe
                            percentile(timings["availability"], p) * 1000,
                            baseline=results.hello_p50 if p == 50 else results.hello_p95,
                            note="AVAILABILITY_MEMO=0" if p == 50 else ""))
+    if results.hello_p50:
+        ratio = percentile(timings["availability"], 50) * 1000 / results.hello_p50
+        results.add(Figure("availability", f"availability worked out each time, {label}, HTTP p50 / hello-world p50",
+                           ratio, "x", target=COMPUTED_AVAILABILITY_RATIO,
+                           note="issue 11: at most 20x the hello-world route"))
 
 
 def record_in_process(results: Results, row: dict[str, float], label: str) -> None:

@@ -46,7 +46,8 @@ def load_average() -> str:
 
 @dataclass
 class Figure:
-    """One measured value: in ms (``unit`` "ms"), per second ("/s") or a count ("")."""
+    """One measured value: in ms (``unit`` "ms"), per second ("/s"), a count ("") or a
+    multiple of the hello-world figure ("x")."""
 
     section: str
     name: str
@@ -84,6 +85,8 @@ class Figure:
             return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
         if self.unit == "/s":
             return f"{value:.0f}/s"
+        if self.unit == "x":
+            return f"x{value:.1f}"
         return f"{value:g}"
 
     @property
