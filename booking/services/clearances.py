@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from booking.extensions import db
-from booking.models import INTAKE_QUESTIONS, Clearance, Treatment, User
+from booking.models import (
+    INTAKE_QUESTIONS,
+    Appointment,
+    Clearance,
+    Practitioner,
+    Treatment,
+    User,
+)
 from booking.services import audit
 from booking.services.actor import Actor
 from booking.services.errors import Forbidden, InvalidRequest, NotFound
@@ -25,10 +32,14 @@ class Contraindication:
     clearance: Clearance | None
 
 
-def review(patient_id: int) -> tuple[User, dict[str, bool] | None, list[Contraindication]]:
-    """The patient, their answers, and every treatment their answers contraindicate."""
+def review(patient_id: int, actor: Actor) -> tuple[User, dict[str, bool] | None, list[Contraindication]]:
+    """The patient, their answers, and every treatment their answers contraindicate.
+
+    Admins read any patient's; a practitioner only their own patients' (who have or had an
+    appointment with them); anyone else's is a 404, the same as no such patient.
+    """
     patient = db.session.get(User, patient_id)
-    if patient is None or patient.role != "patient":
+    if patient is None or patient.role != "patient" or not may_read(actor, patient_id):
         raise NotFound(f"There is no patient {patient_id}.")
     intake = intake_of(patient_id)
     flagged = intake.flagged() if intake else set()
@@ -41,13 +52,28 @@ def review(patient_id: int) -> tuple[User, dict[str, bool] | None, list[Contrain
     return patient, (intake.answers if intake else None), found
 
 
+def may_read(actor: Actor, patient_id: int) -> bool:
+    """Whether ``actor`` may read the patient's health answers: admins, and practitioners whose
+    patient they are (any appointment, cancelled ones included); never the front desk."""
+    if actor.role == "admin":
+        return True
+    if actor.role != "practitioner":
+        return False
+    return db.session.scalar(
+        select(Appointment.id)
+        .join(Practitioner, Practitioner.id == Appointment.practitioner_id)
+        .where(Appointment.patient_id == patient_id, Practitioner.user_id == actor.user_id)
+        .limit(1)
+    ) is not None
+
+
 def clear(actor: Actor, patient_id: int, treatment_id: int, note: str) -> Clearance:
     """A practitioner clears the patient for one treatment (a clinical decision: practitioners only)."""
     if actor.role != "practitioner":
         raise Forbidden("Only a practitioner can clear a patient for a treatment.")
+    _, _, found = review(patient_id, actor)  # not their patient: 404 before anything else
     if not note.strip():
         raise InvalidRequest("Say why the patient is cleared (it goes into the audit log).", code="note_required")
-    _, _, found = review(patient_id)
     match = next((c for c in found if c.treatment.id == treatment_id), None)
     if match is None:
         raise InvalidRequest("Nothing in the questionnaire rules this treatment out.", code="not_contraindicated")

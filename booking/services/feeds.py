@@ -17,6 +17,7 @@ from booking.models.access import hash_secret
 from booking.models.base import UTCDateTime, utcnow
 from booking.scheduling.model import PrepStep
 from booking.services.clinic import get_settings
+from booking.services.feed_links import maker_may_share
 from booking.services.tokens import touch
 
 HISTORY = timedelta(days=60)  # past appointments a feed still shows
@@ -24,9 +25,22 @@ CANCELLED_KEPT = timedelta(days=30)  # cancelled ones stay (as CANCELLED) so cli
 
 
 def find_feed(secret: str, now: datetime | None = None) -> FeedToken | None:
-    """The live feed token for ``secret``; records when it was last used (at most once a minute)."""
-    feed = db.session.scalar(select(FeedToken).where(FeedToken.token_hash == hash_secret(secret)))
-    if feed is None or feed.revoked_at is not None:
+    """The live feed token for ``secret``; records when it was last used (at most once a minute).
+
+    None for an unknown or revoked secret, and for a feed whose maker could no longer make it
+    (deactivated, erased, or now in a role that may not share this calendar): a feed dies with
+    its maker's access, checked here at each fetch in the same query.
+    """
+    found = db.session.execute(
+        select(FeedToken, User.active, User.role, Practitioner.id)
+        .outerjoin(User, User.id == FeedToken.created_by_id)
+        .outerjoin(Practitioner, Practitioner.user_id == User.id)
+        .where(FeedToken.token_hash == hash_secret(secret))
+    ).first()
+    if found is None:
+        return None
+    feed, maker_active, maker_role, maker_practitioner_id = found
+    if feed.revoked_at is not None or not maker_may_share(feed, maker_active, maker_role, maker_practitioner_id):
         return None
     now = now or utcnow()
     if feed.last_used_at is None or now - feed.last_used_at > timedelta(minutes=1):

@@ -43,7 +43,8 @@ def test_only_a_practitioner_clears_and_the_patient_can_then_book(client, clinic
     assert db.session.scalar(select(Clearance)) is None
     client.post("/logout")
 
-    login(client, clinic.practitioner_user.email)
+    # Bruno gave Paola's consultation: she is his patient (issue 12, finding 14: only theirs).
+    login(client, clinic.bruno.user.email)
     empty = client.post(f"/reception/patients/{clinic.patient.id}/health",
                         data={"treatment_id": clinic.face.id, "note": ""})
     assert "Say why the patient is cleared." in empty.get_data(as_text=True)
@@ -51,7 +52,7 @@ def test_only_a_practitioner_clears_and_the_patient_can_then_book(client, clinic
     client.post(f"/reception/patients/{clinic.patient.id}/health",
                 data={"treatment_id": clinic.face.id, "note": "Breastfeeding ended; checked with GP"})
     clearance = db.session.scalar(select(Clearance))
-    assert clearance.cleared_by_id == clinic.practitioner_user.id
+    assert clearance.cleared_by_id == clinic.bruno.user_id
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.cleared"))
     assert event.reason == "Breastfeeding ended; checked with GP"
     client.post("/logout")

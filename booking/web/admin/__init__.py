@@ -15,4 +15,4 @@ def describe_refusal(error: ServiceError) -> str:
 
 handle_refusals(bp, home="admin.index", describe=describe_refusal)
 
-from booking.web.admin import routes, catalog_routes, log_routes  # noqa: E402,F401
+from booking.web.admin import routes, catalog_routes, feed_routes, log_routes  # noqa: E402,F401

@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from booking.extensions import db, limiter
 from booking.models import Practitioner, Protocol, Treatment
-from booking.services import availability, booking, changes, listing, tokens
+from booking.services import availability, booking, changes, feed_links, listing, tokens
 from booking.services.booking import SessionRequest
 from booking.services.errors import InvalidRequest
 from booking.services.loading import load_appointment_for
@@ -53,16 +53,17 @@ def revoke_token():
 
 @api.post("/feeds", tags=[access_tag], security=SECURITY, responses={201: schemas.FeedOut})
 def create_feed(body: schemas.FeedIn):
-    """Make a secret subscription URL for a practitioner, room, patient or the whole clinic."""
-    secret, feed = tokens.create_feed(actor_required(), body.scope, body.id)
+    """Make a secret subscription URL: patients for their own appointments, practitioners for their
+    own diary, reception and admins for a practitioner, room, patient or the whole clinic."""
+    secret, feed = feed_links.create_feed(actor_required(), body.scope, body.id)
     url = current_app.config["BASE_URL"].rstrip("/") + f"/feeds/{secret}.ics"
     return _json(schemas.FeedOut(id=feed.id, scope=feed.scope, url=url), 201)
 
 
 @api.delete("/feeds/<int:feed_id>", tags=[access_tag], security=SECURITY, responses={204: None})
 def revoke_feed(path: schemas.FeedPath):
-    """Revoke a subscription URL; it answers 404 from then on."""
-    tokens.revoke_feed(actor_required(), path.feed_id)
+    """Revoke a subscription URL (its maker, an admin, or the patient it shows; else 404)."""
+    feed_links.revoke_feed(actor_required(), path.feed_id)
     return Response(status=204)
 
 

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from booking.models import INTAKE_QUESTIONS
 from booking.scheduling.clock import to_local
-from booking.services import changes, choices, feed_links, patient_bookings, patients, tokens
+from booking.services import changes, choices, feed_links, patient_bookings, patients
 from booking.services.clinic import get_settings
 from booking.services.loading import load_appointment_for
 from booking.web.access import current_actor, roles_required, safe_next
@@ -137,7 +137,7 @@ def calendar_feeds():
     form.target.choices = feed_links.feed_choices(actor)
     if form.validate_on_submit():
         scope, target = feed_links.parse_choice(form.target.data)
-        secret, _ = tokens.create_feed(actor, scope, target)
+        secret, _ = feed_links.create_feed(actor, scope, target)
         # Shown once on the next page, then forgotten: the server keeps only its hash.
         session["new_feed_secret"] = secret
         return redirect(url_for("portal.calendar_feeds"))
@@ -156,6 +156,6 @@ def calendar_feeds():
 def revoke_feed(feed_id: int):
     """Revoke one of the user's subscription links."""
     if ConfirmForm().validate_on_submit():
-        tokens.revoke_feed(current_actor(), feed_id)  # another's is a 404
+        feed_links.revoke_feed(current_actor(), feed_id)  # another's is a 404
         flash("The link is revoked: calendars using it stop updating.", "info")
     return redirect(url_for("portal.calendar_feeds"))

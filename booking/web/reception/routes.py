@@ -262,10 +262,13 @@ def my_schedule():
 @bp.route("/patients/<int(max=2147483647):patient_id>/health", methods=["GET", "POST"])
 @roles_required("admin", "practitioner")
 def patient_health(patient_id: int):
-    """The patient's questionnaire and contraindications; a practitioner clears them here."""
+    """The patient's questionnaire and contraindications; a practitioner clears them here.
+
+    Practitioners open only their own patients' (others are a 404); admins any; the front desk none.
+    """
     form = ClearanceForm()
     if form.validate_on_submit():
-        clearances.review(patient_id)  # no such patient: the 404 page, not the form again
+        clearances.review(patient_id, current_actor())  # not one's patient: the 404 page, not the form again
         refusal_page(lambda error: _health_page(patient_id, form))
         clearances.clear(current_actor(), patient_id, form.treatment_id.data, form.note.data or "")
         flash("Cleared: the patient can now book this treatment.", "info")
@@ -278,7 +281,7 @@ def patient_health(patient_id: int):
 
 def _health_page(patient_id: int, form: ClearanceForm):
     """The patient's answers, what they rule out, and the clearance form."""
-    patient, answers, found = clearances.review(patient_id)
+    patient, answers, found = clearances.review(patient_id, current_actor())
     return render_template("reception/health.html", patient=patient, answers=answers, found=found,
                            questions=INTAKE_QUESTIONS, form=form, clinic=get_settings(),
                            can_clear=current_user.role == "practitioner")
