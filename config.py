@@ -64,6 +64,25 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
     PROXY_HOPS = _env_int("PROXY_HOPS", 0)
+    # Security headers (Flask-Talisman, see booking/__init__.py and docs/SECURITY.md). Scripts
+    # only from /static; styles also inline, because the clinic's brand colour, colour swatches,
+    # progress bars and the vendored EventCalendar set style attributes (styles cannot run code).
+    CONTENT_SECURITY_POLICY = {
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": "'self'",
+        "connect-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    REFERRER_POLICY = "strict-origin-when-cross-origin"
+    # HSTS only where the site is served over HTTPS for good (production); sent on HTTPS requests.
+    SECURITY_HSTS = False
+    SECURITY_HSTS_SECONDS = 365 * 24 * 3600
 
 
 class DevelopmentConfig(Config):
@@ -89,6 +108,7 @@ class ProductionConfig(Config):
     """Production: refuses to start without a real secret and database."""
 
     DEBUG = False
+    SECURITY_HSTS = True
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
 

@@ -53,6 +53,7 @@ def create_app(config: str | type | None = None, **overrides: Any) -> Flask:
 
     password_hash_method["method"] = app.config["PASSWORD_HASH_METHOD"]
     register_extensions(app)
+    register_security_headers(app)
     register_mail(app)
     register_template_helpers(app)
     register_blueprints(app)
@@ -87,6 +88,39 @@ def register_extensions(app: Flask) -> None:
     def load_user(user_id: str) -> models.User | None:
         user = db.session.get(models.User, int(user_id))
         return user if user is not None and user.active else None
+
+
+def register_security_headers(app: Flask) -> None:
+    """Security headers on every answer (Flask-Talisman): the CSP from ``CONTENT_SECURITY_POLICY``
+    (no inline script, ``frame-ancestors 'none'``), ``X-Frame-Options: DENY`` for older
+    browsers, nosniff, the referrer policy, HSTS over HTTPS when ``SECURITY_HSTS`` (production);
+    and ``Cache-Control: no-store`` on every dynamic answer."""
+    from flask_talisman import Talisman
+
+    Talisman(
+        app,
+        force_https=False,  # the proxy redirects http to https (docs/DEPLOY.md); tests run over http
+        frame_options="DENY",
+        content_security_policy=app.config["CONTENT_SECURITY_POLICY"],
+        referrer_policy=app.config["REFERRER_POLICY"],
+        strict_transport_security=app.config["SECURITY_HSTS"],
+        strict_transport_security_max_age=app.config["SECURITY_HSTS_SECONDS"],
+        strict_transport_security_include_subdomains=False,  # other hosts of the clinic's domain are not ours
+        permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()", "payment": "()"},
+        # The cookie flags stay with config.py (Talisman would otherwise overwrite them).
+        session_cookie_secure=False,
+        session_cookie_http_only=False,
+        session_cookie_samesite=app.config.get("SESSION_COOKIE_SAMESITE", "Lax"),
+    )
+
+    @app.after_request
+    def never_store(response):
+        """Pages, downloads and API answers can show health data, a feed secret or a CSRF token
+        tied to the session: no browser or proxy keeps them. Static files and calendar feeds
+        (which set their own revalidation headers) are left alone."""
+        if request.endpoint != "static" and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
 
 def register_mail(app: Flask) -> None:

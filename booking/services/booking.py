@@ -59,6 +59,11 @@ def require_aware(moment: datetime, name: str) -> None:
     if moment.tzinfo is None:
         raise InvalidRequest(f"{name} needs a time zone offset, e.g. 2026-03-10T10:00:00+01:00.",
                              code="naive_datetime")
+    # Nothing is booked outside these years, and date arithmetic (time zones, buffers, series
+    # windows) on values near datetime.min/max would overflow into a 500.
+    if not 2000 <= moment.year <= 2100:
+        raise InvalidRequest(f"{name} must be between the years 2000 and 2100, not {moment.year}.",
+                             code="date_out_of_range")
 
 
 def check_practitioner_exists(practitioner_id: int) -> None:
@@ -207,13 +212,13 @@ def write_sessions(booking: Booking) -> tuple[list[Appointment], str | None]:
     return written, reason
 
 
-def _first_answer(actor: Actor, key: str | None, path: str, error: RuleViolation):
+def _first_answer(actor: Actor, key: str | None, path: str, error: RuleViolation, request_fingerprint: str):
     """After a refusal: the record of a concurrent request with the same ``Idempotency-Key``
     that won (its answer is this request's answer), or the refusal again."""
     if not key:
         raise error
     db.session.rollback()
-    record = idempotency.find(actor.user_id, key, path)
+    record = idempotency.find(actor.user_id, key, path, request_fingerprint)
     if record is None:
         raise error
     return record
@@ -234,8 +239,12 @@ def book_appointment(
 ) -> Appointment:
     """Book one appointment (a consultation or a single session) in one transaction."""
     require_aware(start, "start")
+    request_fingerprint = idempotency.fingerprint({
+        "treatment": treatment_slug, "start": start, "practitioner_id": practitioner_id, "patient_id": patient_id,
+        "override_reason": override_reason, "prep_acknowledged": prep_acknowledged,
+    })
     begin_write(db.session)
-    replay = idempotency.find(actor.user_id, idempotency_key, "POST /appointments")
+    replay = idempotency.find(actor.user_id, idempotency_key, "POST /appointments", request_fingerprint)
     if replay is not None:
         return db.session.get(Appointment, replay.response["appointment_id"])
     treatment = load_treatment(treatment_slug)
@@ -247,10 +256,10 @@ def book_appointment(
             now or utcnow(), prep_acknowledged=prep_acknowledged,
         ))
     except RuleViolation as refusal:
-        first = _first_answer(actor, idempotency_key, "POST /appointments", refusal)
+        first = _first_answer(actor, idempotency_key, "POST /appointments", refusal, request_fingerprint)
         return db.session.get(Appointment, first.response["appointment_id"])
     idempotency.remember(actor.user_id, idempotency_key, "POST /appointments", 201,
-                         {"appointment_id": written[0].id})
+                         {"appointment_id": written[0].id}, request_fingerprint)
     db.session.commit()
     return written[0]
 
@@ -271,8 +280,13 @@ def book_series(
     """Book every session of a series or none, in one transaction."""
     for n, s in enumerate(sessions):
         require_aware(s.start, f"sessions[{n}].start")
+    request_fingerprint = idempotency.fingerprint({
+        "treatment": treatment_slug, "sessions": [[s.start, s.practitioner_id] for s in sessions],
+        "patient_id": patient_id, "override_reason": override_reason, "avoid_dates": sorted(avoid_dates),
+        "prep_acknowledged": prep_acknowledged,
+    })
     begin_write(db.session)
-    replay = idempotency.find(actor.user_id, idempotency_key, "POST /series")
+    replay = idempotency.find(actor.user_id, idempotency_key, "POST /series", request_fingerprint)
     if replay is not None:
         return db.session.get(Series, replay.response["series_id"])
     treatment = load_treatment(treatment_slug)
@@ -295,10 +309,11 @@ def book_series(
             prep_acknowledged=prep_acknowledged,
         ))
     except RuleViolation as refusal:
-        first = _first_answer(actor, idempotency_key, "POST /series", refusal)
+        first = _first_answer(actor, idempotency_key, "POST /series", refusal, request_fingerprint)
         return db.session.get(Series, first.response["series_id"])
     series = written[0].series
-    idempotency.remember(actor.user_id, idempotency_key, "POST /series", 201, {"series_id": series.id})
+    idempotency.remember(actor.user_id, idempotency_key, "POST /series", 201, {"series_id": series.id},
+                         request_fingerprint)
     db.session.commit()
     return series
 

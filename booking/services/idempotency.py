@@ -6,6 +6,12 @@ exist or neither does.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import date, datetime, timezone
+from typing import Any
+
 from sqlalchemy import select
 
 from booking.extensions import db
@@ -20,8 +26,29 @@ class IdempotencyKeyReused(ServiceError):
     code = "idempotency_key_reused"
 
 
-def find(user_id: int, key: str | None, path: str) -> IdempotencyRecord | None:
-    """The record of the first request with this key, if any."""
+def _canonical(value: Any) -> Any:
+    """``value`` as plain JSON values: instants in UTC (the same moment written with another
+    offset is the same request), dates as ISO dates, tuples and named tuples as lists."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat() if value.tzinfo else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def fingerprint(values: Mapping[str, Any]) -> str:
+    """A SHA-256 of the canonical JSON of a request's parsed values (sorted keys, UTC instants)."""
+    text = json.dumps(_canonical(values), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def find(user_id: int, key: str | None, path: str, request_fingerprint: str | None = None) -> IdempotencyRecord | None:
+    """The record of the first request with this key, if any; refuse a key first used for
+    another path or, when both requests carry a fingerprint, for a different body."""
     if not key:
         return None
     record = db.session.scalar(
@@ -31,12 +58,24 @@ def find(user_id: int, key: str | None, path: str) -> IdempotencyRecord | None:
         raise IdempotencyKeyReused(
             f"Idempotency-Key {key!r} was already used for {record.request_path}; use a new key."
         )
+    stored = (record.response or {}).get("request_fingerprint") if record is not None else None
+    if stored is not None and request_fingerprint is not None and stored != request_fingerprint:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {key!r} was already used with a different request body; "
+            "send the same body to get the first answer again, or use a new key for a new request."
+        )
     return record
 
 
-def remember(user_id: int, key: str | None, path: str, status_code: int, result: dict) -> None:
-    """Store what the first request with this key produced (ids, not a rendered body)."""
+def remember(
+    user_id: int, key: str | None, path: str, status_code: int, result: dict, request_fingerprint: str | None = None,
+) -> None:
+    """Store what the first request with this key produced (ids, not a rendered body) and the
+    fingerprint of its body (in the same JSON column, so no schema change)."""
     if key:
+        response = dict(result)
+        if request_fingerprint is not None:
+            response["request_fingerprint"] = request_fingerprint
         db.session.add(IdempotencyRecord(
-            user_id=user_id, key=key, request_path=path, status_code=status_code, response=result
+            user_id=user_id, key=key, request_path=path, status_code=status_code, response=response
         ))

@@ -41,4 +41,6 @@ def safe_next(target: str | None, default: str) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return default  # a line break would split the Location header (and no real path has one)
     return target

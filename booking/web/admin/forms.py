@@ -6,7 +6,6 @@ import re
 from datetime import time
 from zoneinfo import available_timezones
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -38,6 +37,7 @@ from booking.models import INTAKE_QUESTIONS, ROLES
 from booking.models.catalog import BODY_AREAS, TREATMENT_KINDS
 from booking.models.outbox import OUTBOX_STATUSES
 from booking.scheduling.model import WEEKDAYS
+from booking.web.forms_base import SafeForm
 from booking.web.reception.forms import LOCAL_FORMATS, MAX_ID, plausible_year
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -84,7 +84,7 @@ def _periods_valid(form, field) -> None:
 def weekly_hours_form_class():
     """A form with the hours and the breaks of each weekday."""
 
-    class WeeklyHoursForm(FlaskForm):
+    class WeeklyHoursForm(SafeForm):
         """Weekly working hours and breaks (empty hours = not working that day)."""
 
     for number, name in enumerate(DAY_NAMES):
@@ -102,7 +102,7 @@ def weekly_values(form) -> tuple[dict[int, list], dict[int, list]]:
     return hours, breaks
 
 
-class PractitionerForm(FlaskForm):
+class PractitionerForm(SafeForm):
     """A practitioner's colour, whether they take bookings, and what they give."""
 
     color = StringField("Calendar colour", validators=[DataRequired(), COLOUR])
@@ -110,7 +110,7 @@ class PractitionerForm(FlaskForm):
     treatments = MultiCheckboxField("Treatments given", coerce=int)
 
 
-class ExceptionForm(FlaskForm):
+class ExceptionForm(SafeForm):
     """Other hours on one date, or a day off (no times)."""
 
     day = DateField("Date", validators=[InputRequired(message="Give the date."), plausible_year])
@@ -130,7 +130,7 @@ class ExceptionForm(FlaskForm):
         return valid
 
 
-class SpanForm(FlaskForm):
+class SpanForm(SafeForm):
     """A span of time (time off, a closure), in clinic time."""
 
     start = DateTimeLocalField("From", format=LOCAL_FORMATS, validators=[InputRequired(message="Give the start."),
@@ -145,7 +145,7 @@ class SpanForm(FlaskForm):
             raise ValidationError("The end must be after the start.")
 
 
-class RoomForm(FlaskForm):
+class RoomForm(SafeForm):
     """A room and what it serves."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
@@ -153,7 +153,7 @@ class RoomForm(FlaskForm):
     treatments = MultiCheckboxField("Treatments it serves", coerce=int)
 
 
-class TreatmentForm(FlaskForm):
+class TreatmentForm(SafeForm):
     """A treatment and its protocol."""
 
     slug = StringField("Slug (in links)", validators=[DataRequired(), Length(max=80), Regexp(
@@ -186,7 +186,7 @@ class TreatmentForm(FlaskForm):
         "Contraindicated by", choices=[SelectChoice(k, v) for k, v in INTAKE_QUESTIONS.items()])
 
 
-class PrepRuleForm(FlaskForm):
+class PrepRuleForm(SafeForm):
     """A prep step."""
 
     instruction = StringField("Instruction", validators=[DataRequired(), Length(max=200)])
@@ -194,7 +194,7 @@ class PrepRuleForm(FlaskForm):
     remind = BooleanField("Send a reminder", default=True)
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(SafeForm):
     """The clinic's settings."""
 
     name = StringField("Clinic name", validators=[DataRequired(), Length(max=200)])
@@ -213,7 +213,7 @@ class SettingsForm(FlaskForm):
     primary_color = StringField("Brand colour", validators=[DataRequired(), COLOUR])
 
 
-class UserForm(FlaskForm):
+class UserForm(SafeForm):
     """An account and its role."""
 
     name = StringField("Name", validators=[DataRequired(), Length(min=2, max=120)])
@@ -225,11 +225,11 @@ class UserForm(FlaskForm):
                              validators=[Optional(), Length(min=8, max=200, message="Use at least 8 characters.")])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(SafeForm):
     """A button that needs only the CSRF token."""
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(SafeForm):
     """Narrow the audit log (a GET form)."""
 
     class Meta:
@@ -243,7 +243,7 @@ class AuditFilterForm(FlaskForm):
     action = StringField("Action contains", validators=[Optional(), Length(max=60)])
 
 
-class OutboxFilterForm(FlaskForm):
+class OutboxFilterForm(SafeForm):
     """Narrow the outbox (a GET form)."""
 
     class Meta:

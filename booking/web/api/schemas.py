@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
+from booking.web.forms_base import control_characters
+
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
@@ -18,10 +20,18 @@ def _in_service_years(moment: datetime) -> datetime:
     return moment
 
 
-def _no_nul(value: str) -> str:
-    """Refuse NUL characters (PostgreSQL text cannot hold them; no real input has them)."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+def _no_control_characters(value: str) -> str:
+    """Refuse control characters other than line breaks and tabs (NUL cannot be stored in
+    PostgreSQL text; the rest break mail headers, logs and calendars): the forms' rule."""
+    if control_characters(value, multi_line=True):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _one_line(value: str) -> str:
+    """Refuse every control character, line breaks included (slugs, e-mails, keys)."""
+    if control_characters(value):
+        raise ValueError("must not contain control characters or line breaks")
     return value
 
 
@@ -29,7 +39,8 @@ def _no_nul(value: str) -> str:
 Day = Annotated[date, Field(ge=EARLIEST, le=LATEST)]
 Moment = Annotated[AwareDatetime, AfterValidator(_in_service_years)]
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]  # the database's integer range
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(_no_control_characters)]
+Line = Annotated[str, AfterValidator(_one_line)]
 
 
 class Strict(BaseModel):
@@ -57,8 +68,8 @@ class ErrorBody(BaseModel):
 
 # --- auth ---------------------------------------------------------------------------------
 class TokenIn(Strict):
-    email: Text = Field(min_length=3, max_length=254)
-    password: Text = Field(min_length=1, max_length=200)
+    email: Line = Field(min_length=3, max_length=254)
+    password: Line = Field(min_length=1, max_length=200)
 
 
 class TokenOut(BaseModel):
@@ -111,7 +122,7 @@ class PractitionerList(RootModel[list[PractitionerOut]]):
 
 # --- availability and plans -----------------------------------------------------------------
 class AvailabilityQuery(BaseModel):
-    treatment: Text = Field(min_length=1, max_length=80)
+    treatment: Line = Field(min_length=1, max_length=80)
     start: Day
     end: Day
     practitioner: Id | None = None
@@ -130,7 +141,7 @@ class AvailabilityOut(BaseModel):
 
 
 class PlanIn(Strict):
-    treatment: Text = Field(min_length=1, max_length=80)
+    treatment: Line = Field(min_length=1, max_length=80)
     first_start: Moment
     practitioner_id: Id | None = None
     patient_id: Id | None = None
@@ -166,7 +177,7 @@ class AppointmentOut(BaseModel):
 
 
 class AppointmentIn(Strict):
-    treatment: Text = Field(min_length=1, max_length=80)
+    treatment: Line = Field(min_length=1, max_length=80)
     start: Moment
     practitioner_id: Id
     patient_id: Id | None = None
@@ -179,7 +190,7 @@ class SessionIn(Strict):
 
 
 class SeriesIn(Strict):
-    treatment: Text = Field(min_length=1, max_length=80)
+    treatment: Line = Field(min_length=1, max_length=80)
     sessions: list[SessionIn] = Field(min_length=1, max_length=20)
     patient_id: Id | None = None
     override_reason: Text | None = Field(default=None, max_length=500)
@@ -239,7 +250,7 @@ class FeedPath(BaseModel):
 class IdempotencyHeader(BaseModel):
     """Send the same ``Idempotency-Key`` again to get the first result back and book nothing more."""
 
-    idempotency_key: Text | None = Field(default=None, alias="Idempotency-Key", max_length=200)
+    idempotency_key: Line | None = Field(default=None, alias="Idempotency-Key", max_length=200)
 
 
 # --- health questionnaire -------------------------------------------------------------------

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Email, Length
 
+from booking.web.forms_base import SafeForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(SafeForm):
     """E-mail and password."""
 
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])

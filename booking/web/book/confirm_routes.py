@@ -22,7 +22,9 @@ from booking.web.book.state import (
     PENDING,
     decode,
     encode,
+    id_arg,
     patient_actor,
+    session_count,
     timeline_for,
     treatment_or_404,
 )
@@ -49,7 +51,7 @@ def review():
     if reasons:
         return render_template("book/contraindicated.html", treatment=treatment, reasons=reasons,
                                form=CallbackForm(), clinic=get_settings())
-    sessions = decode(pending["sessions"])
+    sessions = decode(pending["sessions"], limit=session_count(treatment))
     form = ConfirmForm()
     needs_ack = bool(treatment.protocol and treatment.protocol.prep_rules) and not pending.get("prep_read")
     if form.validate_on_submit():
@@ -165,13 +167,14 @@ def done():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     appointments: list[Appointment] = []
-    if request.args.get("series", type=int):
-        series_row = db.session.get(Series, request.args.get("series", type=int))
+    series_id, appointment_id = id_arg(request.args.get("series")), id_arg(request.args.get("appointment"))
+    if series_id:
+        series_row = db.session.get(Series, series_id)
         if series_row is None or series_row.patient_id != current_user.id:
             abort(404)
         appointments = [a for a in series_row.appointments if a.status != "cancelled"]
-    elif request.args.get("appointment", type=int):
-        row = db.session.get(Appointment, request.args.get("appointment", type=int))
+    elif appointment_id:
+        row = db.session.get(Appointment, appointment_id)
         if row is None or row.patient_id != current_user.id:
             abort(404)
         appointments = [row]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
 
 from booking.models import INTAKE_QUESTIONS
+from booking.web.forms_base import SafeForm
 
 
-class ChooseSeriesForm(FlaskForm):
+class ChooseSeriesForm(SafeForm):
     """The proposed sessions (as "iso|practitioner" values) and the prep acknowledgement."""
 
     sessions = HiddenField(validators=[DataRequired()])
@@ -18,14 +18,14 @@ class ChooseSeriesForm(FlaskForm):
                              validators=[DataRequired(message="Please confirm you have read the prep steps.")])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(SafeForm):
     """The final "Book" button, and for a single visit with prep steps their acknowledgement
     (a series acknowledges them on the proposal)."""
 
     prep_read = BooleanField("I have read what to do before the session")
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(SafeForm):
     """A new patient account."""
 
     name = StringField("Full name", validators=[DataRequired(), Length(min=2, max=120)])
@@ -42,7 +42,7 @@ class RegisterForm(FlaskForm):
 def intake_form_class():
     """A questionnaire form with one yes/no box per intake question."""
 
-    class IntakeForm(FlaskForm):
+    class IntakeForm(SafeForm):
         """The health questionnaire."""
 
         notes = TextAreaField("Anything else we should know (medicines, allergies, conditions)?",
@@ -56,19 +56,19 @@ def intake_form_class():
     return IntakeForm
 
 
-class CallbackForm(FlaskForm):
+class CallbackForm(SafeForm):
     """Ask the clinic to call."""
 
     note = TextAreaField("What would you like to discuss?", validators=[Optional(), Length(max=1000)])
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(SafeForm):
     """Ask for a password-reset link."""
 
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
 
 
-class ResetForm(FlaskForm):
+class ResetForm(SafeForm):
     """Choose a new password."""
 
     password = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=200,

@@ -24,6 +24,7 @@ from booking.web.book.state import (
     needs_consultation,
     parse_dates,
     patient_actor,
+    session_count,
     timeline_for,
     treatment_or_404,
 )
@@ -112,17 +113,22 @@ def series(slug: str):
     actor = patient_actor()
     form = ChooseSeriesForm()
     if form.validate_on_submit():
+        decode(form.sessions.data.split(","), limit=session_count(treatment))  # before it reaches the session
         session[PENDING] = {"slug": slug, "sessions": form.sessions.data.split(","),
                             "avoid": [d.isoformat() for d in parse_dates(form.avoid.data or "")], "prep_read": True}
-        decode(session[PENDING]["sessions"])
         return redirect(url_for("book.review"))
-    given = decode(request.args.getlist("s")) or (decode(form.sessions.data.split(",")) if form.sessions.data else [])
+    limit = session_count(treatment)
+    given = (decode(request.args.getlist("s"), limit)
+             or (decode(form.sessions.data.split(","), limit) if form.sessions.data else []))
     if not given:
         return redirect(url_for("book.choose", slug=slug))
     avoid = parse_dates(request.args.get("avoid", "") or (form.avoid.data or ""))
     if request.args.get("keep_clear"):
         avoid = sorted(set(avoid) | set(parse_dates(request.args["keep_clear"])))
     replan = request.args.get("replan", type=int)
+    if replan is not None and not 0 <= replan < len(given):
+        abort(400, description=f"There is no session {replan} to plan from; choose one of the "
+                               f"{len(given)} session(s) shown.")
     if request.args.get("keep_clear") or request.args.get("avoid_changed"):
         replan = 0  # new dates to keep clear: plan again from the first session
     proposal = choices.propose(actor, treatment, given, patient_id=actor.user_id if actor else None,

@@ -18,6 +18,7 @@ from booking.services.errors import ServiceError
 from booking.services.loading import load_treatment, patient_facts
 
 PENDING = "pending_booking"
+MAX_ID = 2_147_483_647  # the database's integer range (ids in URLs use int(max=2147483647) too)
 
 
 def patient_actor() -> Actor | None:
@@ -40,8 +41,11 @@ def encode(sessions) -> list[str]:
     return [f"{start.isoformat()}|{pid}" for start, pid in sessions]
 
 
-def decode(values: list[str]) -> list[tuple[datetime, int]]:
-    """Parse "iso|practitioner" strings; 400 on anything malformed."""
+def decode(values: list[str], limit: int | None = None) -> list[tuple[datetime, int]]:
+    """Parse "iso|practitioner" strings (at most ``limit`` of them); 400 on anything malformed."""
+    if limit is not None and len(values) > limit:
+        abort(400, description=f"That booking link has {len(values)} sessions; this treatment has at most "
+                               f"{limit}. Please start again.")
     sessions = []
     for value in values:
         iso, _, pid = value.partition("|")
@@ -50,10 +54,24 @@ def decode(values: list[str]) -> list[tuple[datetime, int]]:
             practitioner = int(pid)
         except ValueError:
             abort(400, description="That booking link is damaged; please start again.")
-        if start.tzinfo is None or not 2000 <= start.year <= 2100:
+        if start.tzinfo is None or not 2000 <= start.year <= 2100 or not 1 <= practitioner <= MAX_ID:
             abort(400, description="That booking link is damaged; please start again.")
         sessions.append((start, practitioner))
     return sessions
+
+
+def session_count(treatment: Treatment) -> int:
+    """How many sessions the treatment's series has (1 for a single visit)."""
+    return treatment.protocol.sessions if treatment.protocol is not None else 1
+
+
+def id_arg(value: str | None) -> int | None:
+    """A row id from a query string, or None when it is missing or outside the database's range."""
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if 1 <= number <= MAX_ID else None
 
 
 def parse_dates(raw: str) -> list[date]:

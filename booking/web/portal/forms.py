@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectField
 
+from booking.web.forms_base import SafeForm
 
-class NewFeedForm(FlaskForm):
+
+class NewFeedForm(SafeForm):
     """Which calendar to subscribe to (patients have only their own)."""
 
     target = SelectField("Calendar", choices=[])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(SafeForm):
     """A button that needs only the CSRF token."""

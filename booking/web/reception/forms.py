@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -33,6 +32,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from booking.web.forms_base import SafeForm
+
 MAX_ID = 2_147_483_647  # the database's integer range; ids in URLs use int(max=2147483647) too
 LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 STATUS_ACTIONS = ("check_in", "complete", "no_show")
@@ -44,7 +45,7 @@ def plausible_year(form, field) -> None:
         raise ValidationError("Give a date between the years 2000 and 2100.")
 
 
-class PatientSearchForm(FlaskForm):
+class PatientSearchForm(SafeForm):
     """Find a patient by name, e-mail or phone (a GET form: no token needed)."""
 
     class Meta:
@@ -53,7 +54,7 @@ class PatientSearchForm(FlaskForm):
     q = StringField("Name, e-mail or phone", validators=[Optional(), Length(max=100)])
 
 
-class NewPatientForm(FlaskForm):
+class NewPatientForm(SafeForm):
     """A patient who phoned in: contact details only, no password."""
 
     name = StringField("Full name", validators=[DataRequired(), Length(min=2, max=120)])
@@ -71,7 +72,7 @@ class SessionForm(Form):
     practitioner = SelectField("Practitioner", coerce=int, validators=[InputRequired()])
 
 
-class BookingForm(FlaskForm):
+class BookingForm(SafeForm):
     """Book one appointment or a whole series for a patient."""
 
     patient_id = HiddenField(validators=[DataRequired(message="Choose the patient first."),
@@ -89,7 +90,7 @@ class BookingForm(FlaskForm):
     book = SubmitField("Book")
 
 
-class MoveForm(FlaskForm):
+class MoveForm(SafeForm):
     """A drag on the calendar (JSON): the new wall-clock start, practitioner, and an override reason."""
 
     start = StringField(validators=[DataRequired(), Length(max=40)])
@@ -98,7 +99,7 @@ class MoveForm(FlaskForm):
     replan_following = BooleanField()
 
 
-class PanelMoveForm(FlaskForm):
+class PanelMoveForm(SafeForm):
     """Move from the panel (the keyboard's way to do what a drag does)."""
 
     start = DateTimeLocalField("New start (clinic time)", format=LOCAL_FORMATS,
@@ -108,24 +109,24 @@ class PanelMoveForm(FlaskForm):
     replan_following = BooleanField("Re-plan the later sessions of the series from here")
 
 
-class StatusForm(FlaskForm):
+class StatusForm(SafeForm):
     """Check-in, complete or no-show."""
 
     action = HiddenField(validators=[AnyOf(STATUS_ACTIONS, message="Unknown action.")])
 
 
-class CancelForm(FlaskForm):
+class CancelForm(SafeForm):
     """Cancel with a reason (it also overrides the patients' cut-off)."""
 
     reason = TextAreaField("Reason", validators=[DataRequired(message="Say why it is cancelled."), Length(max=500)])
     rest_of_series = BooleanField("Also cancel every later session of the series")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(SafeForm):
     """A button that needs only the CSRF token."""
 
 
-class DayForm(FlaskForm):
+class DayForm(SafeForm):
     """Which day (a GET form)."""
 
     class Meta:
@@ -134,7 +135,7 @@ class DayForm(FlaskForm):
     date = DateField("Day", validators=[Optional(), plausible_year])
 
 
-class ClearanceForm(FlaskForm):
+class ClearanceForm(SafeForm):
     """A practitioner clears a patient for one treatment, with the reason."""
 
     treatment_id = IntegerField("Treatment", validators=[DataRequired(), NumberRange(min=1, max=2147483647)])

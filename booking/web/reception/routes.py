@@ -8,6 +8,7 @@ from datetime import date
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from booking.extensions import db
 from booking.models import INTAKE_QUESTIONS, Appointment, Practitioner
@@ -122,7 +123,14 @@ def _problem_body(error: ServiceError) -> dict:
 @roles_required(*FRONT_DESK)
 def api_move(appointment_id: int):
     """Move an appointment (a drag); rule problems come back for the override dialog."""
-    form = MoveForm()
+    body = request.get_json(silent=True)
+    # The drag sends one JSON object of plain values; anything else (an array, nested values)
+    # is refused here rather than handed to the form, which expects a flat mapping.
+    if not isinstance(body, dict) or not all(
+            v is None or isinstance(v, (str, int, float, bool)) for v in body.values()):
+        return jsonify({"error": {"code": "bad_request", "message": "Send a JSON object: "
+                                  '{"start": "YYYY-MM-DDTHH:MM", "practitioner_id": 1, ...}.'}}), 400
+    form = MoveForm(formdata=MultiDict({k: v for k, v in body.items() if v is not None}))
     if not form.validate_on_submit():
         fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
         return jsonify({"error": {"code": "bad_request", "message": f"Bad move request ({fields})."}}), 400
