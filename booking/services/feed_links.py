@@ -135,9 +135,11 @@ def feeds_of(actor: Actor) -> list[FeedToken]:
     query = select(FeedToken).where(FeedToken.revoked_at.is_(None)).order_by(FeedToken.created_at.desc())
     if actor.is_patient:
         query = query.where(FeedToken.scope == "patient", FeedToken.target_id == actor.user_id)
-    else:
-        query = query.where(FeedToken.created_by_id == actor.user_id)
-    return list(db.session.scalars(query))
+        return list(db.session.scalars(query))
+    # Staff: the ones they made and may still share (a feed dies with its maker's access).
+    own = _own_practitioner_id(actor.user_id)
+    query = query.where(FeedToken.created_by_id == actor.user_id)
+    return [f for f in db.session.scalars(query) if may_share(actor.role, actor.user_id, own, f.scope, f.target_id)]
 
 
 def describe(feed: FeedToken) -> str:

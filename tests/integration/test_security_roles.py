@@ -126,7 +126,7 @@ def test_only_the_maker_or_an_admin_revokes_a_feed_and_others_get_404(app, clien
 
 
 # --- finding 4: a feed dies with its maker's access --------------------------------------------
-def test_a_feed_dies_when_its_maker_is_deactivated_changes_role_or_is_erased(client, clinic):
+def test_a_feed_dies_when_its_maker_is_deactivated_changes_role_or_is_erased(app, client, clinic):
     rita = Api(client, clinic.receptionist.email)
     clinic_path, _ = make_feed(rita, "clinic")
     bruno_path, _ = make_feed(rita, "practitioner", clinic.bruno.id)
@@ -147,6 +147,7 @@ def test_a_feed_dies_when_its_maker_is_deactivated_changes_role_or_is_erased(cli
     db.session.commit()
     assert client.get(clinic_path).status_code == 404
     assert client.get(bruno_path).status_code == 404
+    assert "The whole clinic" not in signed_in(app, clinic.receptionist.email).get("/calendar").get_data(as_text=True)
     # Anna moves to the front desk: her own diary is still hers to share.
     db.session.get(User, clinic.practitioner_user.id).role = "receptionist"
     db.session.commit()
