@@ -77,7 +77,8 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "reception.resend": FRONT_DESK,
     "reception.book": FRONT_DESK,
     "reception.new_patient": FRONT_DESK,
-    # Health answers: practitioners (their own patients) and admins, never the front desk.
+    # Health answers: practitioners (their own patients) and admins, never the front desk; the
+    # clearance itself (a valid POST) is a clinical decision the use case leaves to practitioners.
     "reception.patient_health": CLINICAL,
     # The development mailbox (it does not exist outside development and testing).
     "staff.mailbox": ADMIN,
