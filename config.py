@@ -7,6 +7,8 @@ configuration table.
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -24,6 +26,45 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+# Keys that were published (this project's old development key, the test key, common
+# placeholders): a session signed with one of them can be forged by anyone.
+KNOWN_SECRET_KEYS = frozenset({
+    "dev-only-not-secret", "testing", "secret", "secret-key", "changeme", "change-me", "dev", "development",
+    "your-secret-key", "your-secret-key-here", "replace-me-with-a-long-random-string",
+})
+MIN_SECRET_KEY_BYTES = 32
+
+
+def check_secret_key(key: str) -> None:
+    """Raise unless ``key`` is long enough and not a published one (production)."""
+    if key.strip().lower() in KNOWN_SECRET_KEYS:
+        raise RuntimeError("SECRET_KEY is a known, published value; anyone could forge sessions with it. "
+                           'Set a long random one: python -c "import secrets; print(secrets.token_urlsafe(48))"')
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise RuntimeError(f"SECRET_KEY is {len(key.encode())} bytes; use at least {MIN_SECRET_KEY_BYTES}, random: "
+                           'python -c "import secrets; print(secrets.token_urlsafe(48))"')
+
+
+def instance_secret_key(instance_dir: Path) -> str:
+    """The development key kept in ``instance/secret_key``: made at random on the first start
+    (readable by the owner only), then reused so sessions survive a restart."""
+    path = Path(instance_dir) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process (make run's timers) may be writing it right now
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} is empty; delete it and start again to make a new key") from None
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
 def normalise_database_url(url: str) -> str:
     """Let ``postgres://``/``postgresql://`` URLs use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -35,7 +76,8 @@ def normalise_database_url(url: str) -> str:
 class Config:
     """Defaults shared by every environment."""
 
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    # Unset: development makes one in instance/ (create_app); production refuses to start.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("DATABASE_URL", _sqlite_url("booking.sqlite3"))
     )
@@ -44,13 +86,17 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     # Where links in mails and feeds point; set it behind a proxy.
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     # Reuse a recent availability answer while nothing it depends on changed (services/availability.py);
     # AVAILABILITY_MEMO=0 computes every answer (the benchmarks measure both).
     AVAILABILITY_MEMO = os.environ.get("AVAILABILITY_MEMO", "1") != "0"
-    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
+    # Failed sign-ins (web and POST /api/v1/tokens together; successes are not counted) per client
+    # address and per account (e-mail), counted in RATELIMIT_STORAGE_URI.
+    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;100 per hour")
+    RATELIMIT_LOGIN_ACCOUNT = os.environ.get("RATELIMIT_LOGIN_ACCOUNT", "5 per minute;30 per hour")
     RATELIMIT_HEADERS_ENABLED = True
     API_TOKEN_HOURS = _env_int("API_TOKEN_HOURS", 24 * 30)
     SMTP_HOST = os.environ.get("SMTP_HOST", "")
@@ -120,6 +166,7 @@ class ProductionConfig(Config):
             raise RuntimeError(
                 "Production needs these environment variables: " + ", ".join(missing)
             )
+        check_secret_key(os.environ["SECRET_KEY"])
         return {
             "SECRET_KEY": os.environ["SECRET_KEY"],
             "SQLALCHEMY_DATABASE_URI": normalise_database_url(os.environ["DATABASE_URL"]),

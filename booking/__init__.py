@@ -49,6 +49,10 @@ def create_app(config: str | type | None = None, **overrides: Any) -> Flask:
     app.config["BOOKING_ENV"] = name if not isinstance(config, type) else config.__name__
 
     os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        from config import instance_secret_key
+
+        app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path))
     from booking.models.people import password_hash_method
 
     password_hash_method["method"] = app.config["PASSWORD_HASH_METHOD"]
@@ -85,9 +89,15 @@ def register_extensions(app: Flask) -> None:
     rule_cache.install()  # writes to rule rows renew the stamp every process keeps its rules under
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> models.User | None:
+    def load_user(session_id: str) -> models.User | None:
+        """The active user of a session or remember cookie that was not ended since (``User.get_id``)."""
+        user_id, _, version = session_id.partition(":")
+        if not (user_id.isdigit() and version.isdigit()) or len(user_id) > 10:
+            return None  # a cookie from before session versions, or not ours
         user = db.session.get(models.User, int(user_id))
-        return user if user is not None and user.active else None
+        if user is None or not user.active or user.session_version != int(version):
+            return None
+        return user
 
 
 def register_security_headers(app: Flask) -> None:

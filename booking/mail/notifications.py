@@ -107,3 +107,17 @@ def queue_prep_reminder(appointment: Appointment, rule, settings: ClinicSettings
                  kind="appointment.prep_reminder",
                  subject=f"From today: {rule.instruction} (appointment {when(appointment, settings)})",
                  dedupe_key=dedupe_key, rule=rule)
+
+
+def queue_registration_attempt(user, settings: ClinicSettings, *, mail: MailRenderer | None = None) -> OutboxMessage:
+    """Tell an account's owner that someone tried to register with its e-mail (nothing changed).
+
+    The visitor saw the same answer as for a new account, so only the owner learns of it; the
+    message holds nothing the visitor typed, only where to sign in or reset the password.
+    """
+    mail = mail or rendering.installed()
+    text, html = mail.render("registration_attempt", user=user, clinic=settings,
+                             login_url=f"{mail.base_url}/login", reset_url=f"{mail.base_url}/reset")
+    return enqueue(kind="account.registration_attempt", to_addr=user.email,
+                   subject=f"Someone tried to register at {settings.name} with your e-mail",
+                   body_text=text, body_html=html)

@@ -48,6 +48,9 @@ class User(UserMixin, Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     erasure_requested_at: Mapped[datetime | None]
+    # Part of the id kept in the session and the remember cookie (``get_id``); raising it ends
+    # every session and remember cookie of the account (sign-out, a new password).
+    session_version: Mapped[int] = mapped_column(default=1)
 
     practitioner: Mapped["Practitioner | None"] = relationship(back_populates="user", uselist=False)
     intake: Mapped["Intake | None"] = relationship(
@@ -55,12 +58,24 @@ class User(UserMixin, Base):
     )
 
     def set_password(self, password: str) -> None:
-        """Store a salted hash of ``password``."""
+        """Store a salted hash of ``password``; an existing account's sessions end with the old one."""
         self.password_hash = generate_password_hash(password, method=password_hash_method["method"])
+        if self.session_version is not None:
+            self.end_sessions()
 
     def check_password(self, password: str) -> bool:
-        """True when ``password`` matches the stored hash."""
-        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+        """True when ``password`` matches the stored hash; as slow when there is none to match."""
+        if not self.password_hash:
+            return password_matches_nobody(password)
+        return check_password_hash(self.password_hash, password)
+
+    def end_sessions(self) -> None:
+        """Make every session and remember cookie issued so far stop working."""
+        self.session_version = (self.session_version or 1) + 1
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and remember cookie: id and session version."""
+        return f"{self.id}:{self.session_version}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login reads this
@@ -71,6 +86,22 @@ class User(UserMixin, Base):
     def is_staff(self) -> bool:
         """True for admin, receptionist and practitioner."""
         return self.role in STAFF_ROLES
+
+
+_dummy_hashes: dict[str, str] = {}
+
+
+def password_matches_nobody(password: str) -> bool:
+    """Check ``password`` against a throwaway hash made the same way as real ones, and say no.
+
+    Signing in as an unknown e-mail (or an account with no password) then takes as long as a
+    wrong password for a real account, so the time does not tell which e-mails have accounts.
+    """
+    method = password_hash_method["method"]
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash("not a password of anyone", method=method)
+    check_password_hash(_dummy_hashes[method], password)
+    return False
 
 
 class Practitioner(Base):

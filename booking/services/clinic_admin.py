@@ -25,7 +25,7 @@ from booking.models import (
     User,
 )
 from booking.models.base import utcnow
-from booking.services import audit
+from booking.services import audit, tokens
 from booking.services.actor import Actor
 from booking.services.catalog_admin import columns
 from booking.services.errors import InvalidRequest, NotFound
@@ -101,6 +101,8 @@ def save_user(actor: Actor, user_id: int | None, *, values: Mapping[str, Any], p
     user.email, user.name, user.phone = email, values["name"].strip(), (values.get("phone") or "").strip()
     if password:
         user.set_password(password)
+        if before is not None:
+            tokens.end_all_sessions(user)  # sessions, remember cookies and API tokens of the old one
     _ensure_practitioner_row(user)
     if user.practitioner is not None and user.role != "practitioner":
         user.practitioner.active = False  # keeps the history; no new bookings

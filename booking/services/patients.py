@@ -15,7 +15,8 @@ from booking.extensions import db
 from booking.mail.outbox import enqueue
 from booking.models import INTAKE_QUESTIONS, Appointment, AuditEvent, FeedToken, Intake, Series, Treatment, User
 from booking.models.base import utcnow
-from booking.services import audit
+from booking.mail import notifications
+from booking.services import audit, tokens
 from booking.services.actor import Actor
 from booking.services.clinic import get_settings
 from booking.services.errors import Forbidden, InvalidRequest, NotFound
@@ -35,11 +36,19 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def register_patient(*, name: str, email: str, phone: str, password: str) -> User:
-    """Create a patient account in one transaction."""
+def register_patient(*, name: str, email: str, phone: str, password: str) -> User | None:
+    """Create a patient account in one transaction; None when the e-mail already has one.
+
+    A taken e-mail changes nothing and mails the account's owner instead, so the visitor gets
+    the same answer as for a new account and cannot learn who is a patient here.
+    """
     email = normalise_email(email)
-    if db.session.scalar(select(func.count()).select_from(User).where(User.email == email)):
-        raise EmailTaken("An account with this e-mail already exists; sign in or reset your password.")
+    owner = db.session.scalar(select(User).where(User.email == email))
+    if owner is not None:
+        owner.check_password(password)  # as long as hashing a new account's password
+        notifications.queue_registration_attempt(owner, get_settings())
+        db.session.commit()
+        return None
     user = User(name=name.strip(), email=email, phone=phone.strip(), role="patient")
     user.set_password(password)
     db.session.add(user)
@@ -223,6 +232,7 @@ def reset_password(token: str, new_password: str, *, secret_key: str) -> User:
     if user is None or data.get("fp") != _fingerprint(user):
         raise InvalidRequest("This reset link was already used; ask for a new one.", code="link_used")
     user.set_password(new_password)
+    tokens.end_all_sessions(user)  # a reset means someone else may know the old password
     audit.record("password.reset", actor_id=user.id, entity_type="user", entity_id=user.id,
                  patient_id=user.id if user.role == "patient" else None)
     db.session.commit()

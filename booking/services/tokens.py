@@ -11,6 +11,7 @@ from booking.extensions import db
 from booking.models import FeedToken, Practitioner, Room, User
 from booking.models.access import FEED_SCOPES, ApiToken, hash_secret, new_secret
 from booking.models.base import utcnow
+from booking.models.people import password_matches_nobody
 from booking.services import audit
 from booking.services.actor import Actor
 from booking.services.errors import Forbidden, InvalidRequest, NotFound, ServiceError
@@ -23,11 +24,44 @@ class BadCredentials(ServiceError):
     code = "invalid_credentials"
 
 
+def authenticate(email: str, password: str) -> User | None:
+    """The active account with this e-mail and password, or None.
+
+    Every answer costs one password-hash check (against a throwaway hash when there is no such
+    account), so how long it takes does not tell whether an e-mail has an account here.
+    """
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        password_matches_nobody(password)
+        return None
+    return user if user.check_password(password) and user.active else None
+
+
+def end_all_sessions(user: User) -> None:
+    """End every way the user is signed in: browser sessions, remember cookies and API tokens.
+
+    Part of the caller's transaction (a password change or reset, an erasure); the caller commits.
+    """
+    user.end_sessions()
+    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()))
+
+
+def sign_out(user_id: int) -> None:
+    """End the user's browser sessions and remember cookies (API tokens stay: they are revoked
+    one by one with ``DELETE /api/v1/tokens``, or all together by a new password)."""
+    begin_write(db.session)
+    user = db.session.get(User, user_id)
+    if user is not None:
+        user.end_sessions()
+        db.session.commit()
+
+
 def issue_api_token(email: str, password: str, lifetime_hours: int) -> tuple[str, ApiToken]:
     """A new bearer token for valid credentials; the secret is returned once, only its hash kept."""
     begin_write(db.session)
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.active or not user.check_password(password):
+    user = authenticate(email, password)
+    if user is None:
         raise BadCredentials("Wrong e-mail or password.")
     secret = new_secret()
     token = ApiToken(user_id=user.id, token_hash=hash_secret(secret),

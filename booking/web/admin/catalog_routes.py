@@ -4,6 +4,7 @@ protocols, prep rules), the clinic's settings, and users with their roles."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user
 from sqlalchemy import select
 
 from booking.extensions import db
@@ -184,6 +185,8 @@ def _save_user(user: User | None):
     saved = clinic_admin.save_user(current_actor(), user.id if user else None,
                                    values={name: form.data[name] for name in USER_FIELDS},
                                    password=form.password.data or None)
+    if form.password.data and saved.id == current_user.id:
+        login_user(saved)  # a new password ends every session; the admin's own one here goes on
     flash(f"{saved.name} saved.", "info")
     return redirect(url_for("admin.user", user_id=saved.id))
 

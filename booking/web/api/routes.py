@@ -6,7 +6,7 @@ from flask import Response, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking.extensions import db, limiter
+from booking.extensions import db, sign_in_limits
 from booking.models import Practitioner, Protocol, Treatment
 from booking.services import availability, booking, changes, feed_links, listing, tokens
 from booking.services.booking import SessionRequest
@@ -34,7 +34,7 @@ def _json(model, status: int = 200) -> Response:
 
 # --- access -------------------------------------------------------------------------------
 @api.post("/tokens", tags=[access_tag], responses={201: schemas.TokenOut})
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@sign_in_limits()
 def create_token(body: schemas.TokenIn):
     """Exchange e-mail and password for a bearer token (a wrong password is 401)."""
     secret, token = tokens.issue_api_token(body.email, body.password, current_app.config["API_TOKEN_HOURS"])

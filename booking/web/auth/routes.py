@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
 
-from booking.extensions import db, limiter
+from booking.extensions import limiter, sign_in_limits
 from booking.models import User
+from booking.services import tokens
 from booking.services.clinic import get_settings
 from booking.services.errors import ServiceError
 from booking.web.access import safe_next
@@ -22,15 +22,15 @@ def home_for(user: User) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+@sign_in_limits(methods=["POST"])
 def login():
     """Sign in with e-mail and password; then go back to where the user was heading."""
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next"), home_for(current_user)))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.email == form.email.data.strip().lower()))
-        if user is not None and user.active and user.check_password(form.password.data):
+        user = tokens.authenticate(form.email.data, form.password.data)
+        if user is not None:
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(form.next.data, home_for(user)))
         form.password.errors.append("Wrong e-mail or password.")
@@ -39,7 +39,13 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Sign out (POST, with CSRF, so a link elsewhere cannot sign people out)."""
+    """Sign out (POST, with CSRF, so a link elsewhere cannot sign people out).
+
+    The account's session version goes up, so this session's cookie (and any copy of it, or a
+    remember cookie) no longer signs anyone in, on this device or another.
+    """
+    if current_user.is_authenticated:
+        tokens.sign_out(current_user.id)
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("public.home"))
@@ -59,13 +65,15 @@ def register():
         refusal_page(lambda error: _register_page(form, error), announce=False)
         user = patients.register_patient(name=form.name.data, email=form.email.data,
                                          phone=form.phone.data, password=form.password.data)
-        login_user(user)
-        return redirect(safe_next(form.next.data, home_for(user)))
+        # A taken e-mail (user is None) gets the same redirect as a new account; its owner is mailed.
+        if user is not None:
+            login_user(user)
+        return redirect(safe_next(form.next.data, url_for("portal.me")))
     return _register_page(form)
 
 
 def _register_page(form, error: ServiceError | None = None):
-    """The registration form; a refusal (the e-mail is taken) is shown at the e-mail field."""
+    """The registration form; a refusal is shown at the e-mail field."""
     if error is not None:
         form.email.errors.append(error.message)
     return render_template("auth/register.html", form=form, clinic=get_settings(),
