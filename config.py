@@ -167,10 +167,26 @@ class ProductionConfig(Config):
                 "Production needs these environment variables: " + ", ".join(missing)
             )
         check_secret_key(os.environ["SECRET_KEY"])
-        return {
+        values = {
             "SECRET_KEY": os.environ["SECRET_KEY"],
             "SQLALCHEMY_DATABASE_URI": normalise_database_url(os.environ["DATABASE_URL"]),
         }
+        cls.require_mail_transport()
+        return values
+
+    @staticmethod
+    def require_mail_transport() -> None:
+        """Raise unless SMTP is configured (checked last, after the secret and the database).
+
+        Without SMTP, mail would be written to files on the server (the development mailbox),
+        where anyone who reads the folder could use a patient's or an admin's reset link.
+        """
+        if not os.environ.get("SMTP_HOST"):
+            raise RuntimeError(
+                "Production needs a mail transport: set SMTP_HOST (and SMTP_PORT, SMTP_USERNAME, "
+                "SMTP_PASSWORD, SMTP_SECURITY as your mail provider says). Without it mail would be "
+                "written to files on the server instead of sent."
+            )
 
 
 CONFIGS = {

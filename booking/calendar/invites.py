@@ -51,10 +51,12 @@ def _people(event: Event, appointment: Appointment, settings: ClinicSettings, pa
 
 
 def _description(appointment: Appointment, settings: ClinicSettings, manage_url: str) -> str:
-    """Prep steps and the link to manage the booking."""
+    """Prep steps (discreet: a link to them) and the link to manage the booking."""
     lines = []
     protocol = appointment.treatment.protocol
-    if protocol is not None and protocol.prep_rules:
+    if protocol is not None and protocol.prep_rules and not settings.show_treatment_in_invites:
+        lines += [f"How to prepare: sign in to see the steps: {manage_url}", ""]
+    elif protocol is not None and protocol.prep_rules:
         lines.append("Before your appointment:")
         lines += [f"- {lead_time(r.lead_hours)} before: {r.instruction}" for r in protocol.prep_rules]
         lines.append("")
@@ -93,10 +95,10 @@ def build_request(
     rules = [r for r in (protocol.prep_rules if protocol is not None else []) if r.remind]
     for rule in rules:
         if rule.lead_hours > 24:
-            event.add_component(_alarm(timedelta(hours=rule.lead_hours), rule.instruction))
+            event.add_component(_alarm(timedelta(hours=rule.lead_hours), _prep_text(rule.instruction, settings)))
     # Steps due within a day ride on the day-before alarm instead of a second alarm at -P1D.
     tomorrow = [f"Tomorrow: {invite_summary(appointment, settings)}"]
-    tomorrow += [r.instruction for r in rules if r.lead_hours <= 24]
+    tomorrow += dict.fromkeys(_prep_text(r.instruction, settings) for r in rules if r.lead_hours <= 24)
     event.add_component(_alarm(timedelta(hours=24), ". ".join(tomorrow)))
     calendar.add_component(event)
     return with_timezone(calendar.to_ical(), settings.timezone, appointment.start_at, appointment.end_at)
@@ -131,6 +133,14 @@ def with_timezone(ical: bytes, tzid: str, first: datetime, last: datetime) -> by
     block = vtimezone(tzid, first.year - 1, last.year + 2).encode("utf-8") + b"\r\n"
     head, found, tail = ical.partition(b"BEGIN:VEVENT\r\n")
     return head + block + found + tail
+
+
+def _prep_text(instruction: str, settings: ClinicSettings) -> str:
+    """An alarm's words for a prep step: the instruction only where the clinic names treatments
+    (an alarm shows on a lock screen); otherwise a pointer to the signed-in steps."""
+    if settings.show_treatment_in_invites:
+        return instruction
+    return "A step to prepare starts now (sign in to see it)"
 
 
 def _alarm(before: timedelta, text: str) -> Alarm:

@@ -1,5 +1,10 @@
 """The messages a booking change sends, queued in the outbox with their invites.
 
+Discreet by default: a patient's mail can be seen by others (a shared inbox, a lock screen), so
+subjects and bodies name the clinic, the date and the time, never the treatment or a prep
+instruction, unless the clinic turns treatment names on (``show_treatment_in_invites``, the same
+setting as the invites' summaries). The prep steps are then behind the signed-in portal link.
+
 An iTIP message carries one UID (RFC 5546 §3.2), so a series gets one summary e-mail without
 an invite and then one invite e-mail per session. Each function takes the ``mail`` renderer
 to write with (default: the one ``create_app`` installed, see ``booking.mail.rendering``).
@@ -24,13 +29,18 @@ def when(appointment: Appointment, settings: ClinicSettings) -> str:
     return f"{local:%a %d %b %Y, %H:%M} ({settings.timezone})"
 
 
+def named(settings: ClinicSettings) -> bool:
+    """Whether the clinic lets patients' mail name the treatment and its prep steps."""
+    return bool(settings.show_treatment_in_invites)
+
+
 def _queue_about(
     appointment: Appointment, settings: ClinicSettings, mail: MailRenderer, *, template: str, kind: str,
     subject: str, dedupe_key: str, ics: bytes | None = None, ics_method: str | None = None, **context,
 ) -> OutboxMessage:
     """Render ``templates/mail/<template>`` about one appointment and queue it to its patient."""
     text, html = mail.render(template, appointment=appointment, clinic=settings, when=when(appointment, settings),
-                             manage_url=mail.manage_url, **context)
+                             manage_url=mail.manage_url, named=named(settings), **context)
     return enqueue(kind=kind, to_addr=appointment.patient.email, subject=subject, body_text=text, body_html=html,
             ics=ics.decode() if ics is not None else None, ics_method=ics_method,
             appointment_id=appointment.id, dedupe_key=dedupe_key)
@@ -77,7 +87,7 @@ def queue_series_confirmation(series: Series, appointments: list[Appointment], s
     steps = [PrepStep(r.instruction, r.lead_hours, r.remind) for r in (protocol.prep_rules if protocol else [])]
     timeline = prep_timeline([a.start_at for a in appointments], steps, settings.timezone)
     text, html = mail.render("series_booked", series=series, sessions=sessions, clinic=settings,
-                             manage_url=mail.manage_url, treatment=series.treatment,
+                             manage_url=mail.manage_url, treatment=series.treatment, named=named(settings),
                              timeline=[(e, to_local(e.at, settings.timezone)) for e in timeline])
     enqueue(
         kind="series.booked",
@@ -105,7 +115,9 @@ def queue_prep_reminder(appointment: Appointment, rule, settings: ClinicSettings
     """Queue the reminder of one prep step, sent at the step's lead time."""
     _queue_about(appointment, settings, mail or rendering.installed(), template="prep_reminder",
                  kind="appointment.prep_reminder",
-                 subject=f"From today: {rule.instruction} (appointment {when(appointment, settings)})",
+                 subject=(f"From today: {rule.instruction} (appointment {when(appointment, settings)})"
+                          if named(settings) else
+                          f"Preparing for your appointment at {settings.name}, {when(appointment, settings)}"),
                  dedupe_key=dedupe_key, rule=rule)
 
 

@@ -9,6 +9,18 @@ from __future__ import annotations
 from booking.extensions import db
 from booking.models import OutboxMessage
 
+# Messages that carry a one-time secret (a password-reset or sign-in link). Only the recipient
+# may read one: staff pages show that it exists, never its body, and the sender clears the body
+# once it is sent or its link has expired (``booking.mail.sender``).
+SECRET_LINK_KINDS = frozenset({"password.reset", "auth.sign_in", "auth.magic_link"})
+SECRET_LINK_MAX_AGE_SECONDS = 60 * 60  # as long as the longest-lived link (a reset: one hour)
+CLEARED_BODY = "(Cleared: this message carried a one-time link, readable only by its recipient.)"
+
+
+def carries_secret_link(kind: str) -> bool:
+    """Whether messages of ``kind`` hold a link that signs someone in or resets a password."""
+    return kind in SECRET_LINK_KINDS
+
 
 def enqueue(
     *,

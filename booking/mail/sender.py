@@ -35,6 +35,7 @@ from sqlalchemy import select, update
 
 from booking.database import begin_write
 from booking.extensions import db
+from booking.mail.outbox import CLEARED_BODY, SECRET_LINK_KINDS, SECRET_LINK_MAX_AGE_SECONDS, carries_secret_link
 from booking.models import OutboxMessage
 from booking.models.base import utcnow
 
@@ -76,9 +77,9 @@ def build_email(message: OutboxMessage, *, mail_from: str) -> EmailMessage:
     mail = EmailMessage(policy=SMTP)
     mail["Message-ID"] = message_id(message, mail_from)
     mail["Date"] = format_datetime(message.created_at or utcnow())
-    mail["From"] = mail_from
-    mail["To"] = message.to_addr
-    mail["Subject"] = message.subject
+    mail["From"] = header_value(mail_from)
+    mail["To"] = header_value(message.to_addr)
+    mail["Subject"] = header_value(message.subject)
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
     mail.set_content(message.body_text, cte=_transfer_encoding(message.body_text))
     if message.body_html:
@@ -97,6 +98,18 @@ def build_email(message: OutboxMessage, *, mail_from: str) -> EmailMessage:
         if part is not mail:
             del part["MIME-Version"]  # only the top level carries it (RFC 2045 §4)
     return mail
+
+
+# Line breaks of any kind (CR, LF, NEL, U+2028/9), other control characters and runs of
+# whitespace: none may reach a header, where a line break would end it or start another one.
+_UNSAFE_IN_HEADER = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_value(text: str) -> str:
+    """``text`` on one line, fit for any header: control characters and whitespace runs become one
+    space. Every header built here goes through this, so no stored value (a name typed with a
+    line break before forms refused them) can make a message fail or add a header."""
+    return _UNSAFE_IN_HEADER.sub(" ", text or "").strip()
 
 
 def _transfer_encoding(text: str) -> str:
@@ -273,7 +286,7 @@ def send_due(transport: Transport, *, mail_from: str, now: datetime | None = Non
                     else:
                         retried += 1
                 else:
-                    _finish(claim, lease_until, status="sent", sent_at=clock())
+                    _finish(claim, lease_until, status="sent", sent_at=clock(), **_cleared(claim.kind))
                     sent += 1
     finally:
         _release(claims[done:], lease_until, clock())
@@ -286,6 +299,7 @@ def _claim(now: datetime, lease_until: datetime, limit: int, max_attempts: int,
     session = db.session
     begin_write(session)
     try:
+        failed = _expire_secret_links(now)
         rows = session.scalars(
             select(OutboxMessage)
             .where(OutboxMessage.status.in_(("queued", "sending")), OutboxMessage.next_attempt_at <= now)
@@ -294,7 +308,6 @@ def _claim(now: datetime, lease_until: datetime, limit: int, max_attempts: int,
             .with_for_update(skip_locked=True)  # PostgreSQL; SQLite is serialized by begin_write
         ).all()
         claims: list[_Claim] = []
-        failed = 0
         for row in rows:
             if row.status == "sending":  # its sender died mid-batch: that try counts
                 row.attempts += 1
@@ -317,6 +330,33 @@ def _claim(now: datetime, lease_until: datetime, limit: int, max_attempts: int,
         session.rollback()
         raise
     return claims, failed
+
+
+def _cleared(kind: str) -> dict[str, str]:
+    """The body values that replace a sent message's own when it carried a one-time link."""
+    return {"body_text": CLEARED_BODY, "body_html": ""} if carries_secret_link(kind) else {}
+
+
+def _expire_secret_links(now: datetime) -> int:
+    """Clear the bodies of one-time-link messages whose link has expired; one never sent by then
+    is given up on (its link no longer works). Returns how many were given up on."""
+    session = db.session
+    old = (OutboxMessage.kind.in_(SECRET_LINK_KINDS),
+           OutboxMessage.created_at < now - timedelta(seconds=SECRET_LINK_MAX_AGE_SECONDS))
+    given_up = session.execute(
+        update(OutboxMessage)
+        .where(*old, OutboxMessage.status.in_(("queued", "sending")), OutboxMessage.next_attempt_at <= now)
+        .values(status="failed", last_error="the link in it expired before it could be sent",
+                body_text=CLEARED_BODY, body_html="")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.execute(
+        update(OutboxMessage)
+        .where(*old, OutboxMessage.status.in_(("failed", "sent")), OutboxMessage.body_text != CLEARED_BODY)
+        .values(body_text=CLEARED_BODY, body_html="")
+        .execution_options(synchronize_session=False)
+    )
+    return given_up
 
 
 def _finish(claim: _Claim, lease_until: datetime, **values: Any) -> bool:
@@ -410,7 +450,9 @@ def retry_failed(message_id: int, *, now: datetime | None = None) -> bool:
     try:
         result = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.status == "failed")
+            # A cleared one-time-link message has nothing left to send.
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == "failed",
+                   OutboxMessage.body_text != CLEARED_BODY)
             .values(status="queued", attempts=0, next_attempt_at=now or utcnow())
             .execution_options(synchronize_session=False)
         )

@@ -87,6 +87,18 @@ def patient_names(ids: set[int]) -> dict[int, str]:
     return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
 
 
+# Questionnaire events: the log shows what the answers rule out, never the answers. Events
+# written before that rule still hold answers; they are shown the same way.
+HEALTH_ACTIONS = frozenset({"intake.saved"})
+
+
+def readable(action: str, values: dict | None) -> dict | None:
+    """What the audit page shows of an event's before/after snapshot."""
+    if values and action in HEALTH_ACTIONS:
+        return {k: v for k, v in values.items() if k == "rules_out"} or None
+    return values
+
+
 def changed_keys(before: dict | None, after: dict | None) -> list[str]:
     """The keys whose values differ between two snapshots (all keys of a create or delete)."""
     before, after = before or {}, after or {}
@@ -108,6 +120,15 @@ def outbox_counts() -> dict[str, int]:
     """How many messages are in each status."""
     rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
     return {status: count for status, count in rows}
+
+
+def failed_messages(limit: int = 5) -> tuple[int, list[OutboxMessage]]:
+    """How many messages failed for good, and the newest ``limit`` of them (the admin overview)."""
+    failed = OutboxMessage.status == "failed"
+    count = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(failed)) or 0
+    rows = list(db.session.scalars(select(OutboxMessage).where(failed)
+                                   .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)))
+    return count, rows
 
 
 def retry_message(actor: Actor, message_id: int, *, now: datetime | None = None) -> bool:

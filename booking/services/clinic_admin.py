@@ -16,7 +16,6 @@ from booking.database import begin_write
 from booking.extensions import db
 from booking.models import (
     ApiToken,
-    AuditEvent,
     Clearance,
     ClinicSettings,
     FeedToken,
@@ -29,7 +28,7 @@ from booking.services import audit, tokens
 from booking.services.actor import Actor
 from booking.services.catalog_admin import columns
 from booking.services.errors import InvalidRequest, NotFound
-from booking.services.patients import EmailTaken, normalise_email
+from booking.services.patients import EmailTaken, erase_traces, normalise_email
 from booking.services.reception import upcoming_for
 from booking.services.schedule_admin import require_admin
 
@@ -122,18 +121,6 @@ def erasure_requests() -> list[User]:
     ))
 
 
-PERSONAL_KEYS = ("name", "email", "phone", "to")
-
-
-def _scrub_audit(user_id: int) -> None:
-    """Drop names, e-mails and phones from the patient's audit events; the events themselves stay."""
-    for event in db.session.scalars(select(AuditEvent).where(AuditEvent.patient_id == user_id)):
-        for side in ("before", "after"):
-            values = getattr(event, side)
-            if values and any(k in values for k in PERSONAL_KEYS):
-                setattr(event, side, {k: v for k, v in values.items() if k not in PERSONAL_KEYS})
-
-
 def confirm_erasure(actor: Actor, patient_id: int) -> User:
     """Erase a patient's personal data; appointments stay (as "Erased patient") for the clinic's records.
 
@@ -150,6 +137,7 @@ def confirm_erasure(actor: Actor, patient_id: int) -> User:
     if upcoming:
         raise InvalidRequest(f"{user.name} still has {len(upcoming)} upcoming appointment(s); cancel them "
                              "before erasing the account.", code="has_upcoming")
+    personal = (user.name, user.email, user.phone)
     user.name = "Erased patient"
     user.email = f"erased-{user.id}@erased.invalid"
     user.phone = ""
@@ -163,7 +151,7 @@ def confirm_erasure(actor: Actor, patient_id: int) -> User:
                                                FeedToken.revoked_at.is_(None)).values(revoked_at=now))
     db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                        .values(revoked_at=now))
-    _scrub_audit(user.id)
+    erase_traces(user.id, personal)  # audit, outbox, reasons: everywhere the patient was copied to
     audit.record("patient.erased", actor_id=actor.user_id, entity_type="user", entity_id=user.id,
                  patient_id=user.id, after={"erased_at": now.isoformat()})
     db.session.commit()

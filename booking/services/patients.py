@@ -4,16 +4,30 @@ erasure requests and password resets."""
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, delete, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
 from booking.mail.outbox import enqueue
-from booking.models import INTAKE_QUESTIONS, Appointment, AuditEvent, FeedToken, Intake, Series, Treatment, User
+from booking.models import (
+    INTAKE_QUESTIONS,
+    Appointment,
+    AuditEvent,
+    FeedToken,
+    IdempotencyRecord,
+    Intake,
+    OutboxMessage,
+    Protocol,
+    Series,
+    Treatment,
+    User,
+)
 from booking.models.base import utcnow
 from booking.mail import notifications
 from booking.services import audit, tokens
@@ -70,16 +84,27 @@ def save_intake(patient_id: int, answers: dict[str, bool], notes: str = "") -> I
     if unknown:
         raise InvalidRequest(f"Unknown questions: {', '.join(sorted(unknown))}.")
     intake = intake_of(patient_id) or Intake(patient_id=patient_id)
-    before = dict(intake.answers or {}) if intake.id else None
+    before = {"rules_out": _ruled_out(intake.flagged())} if intake.id else None
     intake.answers = {code: bool(answers.get(code, False)) for code in INTAKE_QUESTIONS}
     intake.notes = notes.strip()
     intake.completed_at = utcnow()
     db.session.add(intake)
     db.session.flush()
+    # The audit log (read by reception) says that the questionnaire changed and what it now
+    # rules out, never the answers or notes: those are health data for practitioners only.
     audit.record("intake.saved", actor_id=patient_id, entity_type="intake", entity_id=intake.id,
-                 patient_id=patient_id, before=before, after=intake.answers)
+                 patient_id=patient_id, before=before, after={"rules_out": _ruled_out(intake.flagged())})
     db.session.commit()
     return intake
+
+
+def _ruled_out(flagged: set[str]) -> list[str]:
+    """Slugs of the treatments that answers ``flagged`` contraindicate, sorted."""
+    if not flagged:
+        return []
+    rows = db.session.execute(select(Treatment.slug, Protocol.contraindications)
+                              .join(Protocol, Protocol.treatment_id == Treatment.id))
+    return sorted(slug for slug, contra in rows if flagged & set(contra or ()))
 
 
 def own_intake(actor: Actor) -> Intake | None:
@@ -194,6 +219,60 @@ def request_erasure(patient_id: int) -> None:
                 subject=f"Erasure request: {user.name}",
                 body_text=f"{user.name} ({user.email}) asked to delete their account. Review and confirm.")
         db.session.commit()
+
+
+ERASED_NAME = "Erased patient"
+# Keys of audit snapshots that hold contact details; dropped from an erased patient's events.
+PERSONAL_KEYS = ("name", "email", "phone", "to")
+
+
+def erase_traces(patient_id: int, personal: tuple[str, ...]) -> None:
+    """Remove an erased patient's ``personal`` values (name, e-mail, phone) from everywhere else
+    they were copied to, in the current transaction (``clinic_admin.confirm_erasure`` commits).
+
+    Their mail is deleted from the outbox (to them, or about them to the clinic: call-back and
+    erasure requests); audit events keep what happened and when, with the values replaced by
+    "Erased patient" and contact keys dropped; the reasons on their appointments the same;
+    their stored API answers (idempotency records) deleted.
+    """
+    # Very short values (a one-letter name) would match inside unrelated words.
+    needles = [v.strip() for v in personal if v and len(v.strip()) >= 3]
+    appointment_ids = select(Appointment.id).where(Appointment.patient_id == patient_id)
+    mentions = [column.contains(needle, autoescape=True) for needle in needles
+                for column in (OutboxMessage.to_addr, OutboxMessage.subject, OutboxMessage.body_text,
+                               OutboxMessage.body_html, OutboxMessage.ics)]
+    db.session.execute(delete(OutboxMessage).where(or_(OutboxMessage.appointment_id.in_(appointment_ids), *mentions))
+                       .execution_options(synchronize_session=False))
+    db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.user_id == patient_id))
+    # JSON columns are compared as text; non-ASCII values are stored \u-escaped there.
+    json_forms = {needle: json.dumps(needle)[1:-1] for needle in needles}
+    mentioned = [condition for needle in needles for condition in (
+        AuditEvent.reason.contains(needle, autoescape=True),
+        cast(AuditEvent.before, Text).contains(json_forms[needle], autoescape=True),
+        cast(AuditEvent.after, Text).contains(json_forms[needle], autoescape=True))]
+    for event in db.session.scalars(select(AuditEvent).where(or_(AuditEvent.patient_id == patient_id, *mentioned))):
+        if event.action == "intake.saved":  # events written before answers were kept out of the log
+            event.before = {"rules_out": event.before.get("rules_out", [])} if event.before else None
+            event.after = {"rules_out": event.after.get("rules_out", [])} if event.after else None
+        event.before, event.after = _scrubbed(event.before, needles), _scrubbed(event.after, needles)
+        event.reason = _scrubbed(event.reason, needles)
+    for appointment in db.session.scalars(select(Appointment).where(Appointment.patient_id == patient_id)):
+        appointment.cancel_reason = _scrubbed(appointment.cancel_reason, needles)
+        appointment.override_reason = _scrubbed(appointment.override_reason, needles)
+
+
+def _scrubbed(value: Any, needles: list[str]) -> Any:
+    """``value`` (text, or JSON of dicts and lists) with every needle replaced, case-insensitively,
+    by "Erased patient", and the contact keys of dicts dropped."""
+    if isinstance(value, str):
+        for needle in needles:
+            value = re.sub(re.escape(needle), ERASED_NAME, value, flags=re.IGNORECASE)
+        return value
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, needles) for k, v in value.items() if k not in PERSONAL_KEYS}
+    if isinstance(value, list):
+        return [_scrubbed(v, needles) for v in value]
+    return value
 
 
 def _serializer(secret_key: str) -> URLSafeTimedSerializer:

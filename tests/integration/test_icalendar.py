@@ -56,7 +56,9 @@ def test_invite_update_and_cancel_keep_one_uid_and_raise_sequence(client, clinic
     assert [e["SEQUENCE"] for e in events] == [0, 1, 2]
     assert events[1].decoded("DTSTART") == at(monday_in(3), 11)
     request_alarms = [str(a["DESCRIPTION"]) for a in events[0].walk("VALARM")]
-    assert request_alarms == ["Stop aspirin and NSAIDs", "Tomorrow: Appointment at Test Clinic. No alcohol"]
+    # Discreet by default: an alarm shows on a lock screen, so it points to the steps instead.
+    assert request_alarms == ["A step to prepare starts now (sign in to see it)",
+                              "Tomorrow: Appointment at Test Clinic. A step to prepare starts now (sign in to see it)"]
     assert [a.decoded("TRIGGER") for a in events[0].walk("VALARM")] == [-timedelta(days=7), -timedelta(days=1)]
     assert "Manage your booking: http" in str(events[0]["DESCRIPTION"])
     assert str(events[0]["ORGANIZER"]) == "mailto:clinic@example.com"
@@ -110,10 +112,12 @@ def test_invite_summary_names_the_treatment_only_when_the_clinic_says_so(client,
                                         "practitioner_id": clinic.anna.id}).get_json()
     discreet = api.get(f"/appointments/{booked['id']}/invite.ics").get_data(as_text=True)
     assert "Mesotherapy" not in discreet and "SUMMARY:Appointment at Test Clinic" in discreet
+    assert "aspirin" not in discreet and "alcohol" not in discreet
     db.session.get(ClinicSettings, 1).show_treatment_in_invites = True
     db.session.commit()
     named = api.get(f"/appointments/{booked['id']}/invite.ics").get_data(as_text=True)
     assert "SUMMARY:Mesotherapy\\, face at Test Clinic" in named
+    assert "DESCRIPTION:Stop aspirin and NSAIDs" in named and "No alcohol" in named
 
 
 def _snapshot_appointment() -> tuple[Appointment, ClinicSettings]:

@@ -37,7 +37,8 @@ def _fixture():
 
 
 @pytest.mark.parametrize("part", ["txt", "html"])
-def test_series_confirmation_matches_its_snapshot(part):
+@pytest.mark.parametrize("named", [False, True], ids=["discreet", "named"])
+def test_series_confirmation_matches_its_snapshot(part, named):
     # No app: the mail renderer needs only the templates and the site's address.
     settings, treatment, series, appointments = _fixture()
     steps = [PrepStep(r.instruction, r.lead_hours) for r in treatment.protocol.prep_rules]
@@ -46,10 +47,13 @@ def test_series_confirmation_matches_its_snapshot(part):
     mail = MailRenderer("https://clinic.example/")
     text, html = mail.render(
         "series_booked", series=series, sessions=[(a, notifications.when(a, settings)) for a in appointments],
-        clinic=settings, manage_url=mail.manage_url, treatment=treatment, timeline=timeline)
+        clinic=settings, manage_url=mail.manage_url, treatment=treatment, timeline=timeline, named=named)
     rendered = text if part == "txt" else html
-    expected = (SNAPSHOTS / f"series_booked.{part}").read_text()
+    expected = (SNAPSHOTS / f"series_booked{'_named' if named else ''}.{part}").read_text()
     assert rendered == expected, "mail text changed; review the diff and update the snapshot if intended"
     # In the clinic's time: the same UTC hour is 10:00 before the change to summer time, 11:00 after.
     assert "Tue 16 Mar 2027, 10:00 (Europe/Rome)" in rendered and "Tue 30 Mar 2027, 11:00 (Europe/Rome)" in rendered
-    assert "Stop aspirin and NSAIDs" in rendered and "+39 06 1234 5678" in rendered
+    assert "+39 06 1234 5678" in rendered
+    # Discreet by default (issue 12, finding 13): neither the treatment nor a prep step, only the portal link.
+    assert ("Stop aspirin and NSAIDs" in rendered) is named and ("Mesotherapy" in rendered) is named
+    assert "https://clinic.example/me" in rendered

@@ -48,7 +48,9 @@ def test_each_reminder_is_queued_when_due_and_only_once(clinic):
     assert queue_due_reminders(now=start - timedelta(hours=1)) .prep == 0
     assert kinds() == ["appointment.prep_reminder", "appointment.prep_reminder", "appointment.reminder"]
     subjects = sorted(db.session.scalars(select(OutboxMessage.subject)))
-    assert any("Stop aspirin and NSAIDs" in s for s in subjects) and any("No alcohol" in s for s in subjects)
+    # Discreet by default (issue 12, finding 13): the clinic and the time, never the instruction.
+    assert not any("Stop aspirin" in s or "No alcohol" in s for s in subjects)
+    assert sum(s.startswith("Preparing for your appointment at Test Clinic") for s in subjects) == 2
 
 
 def test_a_booking_made_inside_a_reminders_window_gets_no_late_reminder(clinic):

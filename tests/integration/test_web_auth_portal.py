@@ -98,7 +98,7 @@ def test_staff_can_subscribe_to_a_practitioner_room_or_the_clinic(client, clinic
     assert db.session.scalar(select(FeedToken.scope)) == "room"
 
 
-def test_the_mailbox_is_for_reception_and_admin_only(client, clinic, app, tmp_path):
+def test_the_mailbox_is_for_admins_only(client, clinic, app, tmp_path):
     (tmp_path / "mail").mkdir(exist_ok=True)
     (tmp_path / "mail" / "1-appointment.booked.eml").write_bytes(
         b"To: paola@example.com\r\nSubject: Booked: test\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n"
@@ -108,6 +108,9 @@ def test_the_mailbox_is_for_reception_and_admin_only(client, clinic, app, tmp_pa
     assert client.get("/staff/mail").status_code == 403
     client.post("/logout")
     login(client, clinic.receptionist.email)
+    assert client.get("/staff/mail").status_code == 403  # every patient's mail: not for the front desk
+    client.post("/logout")
+    login(client, clinic.admin.email)
     page = client.get("/staff/mail").get_data(as_text=True)
     assert "Booked: test" in page
     assert "Hello" in client.get("/staff/mail/1-appointment.booked.eml").get_data(as_text=True)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import Treatment, User
-from booking.services import catalog_admin, clinic_admin, schedule_admin
+from booking.services import audit_log, catalog_admin, clinic_admin, schedule_admin
 from booking.services.catalog_admin import PROTOCOL_FIELDS, TREATMENT_FIELDS
 from booking.services.clinic import get_settings
 from booking.services.clinic_admin import SETTINGS_FIELDS, USER_FIELDS
@@ -24,8 +24,10 @@ from booking.web.refusals import refusal_page
 @roles_required("admin")
 def index():
     """The administration home: sections, erasure requests, bookings outside the schedule."""
+    failed_count, failed = audit_log.failed_messages()
     return render_template("admin/index.html", clinic=get_settings(), erasures=clinic_admin.erasure_requests(),
-                           stranded=schedule_admin.stranded(), form=ConfirmForm())
+                           stranded=schedule_admin.stranded(), form=ConfirmForm(),
+                           failed_count=failed_count, failed=failed)
 
 
 @bp.route("/patients/<int(max=2147483647):patient_id>/erase", methods=["POST"])

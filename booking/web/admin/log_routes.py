@@ -46,7 +46,7 @@ def _audit_page(form: AuditFilterForm, page: audit_log.Page, status: int = 200, 
     names = audit_log.patient_names({e.patient_id for e in page.rows if e.patient_id})
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("admin/audit.html", form=form, page=page, names=names, pretty=pretty,
-                           changed=audit_log.changed_keys, args=args, clinic=get_settings()), status
+                           changed=audit_log.changed_keys, readable=audit_log.readable, args=args, clinic=get_settings()), status
 
 
 @bp.route("/outbox")

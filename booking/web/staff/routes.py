@@ -1,4 +1,9 @@
-"""Staff views: the development mailbox (mail written to instance/mail when no SMTP is set)."""
+"""Staff views: the development mailbox (mail written to instance/mail when no SMTP is set).
+
+Development only (production refuses to start without SMTP), and administrators only: the
+mailbox holds every patient's mail. A message that carries a one-time link (a password reset)
+is listed but never shown, not even to an administrator: only its recipient may use the link.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,24 @@ from pathlib import Path
 
 from flask import abort, current_app, render_template
 
+from booking.mail.outbox import carries_secret_link
 from booking.services.clinic import get_settings
 from booking.web.access import roles_required
 from booking.web.staff import bp
+
+MAILBOX_ENVIRONMENTS = ("development", "testing")
+
+
+@bp.before_request
+def development_only():
+    """The mailbox does not exist outside development."""
+    if current_app.config.get("BOOKING_ENV") not in MAILBOX_ENVIRONMENTS:
+        abort(404)
+
+
+def _kind(name: str) -> str:
+    """The outbox kind in a file name the development transport wrote (``<id>-<kind>.eml``)."""
+    return name.removesuffix(".eml").partition("-")[2]
 
 
 def _mail_dir() -> Path:
@@ -25,7 +45,7 @@ def _read(path: Path) -> email.message.EmailMessage:
 
 
 @bp.route("/mail")
-@roles_required("admin", "receptionist")
+@roles_required("admin")
 def mailbox():
     """Every e-mail written to the development mailbox, newest first."""
     folder = _mail_dir()
@@ -35,19 +55,22 @@ def mailbox():
         message = _read(path)
         parts = [part.get_content_type() for part in message.walk() if not part.is_multipart()]
         messages.append({"name": path.name, "to": message["To"], "subject": message["Subject"],
-                         "date": message["Date"], "parts": parts})
+                         "date": message["Date"], "parts": parts, "secret": carries_secret_link(_kind(path.name))})
     return render_template("staff/mailbox.html", messages=messages, smtp=bool(current_app.config["SMTP_HOST"]),
                            folder=str(folder), clinic=get_settings())
 
 
 @bp.route("/mail/<name>")
-@roles_required("admin", "receptionist")
+@roles_required("admin")
 def mail_message(name: str):
     """One message: headers, text body and its calendar part."""
     path = _mail_dir() / name
     if "/" in name or not name.endswith(".eml") or not path.is_file():
         abort(404)
     message = _read(path)
+    if carries_secret_link(_kind(name)):
+        return render_template("staff/mail_message.html", message=message, name=name, secret=True,
+                               text="", calendar=None, clinic=get_settings())
     text = message.get_body(preferencelist=("plain",))
     calendar = next((p for p in message.walk() if p.get_content_type() == "text/calendar"), None)
     return render_template("staff/mail_message.html", message=message, name=name,
