@@ -57,6 +57,8 @@ def test_hsts_only_in_production_and_only_over_https(app):
     assert secure.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     plain = hsts_app.test_client().get("/healthz")
     assert "Strict-Transport-Security" not in plain.headers
+    with hsts_app.app_context():
+        db.engine.dispose()  # the second app's pool, closed before the database is reset
 
 
 def test_one_button_pages_cannot_be_framed(client, clinic):

@@ -126,6 +126,13 @@ def test_rescheduling_to_an_absurd_year_is_refused(client, clinic, when):
     assert db.session.get(Appointment, appointment.id).start_at == at(monday_in(3), 10)
 
 
+@pytest.mark.parametrize("when", ["9999-12-31T00:00:00+00:00", "0001-01-01T00:00:00+00:00"])
+def test_rescheduling_through_the_api_to_an_absurd_year_is_400(client, clinic, when):
+    appointment = booked(clinic)
+    response = Api(client, clinic.patient.email).patch(f"/appointments/{appointment.id}", {"start": when})
+    assert response.status_code == 400, response.get_json()
+
+
 @pytest.mark.parametrize("body", [[1, 2, 3], "text", 7, None, {"start": ["a", "b"]}, {"start": {"x": 1}}])
 def test_calendar_move_with_a_json_body_that_is_not_an_object_is_400(client, clinic, body):
     appointment = booked(clinic)
