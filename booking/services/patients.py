@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import Text, cast, delete, func, or_, select
+from sqlalchemy import Text, cast, delete, or_, select
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
