@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import Field, StringField, TextAreaField
+from wtforms import Field, HiddenField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 # C0 controls, DEL, C1 controls, and the Unicode line and paragraph separators.
@@ -35,13 +35,17 @@ def no_control_characters(form: Any, field: Field) -> None:
 
 
 class SafeForm(FlaskForm):
-    """A FlaskForm whose every text field (string, e-mail, phone, password, hidden, text area)
-    runs :func:`no_control_characters` after its own validators."""
+    """A FlaskForm whose every text input (string, e-mail, phone, password, text area) runs
+    :func:`no_control_characters` after its own validators.
+
+    Hidden fields are left to the code that reads them (``safe_next``, the wizard's session
+    decoder, ``AnyOf``/``Regexp`` validators): nobody types them, and an error on a field the
+    page does not show would leave a person stuck on a form they cannot correct."""
 
     def validate(self, extra_validators: dict[str, list] | None = None) -> bool:
-        """Validate as usual, with the control-character rule added to every text field."""
+        """Validate as usual, with the control-character rule added to every text input."""
         extra = {name: list(validators) for name, validators in (extra_validators or {}).items()}
         for name, field in self._fields.items():
-            if isinstance(field, StringField):
+            if isinstance(field, StringField) and not isinstance(field, HiddenField):
                 extra.setdefault(name, []).append(no_control_characters)
         return super().validate(extra_validators=extra)

@@ -153,6 +153,12 @@ def test_a_next_with_a_line_break_goes_home_instead_of_500(client, clinic, path)
 
 
 # --- control characters: a clear form error in every text input -----------------------------
+def test_a_line_break_in_the_hidden_next_field_still_signs_in_and_goes_home(client, clinic):
+    response = client.post("/login", data={"email": clinic.patient.email, "password": PASSWORD,
+                                           "next": "/me\r\nX:1"})
+    assert response.status_code == 302 and response.headers["Location"] == "/me"
+
+
 @pytest.mark.parametrize("bad", ["Nina\x00New", "Nina\r\nBcc: x@example.com", "Nina\x07", "Nina\x7f"])
 def test_register_refuses_control_characters_in_the_name(client, clinic, bad):
     response = client.post("/register", data={
