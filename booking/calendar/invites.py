@@ -6,7 +6,7 @@ appointment keeps one UID for life and its SEQUENCE rises with every change the 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
