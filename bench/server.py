@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -58,7 +59,10 @@ class Gunicorn:
         env.update({
             "BOOKING_CONFIG": "production",
             "DATABASE_URL": self.database_url,
-            "SECRET_KEY": "bench-only-secret",
+            # Production refuses short or published keys, and a start without a mail relay
+            # (nothing is sent during a benchmark: the outbox is not run).
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "SMTP_HOST": "127.0.0.1",
             "PYTHONPATH": str(ROOT),
             "BOOKING_INSTANCE_DIR": self.instance,
             **self.extra_env,

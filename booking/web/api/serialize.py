@@ -83,10 +83,15 @@ def availability_json(starts: Sequence[Start], duration: int, treatment_slug: st
             text = written[tick] = _MOMENT.dump_json(to_local(from_ticks(tick), tz)).decode()
         return text
 
-    items = ",".join(
-        f'{{"start":{at(tick)},"end":{at(tick + duration)},"practitioner_id":{int(practitioner_id)}}}'
-        for tick, practitioner_id, _ in starts
-    )
+    # Everything up to the practitioner is the same for every slot starting at one tick.
+    heads: dict[int, str] = {}
+    parts = []
+    for tick, practitioner_id, _ in starts:
+        head = heads.get(tick)
+        if head is None:
+            head = heads[tick] = f'{{"start":{at(tick)},"end":{at(tick + duration)},"practitioner_id":'
+        parts.append(f"{head}{int(practitioner_id)}}}")
+    items = ",".join(parts)
     return (f'{{"slots":[{items}],"treatment":{json.dumps(treatment_slug, ensure_ascii=False)},'
             f'"note":{json.dumps(note, ensure_ascii=False)}}}')
 
