@@ -115,3 +115,16 @@ def test_the_mailbox_is_for_admins_only(client, clinic, app, tmp_path):
     assert "Booked: test" in page
     assert "Hello" in client.get("/staff/mail/1-appointment.booked.eml").get_data(as_text=True)
     assert client.get("/staff/mail/..%2Fsecret.eml").status_code == 404
+
+
+@pytest.mark.parametrize("who", ["receptionist", "admin", "practitioner_user"])
+def test_staff_land_on_the_clinic_calendar_after_signing_in(client, clinic, who):
+    user = getattr(clinic, who)
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == "/reception"
+    assert client.get("/reception").status_code == 200
+
+
+def test_a_patient_lands_on_their_appointments_after_signing_in(client, clinic):
+    response = client.post("/login", data={"email": clinic.patient.email, "password": PASSWORD})
+    assert response.headers["Location"] == "/me"

@@ -17,8 +17,9 @@ from booking.web.refusals import refusal_page
 
 
 def home_for(user: User) -> str:
-    """Where a user lands after signing in."""
-    return url_for("portal.me") if user.role == "patient" else url_for("portal.calendar_feeds")
+    """Where a user lands after signing in: patients on their appointments, staff on the
+    clinic calendar they work from."""
+    return url_for("portal.me") if user.role == "patient" else url_for("reception.calendar")
 
 
 @bp.route("/login", methods=["GET", "POST"])
