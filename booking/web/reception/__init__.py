@@ -12,7 +12,8 @@ bp = Blueprint("reception", __name__, url_prefix="/reception")
 def describe_refusal(error: ServiceError) -> str:
     """A refused action as a message naming each problem, and whether staff may override them."""
     problems = error.problems if isinstance(error, RuleViolation) else []
-    text = " ".join(f"{p.message} ({p.code})" for p in problems) if problems else error.message
+    # The messages say what is wrong in words; the stable codes are for the API, not the screen.
+    text = " ".join(p.message for p in problems) if problems else error.message
     if problems and not partition_problems(problems, staff=True, is_practitioner=False)[1]:
         text += " Staff may override this with a reason."
     return f"Not done: {text}"
