@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from .model import BookedAppointment, PractitionerSchedule, Problem, RoomSchedule, TreatmentSpec
 from .rulebook import aftercare_blocks, covers, held_block, patient_block
-from .timeline import to_ticks
+from .clock import to_local
+from .timeline import MINUTE, to_ticks
 from .problems import (
     AFTERCARE_CONFLICT,
     CONTRAINDICATED,
@@ -79,7 +80,12 @@ def check_slot_taken(
     the same room. At most one problem per resource.
     """
     tick = to_ticks(start)
+    duration = treatment.duration_minutes * MINUTE
     practitioner_busy = room_busy = False
+    # A clash where the appointments themselves do not overlap is the buffers' doing; the first
+    # such neighbour per resource is named in the message instead of "already booked".
+    buffer_only: dict[str, BookedAppointment] = {}
+    overlapping: set[str] = set()
     for a in booked:
         if a.appointment_id in ignore_ids:
             continue
@@ -91,15 +97,63 @@ def check_slot_taken(
         if low <= tick < high:
             practitioner_busy = practitioner_busy or same_practitioner
             room_busy = room_busy or same_room
+            bare_low, bare_high = to_ticks(a.start) - duration + 1, to_ticks(a.end)
+            for resource, same in (("practitioner", same_practitioner), ("room", same_room)):
+                if not same:
+                    continue
+                if bare_low <= tick < bare_high:
+                    overlapping.add(resource)
+                else:
+                    buffer_only.setdefault(resource, a)
     when = at_label(start, tz)
     problems = []
     if practitioner_busy:
-        message = f"The practitioner is already booked{when}; choose another time."
+        if "practitioner" not in overlapping and "practitioner" in buffer_only:
+            message = buffer_clash_message("practitioner's", treatment, start, end, buffer_only["practitioner"], tz)
+        else:
+            message = f"The practitioner is already booked{when}; choose another time."
         problems.append(Problem(SLOT_TAKEN, message, session_index))
     if room_busy:
-        message = f"The room for this treatment is already in use{when}; choose another time."
+        if "room" not in overlapping and "room" in buffer_only:
+            message = buffer_clash_message("room's", treatment, start, end, buffer_only["room"], tz)
+        else:
+            message = f"The room for this treatment is already in use{when}; choose another time."
         problems.append(Problem(SLOT_TAKEN, message, session_index))
     return problems
+
+
+def _minutes(n: int) -> str:
+    """``1 minute's`` or ``N minutes'`` (as in "10 minutes' clean-up")."""
+    return "1 minute's" if n == 1 else f"{n} minutes'"
+
+
+def buffer_clash_message(whose: str, treatment: TreatmentSpec, start: datetime, end: datetime,
+                         other: BookedAppointment, tz: str | None) -> str:
+    """Why a start is refused when only the buffers (clean-up, preparation) overlap ``other``.
+
+    E.g. "The practitioner's next appointment starts at 10:30; this treatment needs 10 minutes'
+    clean-up after it, so it cannot start at 10:00; choose another time."
+    """
+    def clock(moment: datetime) -> str:
+        return f"{to_local(moment, tz):%H:%M}" if tz else f"{moment:%H:%M} UTC"
+
+    start_label = moment_label(start, tz) if tz else clock(start)
+    if other.start >= end:
+        needs = []
+        if treatment.buffer_after_minutes:
+            needs.append(f"this treatment needs {_minutes(treatment.buffer_after_minutes)} clean-up after it")
+        if other.buffer_before_minutes:
+            needs.append(f"that one needs {_minutes(other.buffer_before_minutes)} preparation before it")
+        head = f"The {whose} next appointment starts at {clock(other.start)}"
+    else:
+        needs = []
+        if other.buffer_after_minutes:
+            needs.append(f"it needs {_minutes(other.buffer_after_minutes)} clean-up after it")
+        if treatment.buffer_before_minutes:
+            needs.append(f"this treatment needs {_minutes(treatment.buffer_before_minutes)} preparation before it")
+        head = f"The {whose} previous appointment ends at {clock(other.end)}"
+    return (f"{head}; {' and '.join(needs)}, so this treatment cannot start at {start_label}; "
+            f"choose another time.")
 
 
 def check_patient_busy(
