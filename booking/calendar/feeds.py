@@ -24,7 +24,6 @@ from booking.calendar.invites import PRODID
 from booking.calendar.timezones import vtimezone
 from booking.models import ClinicSettings
 from booking.scheduling.clock import zone
-from booking.scheduling.model import PrepStep
 
 REFRESH = "PT1H"
 
@@ -38,6 +37,20 @@ class FeedSpec:
 
     name: str
     for_patient: bool
+
+
+class FeedPrep(NamedTuple):
+    """One prep rule as a patient feed shows it.
+
+    ``rule_id`` gives each prep event its identity (adding or removing another rule leaves its
+    UID alone); ``version`` counts the changes to the rule's text or lead time, and is added to
+    the appointment's SEQUENCE so a subscribed calendar replaces the old step.
+    """
+
+    rule_id: int
+    instruction: str
+    lead_hours: int
+    version: int = 0
 
 
 class FeedEvent(NamedTuple):
@@ -158,7 +171,7 @@ _CANCELLED = "STATUS:CANCELLED\r\nTRANSP:TRANSPARENT"
 
 
 def _event_blocks(spec: FeedSpec, events: Sequence[FeedEvent], settings: ClinicSettings, tz: tzinfo,
-                  prep_steps: dict[int, tuple[PrepStep, ...]] | None) -> list[str]:
+                  prep_steps: dict[int, tuple[FeedPrep, ...]] | None) -> list[str]:
     """Each appointment as one block of content lines (no final line break), followed on a
     patient feed by its prep steps."""
     tzid = settings.timezone
@@ -193,16 +206,18 @@ def _event_blocks(spec: FeedSpec, events: Sequence[FeedEvent], settings: ClinicS
     return blocks
 
 
-def _prep_lines(event: FeedEvent, steps: Sequence[PrepStep], tz: tzinfo) -> list[str]:
-    """A patient's prep steps for one appointment, each as an all-day event on its day."""
+def _prep_lines(event: FeedEvent, steps: Sequence[FeedPrep], tz: tzinfo) -> list[str]:
+    """A patient's prep steps for one appointment, each as an all-day event on its day: its UID
+    names the rule and the appointment (never the step's position), and its SEQUENCE rises with
+    either's changes."""
     lines = []
     when = f"{event.start.astimezone(tz):%a %d %b, %H:%M}"
-    for n, step in enumerate(steps):
+    for step in steps:
         day = (event.start - timedelta(hours=step.lead_hours)).astimezone(tz).date()
         lines += [
             "BEGIN:VEVENT",
-            f"UID:prep-{n}-{escape(event.uid)}",
-            f"SEQUENCE:{event.sequence}",
+            f"UID:prep-{step.rule_id}-{escape(event.uid)}",
+            f"SEQUENCE:{event.sequence + step.version}",
             f"DTSTAMP:{_utc(event.updated_at)}",
             f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
             f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}",
@@ -218,7 +233,7 @@ def build_feed(
     spec: FeedSpec,
     events: Sequence[FeedEvent],
     settings: ClinicSettings,
-    prep_steps: dict[int, tuple[PrepStep, ...]] | None = None,
+    prep_steps: dict[int, tuple[FeedPrep, ...]] | None = None,
 ) -> bytes:
     """The whole feed; ``prep_steps`` maps treatment id to its steps (patient feeds)."""
     tz = zone(settings.timezone)

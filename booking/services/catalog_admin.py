@@ -19,6 +19,7 @@ from booking.models import Practitioner, PrepRule, Protocol, Room, Treatment
 from booking.services import audit
 from booking.services.actor import Actor
 from booking.services.errors import InvalidRequest, NotFound
+from booking.services.feeds import PREP_RULE_CHANGED
 from booking.services.schedule_admin import require_admin
 
 TREATMENT_FIELDS = ("slug", "name", "description", "kind", "body_area", "duration_minutes",
@@ -107,6 +108,29 @@ def add_prep_rule(actor: Actor, treatment_id: int, *, instruction: str, lead_hou
     db.session.flush()
     audit.record("catalog.prep_rule_added", actor_id=actor.user_id, entity_type="treatment", entity_id=treatment.id,
                  after=columns(rule, ("id", "instruction", "lead_hours", "remind")))
+    db.session.commit()
+    return rule
+
+
+def change_prep_rule(actor: Actor, rule_id: int, *, instruction: str, lead_hours: int, remind: bool) -> PrepRule:
+    """Change a prep step's text, lead time or reminder.
+
+    A change is audited as ``catalog.prep_rule_changed`` against the rule;
+    patient feeds count those events as the rule's version (services.feeds), so the step's
+    all-day event keeps its UID and gets a higher SEQUENCE.
+    """
+    require_admin(actor)
+    begin_write(db.session)
+    rule = db.session.get(PrepRule, rule_id)
+    if rule is None:
+        raise NotFound("That prep step no longer exists.")
+    fields = ("instruction", "lead_hours", "remind")
+    before = columns(rule, fields)
+    rule.instruction, rule.lead_hours, rule.remind = instruction.strip(), lead_hours, remind
+    after = columns(rule, fields)
+    if after != before:
+        audit.record(PREP_RULE_CHANGED, actor_id=actor.user_id, entity_type="prep_rule", entity_id=rule.id,
+                     before=before, after=after)
     db.session.commit()
     return rule
 

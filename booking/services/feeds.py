@@ -10,12 +10,13 @@ from sqlalchemy import TypeCoerce, and_, case, event, func, or_, select, type_co
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
-from booking.calendar.feeds import FeedEvent
+from booking.calendar.feeds import FeedEvent, FeedPrep
 from booking.extensions import db
-from booking.models import Appointment, FeedToken, Practitioner, PrepRule, Protocol, Room, Treatment, User
+from booking.models import (
+    Appointment, AuditEvent, FeedToken, Practitioner, PrepRule, Protocol, Room, Treatment, User,
+)
 from booking.models.access import hash_secret
 from booking.models.base import UTCDateTime, utcnow
-from booking.scheduling.model import PrepStep
 from booking.services.clinic import get_settings
 from booking.services.feed_links import maker_may_share
 from booking.services.tokens import touch
@@ -86,8 +87,8 @@ def forget_feed_versions() -> None:
 
 @event.listens_for(Session, "after_flush")
 def _appointments_changed(session: Session, _context) -> None:
-    """Any appointment written in this process makes every cached feed version stale."""
-    if any(isinstance(obj, Appointment) for obj in (*session.new, *session.dirty, *session.deleted)):
+    """Any appointment or prep rule written in this process makes every cached feed version stale."""
+    if any(isinstance(obj, (Appointment, PrepRule)) for obj in (*session.new, *session.dirty, *session.deleted)):
         forget_feed_versions()
 
 
@@ -108,7 +109,8 @@ def _compute_version(feed: FeedToken, now: datetime) -> tuple[str, datetime | No
     """The version from one aggregate query over the feed's window.
 
     It changes when any appointment in the feed changes, appears or leaves the window, and
-    when the clinic's settings (name, discretion) or the day (the window moves) change.
+    when the clinic's settings (name, discretion) or the day (the window moves) change; a
+    patient's feed also when a prep rule is added, removed or changed.
     """
     count, last, ids = db.session.execute(
         select(func.count(Appointment.id), func.max(Appointment.updated_at), func.sum(Appointment.id))
@@ -120,6 +122,8 @@ def _compute_version(feed: FeedToken, now: datetime) -> tuple[str, datetime | No
     elif last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=now.tzinfo)
     key = f"{feed.id}:{count}:{ids}:{last}:{settings.name}:{settings.show_treatment_in_invites}:{now.date()}"
+    if feed.scope == "patient":  # its prep events change with the prep rules
+        key += ":" + _prep_version()
     return hashlib.sha256(key.encode()).hexdigest()[:32], last
 
 
@@ -177,18 +181,45 @@ def feed_events(feed: FeedToken, now: datetime | None = None) -> list[FeedEvent]
     return [FeedEvent._make(row) for chunk in rows.partitions(1000) for row in chunk]
 
 
-def prep_steps_by_treatment(treatment_ids: set[int]) -> dict[int, tuple[PrepStep, ...]]:
-    """Each treatment's prep steps, for a patient feed's all-day events."""
-    steps: dict[int, list[PrepStep]] = {t: [] for t in treatment_ids}
+# The audit action of a change to a prep rule's text or lead time (services.catalog_admin): the
+# number of them is the rule's version, raising its feed events' SEQUENCE with no extra column.
+PREP_RULE_CHANGED = "catalog.prep_rule_changed"
+
+
+def _prep_rule_version():
+    """Per prep rule: how many times its content has changed (a correlated count)."""
+    return (
+        select(func.count(AuditEvent.id))
+        .where(AuditEvent.action == PREP_RULE_CHANGED, AuditEvent.entity_type == "prep_rule",
+               AuditEvent.entity_id == PrepRule.id)
+        .correlate(PrepRule)
+        .scalar_subquery()
+    )
+
+
+def prep_steps_by_treatment(treatment_ids: set[int]) -> dict[int, tuple[FeedPrep, ...]]:
+    """Each treatment's prep steps with their rule's id and version, for a patient feed's
+    all-day events."""
+    steps: dict[int, list[FeedPrep]] = {t: [] for t in treatment_ids}
     if treatment_ids:
-        for treatment_id, instruction, lead, remind in db.session.execute(
-            select(Protocol.treatment_id, PrepRule.instruction, PrepRule.lead_hours, PrepRule.remind)
+        for treatment_id, rule_id, instruction, lead, version in db.session.execute(
+            select(Protocol.treatment_id, PrepRule.id, PrepRule.instruction, PrepRule.lead_hours,
+                   _prep_rule_version())
             .join(PrepRule, PrepRule.protocol_id == Protocol.id)
             .where(Protocol.treatment_id.in_(treatment_ids))
             .order_by(Protocol.treatment_id, PrepRule.lead_hours.desc(), PrepRule.id)
         ):
-            steps[treatment_id].append(PrepStep(instruction, lead, remind))
+            steps[treatment_id].append(FeedPrep(rule_id, instruction, lead, version))
     return {t: tuple(s) for t, s in steps.items()}
+
+
+def _prep_version() -> str:
+    """What a patient feed's prep events depend on: which rules exist and how often they changed."""
+    count, ids, changes = db.session.execute(
+        select(func.count(PrepRule.id), func.sum(PrepRule.id),
+               select(func.count(AuditEvent.id)).where(AuditEvent.action == PREP_RULE_CHANGED).scalar_subquery())
+    ).one()
+    return f"{count}:{ids}:{changes}"
 
 
 def feed_name(feed: FeedToken) -> str:

@@ -133,3 +133,41 @@ def test_a_feed_version_is_reused_briefly_and_forgotten_when_appointments_change
     reception.post(f"/appointments/{booked_series[0]['id']}/cancel", {})
     assert client.get(path, headers={"If-None-Match": first}).status_code == 200
     assert len(calls) == 2
+
+
+def _prep_events(client, path):
+    """The patient feed's prep events: {(UID, SUMMARY's instruction): SEQUENCE}."""
+    preps = [e for e in events(client.get(path)) if str(e["UID"]).startswith("prep-")]
+    return {str(e["UID"]): (str(e["SUMMARY"]).split(" (before")[0], int(e["SEQUENCE"])) for e in preps}
+
+
+def test_prep_events_keep_their_uid_when_a_rule_is_added_and_a_changed_rule_raises_its_sequence(
+        client, clinic, booked_series):
+    """Issue 13 bug 7: prep events were named by position (prep-0-...), so a new rule changed
+    what an existing UID meant without a new SEQUENCE."""
+    from booking.models import PrepRule
+    from booking.services import catalog_admin
+    from booking.services.actor import Actor
+
+    admin = Actor(clinic.admin.id, "admin")
+    path, _ = feed_path(Api(client, clinic.patient.email), "patient")
+    before = _prep_events(client, path)
+    assert len(before) == 4 * 2  # unique UIDs: one per rule and session
+
+    # a rule with the longest lead time sorts first: it used to take over prep-0-...
+    catalog_admin.add_prep_rule(admin, clinic.face.id, instruction="Shave the area", lead_hours=10 * 24,
+                                remind=True)
+    added = _prep_events(client, path)
+    assert len(added) == 4 * 3
+    assert {uid: added[uid] for uid in before} == before
+
+    aspirin = db.session.scalars(select(PrepRule).where(PrepRule.instruction.startswith("Stop aspirin"))).one()
+    catalog_admin.change_prep_rule(admin, aspirin.id, instruction="Stop aspirin", lead_hours=aspirin.lead_hours,
+                                   remind=True)
+    changed = _prep_events(client, path)
+    assert set(changed) == set(added)
+    for uid, (instruction, sequence) in added.items():
+        if instruction.startswith("Stop aspirin"):
+            assert changed[uid] == ("Stop aspirin", sequence + 1)
+        else:
+            assert changed[uid] == (instruction, sequence)

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from booking.calendar.feeds import FeedEvent, FeedSpec, build_feed, escape, fold, initials
+from booking.calendar.feeds import FeedEvent, FeedPrep, FeedSpec, build_feed, escape, fold, initials
 from booking.models import ClinicSettings
-from booking.scheduling.model import PrepStep
 
 
 def test_text_escaping():
@@ -89,18 +88,18 @@ def test_staff_feed_text():
 
 
 def test_patient_feed_text_with_prep_steps():
-    steps = {1: (PrepStep("Avoid sun, and alcohol", 48), PrepStep("No make-up", 12)), 2: (), 3: ()}
+    steps = {1: (FeedPrep(7, "Avoid sun, and alcohol", 48), FeedPrep(4, "No make-up", 12, version=2)), 2: (), 3: ()}
     feed = build_feed(FeedSpec("Villa Rosa · my appointments", for_patient=True), EVENTS, SETTINGS, steps)
     discreet = ["SUMMARY:Appointment at Villa Rosa"]
     location = "LOCATION:Villa Rosa\\, Via Roma 1\\, Milano"
     assert _after_timezone(feed) == [
         *_event("a-1@clinic", 0, "20261001T090005Z", "20261001T090005Z", "20261024T100000", "20261024T110000",
                 discreet, location),
-        "BEGIN:VEVENT", "UID:prep-0-a-1@clinic", "SEQUENCE:0", "DTSTAMP:20261001T090005Z",
+        "BEGIN:VEVENT", "UID:prep-7-a-1@clinic", "SEQUENCE:0", "DTSTAMP:20261001T090005Z",
         "DTSTART;VALUE=DATE:20261022", "DTEND;VALUE=DATE:20261023",
         "SUMMARY:Avoid sun\\, and alcohol (before your appointment Sat 24 Oct\\, 10:00", " )",
         "TRANSP:TRANSPARENT", "CLASS:PRIVATE", "END:VEVENT",
-        "BEGIN:VEVENT", "UID:prep-1-a-1@clinic", "SEQUENCE:0", "DTSTAMP:20261001T090005Z",
+        "BEGIN:VEVENT", "UID:prep-4-a-1@clinic", "SEQUENCE:2", "DTSTAMP:20261001T090005Z",
         "DTSTART;VALUE=DATE:20261023", "DTEND;VALUE=DATE:20261024",
         "SUMMARY:No make-up (before your appointment Sat 24 Oct\\, 10:00)",
         "TRANSP:TRANSPARENT", "CLASS:PRIVATE", "END:VEVENT",
