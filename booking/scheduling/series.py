@@ -220,8 +220,13 @@ def plan_series(
     consultation_starts: Sequence[datetime] = (),
     contraindicated_ids: frozenset[int] = frozenset(),
     intake_missing: bool = False,
+    later_practitioner_id: int | None = None,
 ) -> SeriesPlan:
     """Place ``treatment.protocol.sessions`` sessions starting at ``first_start``.
+
+    Sessions after the first prefer ``later_practitioner_id`` (default: the first session's
+    practitioner): the rest of a series re-planned from a session the patient moved to another
+    practitioner stays with the series' own where it can.
 
     Deterministic: every choice is made by a total order over the candidates. The patient's
     record (consultations, contraindications, questionnaire) is judged on session 0 as a
@@ -284,13 +289,13 @@ def plan_series(
     count = max(1, protocol.sessions)
     if first.placed and count > 1:
         held = _hold(request, diary, first)
-        rest = _Backtracking(request, diary, first.practitioner_id).extend(first, 1, count)
+        rest = _Backtracking(request, diary, later_practitioner_id or first.practitioner_id).extend(first, 1, count)
         if rest is not None:
             return SeriesPlan((first, *rest), tuple(problems))
         if held is not None:
             diary.remove(held)
     sessions = [first]
-    preferred = first.practitioner_id if first.placed else practitioner_id
+    preferred = later_practitioner_id or (first.practitioner_id if first.placed else practitioner_id)
     for index in range(1, count):
         _hold(request, diary, sessions[-1])
         session, problem, day = _place_next(request, diary, index, day, preferred)

@@ -88,12 +88,16 @@ def reschedule(
 
 
 def _replan(treatment, appointment, following, start, practitioner_id, moving, now, new_starts) -> list[Problem]:
-    """Plan the following sessions again from the moved one; fill ``new_starts``."""
+    """Plan the following sessions again from the moved one; fill ``new_starts``.
+
+    They prefer the practitioner they already have: a session moved to another practitioner
+    does not take the rest of the series with it.
+    """
     series = appointment.series
     plan = plan_for(
         treatment.id, start, practitioner_id=practitioner_id, patient_id=appointment.patient_id,
         avoid_dates=series.avoid_days() if series else (), sessions=len(following) + 1,
-        ignore_ids=frozenset(a.id for a in moving), now=now,
+        ignore_ids=frozenset(a.id for a in moving), now=now, later_practitioner_id=following[0].practitioner_id,
     )
     offset = appointment.series_index or 0
     for planned, later in zip(plan.sessions[1:], following):

@@ -7,7 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from booking.models import Treatment
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from booking.extensions import db
+from booking.models import Practitioner, Treatment
 from booking.models.base import utcnow
 from booking.scheduling import PlannedSession, Problem, ProposedSession, Slot, check_booking, free_slots
 from booking.scheduling.clock import local_date
@@ -36,6 +40,11 @@ class Proposal:
     def complete(self) -> bool:
         """Every session placed and nothing refused."""
         return all(s.placed for s in self.sessions) and not self.problems
+
+
+def practitioner_names() -> dict[int, str]:
+    """Every practitioner's name by id: each offered time says with whom it is."""
+    return {p.id: p.name for p in db.session.scalars(select(Practitioner).options(joinedload(Practitioner.user)))}
 
 
 def days_with_slots(actor: Actor | None, slug: str, month_first: date, practitioner_id: int | None) -> dict[date, int]:
@@ -74,8 +83,11 @@ def propose(
         problems += _check_chosen(treatment, keep, patient_id=patient_id, now=now)
     if len(keep) < total:
         held = [as_booked(spec, s, p, None, patient_id, appointment_id=-(i + 1)) for i, (s, p) in enumerate(keep[:-1])]
+        # The sessions planned afresh prefer the series' own practitioner (session 0's), not the
+        # one the patient took for a single moved session.
         plan = plan_for(treatment.id, keep[-1][0], practitioner_id=keep[-1][1], patient_id=patient_id, avoid_dates=avoid,
-                        sessions=total - len(keep) + 1, held=held, now=now)
+                        sessions=total - len(keep) + 1, held=held, now=now,
+                        later_practitioner_id=keep[0][1] if len(keep) > 1 else None)
         offset = len(keep) - 1
         planned[-1] = replace(plan.sessions[0], index=offset) if len(keep) == 1 else planned[-1]
         planned += [replace(s, index=s.index + offset) for s in plan.sessions[1:]]

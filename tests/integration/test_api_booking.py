@@ -244,6 +244,22 @@ def test_rescheduling_with_replan_moves_the_following_sessions(clinic, patient_a
     assert [r.ical_sequence for r in rows] == [0, 1, 1, 1]
 
 
+def test_moving_one_session_to_another_practitioner_with_replan_keeps_the_rest_with_theirs(clinic, patient_api):
+    """Issue 13 bug 8: the re-planned later sessions followed the moved session to its practitioner."""
+    sessions = _book_series(clinic, patient_api)
+    second = sessions[1]
+    new_start = datetime.fromisoformat(second["start"]) + timedelta(days=7)
+    response = patient_api.patch(f"/appointments/{second['id']}", {
+        "start": new_start.isoformat(), "practitioner_id": clinic.bruno.id, "replan_following": True})
+    assert response.status_code == 200, response.get_json()
+    rows = db.session.scalars(select(Appointment).where(Appointment.series_id.is_not(None))
+                              .order_by(Appointment.series_index)).all()
+    for row in rows:
+        db.session.refresh(row)
+    assert rows[1].start_at == new_start
+    assert [r.practitioner_id for r in rows] == [clinic.anna.id, clinic.bruno.id, clinic.anna.id, clinic.anna.id]
+
+
 def test_cancelling_one_session_or_the_rest_of_the_series(clinic, patient_api):
     sessions = _book_series(clinic, patient_api)
     one = patient_api.post(f"/appointments/{sessions[3]['id']}/cancel", {"reason": "holiday"})

@@ -314,3 +314,65 @@ def test_a_single_visit_with_prep_is_acknowledged_in_the_booking_and_audited(cli
     assert appointment.prep_acknowledged_at is not None
     events = db.session.scalars(select(AuditEvent.action).where(AuditEvent.appointment_id == appointment.id)).all()
     assert sorted(events) == ["appointment.booked", "appointment.prep_acknowledged"]
+
+
+def _offered(response, href_part: str) -> list[tuple[str, str]]:
+    """(link, practitioner's name) of each offered time on a change page."""
+    return [(unescape(href), name) for href, name in re.findall(
+        rf'href="([^"]*{re.escape(href_part)}[^"]*)">\d\d:\d\d<span class="who"> · ([^<]+)</span>',
+        response.get_data(as_text=True))]
+
+
+def test_each_alternative_names_its_practitioner_and_another_practitioner_moves_only_that_session(client, clinic):
+    """Issue 13 bug 8: taking Bruno's time for session 2 moved sessions 3-4 to Bruno as well."""
+    book_consultation(clinic, clinic.patient, at(monday_in(2), 9))
+    login(client, clinic.patient.email)
+    first = at(monday_in(3), 10)
+    picked = client.get("/book/mesotherapy-face/pick", query_string={"slot": f"{first.isoformat()}|{clinic.anna.id}"})
+    series_page = client.get(picked.headers["Location"])
+    change = client.get(links(series_page, "/series/change/1")[0])
+    options = _offered(change, "/book/mesotherapy-face/series?")
+    # every offered time says with whom: as many named times as times
+    assert len(options) == len(links(change, "replan=1")) > 0
+    assert {name for _, name in options} == {"Anna Practitioner", "Bruno Practitioner"}
+    with_bruno = [link for link, name in options if name == "Bruno Practitioner"]
+    changed = client.get(with_bruno[len(with_bruno) // 2])
+    hidden = unescape(re.search(r'name="sessions" type="hidden" value="([^"]+)"',
+                                changed.get_data(as_text=True)).group(1))
+    practitioners = [int(part.split("|")[1]) for part in hidden.split(",")]
+    assert practitioners == [clinic.anna.id, clinic.bruno.id, clinic.anna.id, clinic.anna.id]
+
+
+def test_the_portal_reschedule_grid_names_the_practitioner_of_each_time(client, clinic):
+    """Issue 13 bug 8: the grid read "10:00, 10:00" with no word of with whom."""
+    sessions = _book_series(client, clinic)
+    login(client, clinic.patient.email)
+    page = client.get(f"/me/appointments/{sessions[1]['id']}/reschedule").get_data(as_text=True)
+    grid = re.findall(r'name="slot" value="[^"|]+\|(\d+)" required> \d\d:\d\d<span class="who"> · ([^<]+)</span>', page)
+    assert len(grid) == len(re.findall(r'name="slot"', page)) > 0
+    names = {clinic.anna.id: "Anna Practitioner", clinic.bruno.id: "Bruno Practitioner"}
+    assert all(names[int(pid)] == name for pid, name in grid)
+    assert {name for _, name in grid} == set(names.values())
+
+
+def test_the_alternatives_of_a_refused_booking_name_their_practitioner(client, clinic):
+    """Issue 13 bug 8: the conflict view's alternatives said only the time."""
+    from datetime import datetime
+
+    book_consultation(clinic, clinic.patient, at(monday_in(2), 9))
+    login(client, clinic.patient.email)
+    first = at(monday_in(3), 10)
+    picked = client.get("/book/mesotherapy-face/pick", query_string={"slot": f"{first.isoformat()}|{clinic.anna.id}"})
+    hidden = unescape(re.search(r'name="sessions" type="hidden" value="([^"]+)"',
+                                client.get(picked.headers["Location"]).get_data(as_text=True)).group(1))
+    client.post("/book/mesotherapy-face/series", data={"sessions": hidden, "prep_read": "y"})
+    taken = Appointment(patient_id=clinic.other_patient.id, practitioner_id=clinic.anna.id, room_id=clinic.room.id,
+                        treatment_id=clinic.consultation.id, status="booked")
+    taken.place(datetime.fromisoformat(hidden.split(",")[1].split("|")[0]), 30, 0, 0)
+    db.session.add(taken)
+    db.session.commit()
+    refused = client.post("/book/review", data={})
+    named = re.findall(r'href="[^"]*/book/review/replace/1[^"]*">[^<]+<span class="who"> · ([^<]+)</span>',
+                       refused.get_data(as_text=True))
+    assert len(named) == len(links(refused, "/book/review/replace/1")) > 0
+    assert set(named) <= {"Anna Practitioner", "Bruno Practitioner"}

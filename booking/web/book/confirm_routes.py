@@ -107,6 +107,7 @@ def _conflict_view(treatment: Treatment, sessions, error: RuleViolation) -> dict
     tz = get_settings().timezone
     taken = sorted({p.session_index or 0 for p in error.problems if p.code in ("slot_taken", "patient_busy")})
     alternatives = {}
+    names = choices.practitioner_names() if taken else {}
     for index in taken:
         if index >= len(sessions):
             continue
@@ -117,8 +118,8 @@ def _conflict_view(treatment: Treatment, sessions, error: RuleViolation) -> dict
         for slot in sorted(nearest, key=lambda s: s.start):
             changed = list(sessions)
             changed[index] = (slot.start, slot.practitioner_id)
-            options.append((to_local(slot.start, tz), url_for("book.replace", index=index,
-                                                              slot=encode([(slot.start, slot.practitioner_id)])[0])))
+            options.append((to_local(slot.start, tz), names.get(slot.practitioner_id, ""),
+                            url_for("book.replace", index=index, slot=encode([(slot.start, slot.practitioner_id)])[0])))
         alternatives[index] = options
     return {"problems": error.problems, "alternatives": alternatives}
 

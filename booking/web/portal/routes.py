@@ -53,10 +53,12 @@ def reschedule(appointment_id: int):
     inside_cutoff = not patient_bookings.changeable_online(appointment)
     options = [] if inside_cutoff or appointment.status != "booked" else choices.reschedule_options(actor, appointment_id)
     tz = settings.timezone
+    names = choices.practitioner_names() if options else {}
     by_day: dict = {}
     for slot in options:
         local = to_local(slot.start, tz)
-        by_day.setdefault(local.date(), []).append((local, f"{slot.start.isoformat()}|{slot.practitioner_id}"))
+        by_day.setdefault(local.date(), []).append((local, names.get(slot.practitioner_id, ""),
+                                                    f"{slot.start.isoformat()}|{slot.practitioner_id}"))
     return render_template("portal/reschedule.html", appointment=appointment, by_day=by_day,
                            inside_cutoff=inside_cutoff, clinic=settings, form=form)
 
