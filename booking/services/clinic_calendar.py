@@ -134,7 +134,19 @@ def events(start: datetime, end: datetime, *, by: str, editable: bool) -> list[d
                               "practitioner": a.practitioner.name, "room": a.room.name if a.room else None,
                               "series": a.series_id is not None},
         })
+        out += buffer_events(a, resource, tz)
     return out
+
+
+def buffer_events(appointment: Appointment, resource: str, tz: str) -> list[dict[str, Any]]:
+    """The time an appointment holds around itself (preparation before, clean-up after) as
+    striped background events, so a gap that looks free but is held reads as held."""
+    spans = [(appointment.busy_start, appointment.start_at, "before", "Preparation"),
+             (appointment.end_at, appointment.busy_end, "after", "Clean-up")]
+    return [{"id": f"buffer-{appointment.id}-{side}", "resourceIds": [resource], "start": wall(lo, tz),
+             "end": wall(hi, tz), "display": "background", "classNames": ["bg-buffer"], "title": title,
+             "editable": False, "extendedProps": {"kind": "buffer", "appointment_id": appointment.id}}
+            for lo, hi, side, title in spans if lo is not None and hi is not None and hi > lo]
 
 
 def resources(by: str) -> list[dict[str, Any]]:
