@@ -69,9 +69,12 @@ def queue_invite_again(appointment: Appointment, settings: ClinicSettings, *,
         ics=invites.build_request(appointment, settings, mail.manage_url), ics_method="REQUEST")
 
 
-def queue_cancel(appointment: Appointment, settings: ClinicSettings, *, mail: MailRenderer | None = None) -> None:
-    """Queue the CANCEL of an appointment."""
+def queue_cancel(appointment: Appointment, settings: ClinicSettings, *, patient_message: str | None = None,
+                 mail: MailRenderer | None = None) -> None:
+    """Queue the CANCEL of an appointment, with the clinic's message to the patient if any (the
+    internal cancel reason is never part of it)."""
     _queue_about(appointment, settings, mail or rendering.installed(), template="cancelled",
+                 patient_message=patient_message,
                  kind="appointment.cancelled",
                  subject=f"Cancelled: {invites.invite_summary(appointment, settings)}, {when(appointment, settings)}",
                  dedupe_key=f"cancel:{appointment.ical_uid}:{appointment.ical_sequence}",

@@ -115,11 +115,16 @@ def cancel(
     appointment_id: int,
     *,
     reason: str | None = None,
+    patient_message: str | None = None,
     rest_of_series: bool = False,
     override_reason: str | None = None,
     now: datetime | None = None,
 ) -> Appointment:
-    """Cancel one appointment, or it and every later active session of its series."""
+    """Cancel one appointment, or it and every later active session of its series.
+
+    ``reason`` is the internal note, kept on the appointment and in the audit log and never
+    mailed; ``patient_message`` is the only text of ours the patient's cancellation mail carries.
+    """
     begin_write(db.session)
     now = now or utcnow()
     require_writer(actor)
@@ -143,7 +148,7 @@ def cancel(
         target.updated_at = utcnow()
         audit.record_appointment("appointment.cancelled", target, actor_id=actor.user_id, before=snapshot,
                                  reason=override_reason if overridden else reason, overridden=overridden)
-        notifications.queue_cancel(target, settings)
+        notifications.queue_cancel(target, settings, patient_message=(patient_message or "").strip() or None)
     if appointment.series is not None:
         update_series_status(appointment.series)
     db.session.commit()

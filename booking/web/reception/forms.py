@@ -116,9 +116,11 @@ class StatusForm(SafeForm):
 
 
 class CancelForm(SafeForm):
-    """Cancel with a reason (it also overrides the patients' cut-off)."""
+    """Cancel with an internal reason (it also overrides the patients' cut-off) and an optional
+    message to the patient."""
 
     reason = TextAreaField("Reason", validators=[DataRequired(message="Say why it is cancelled."), Length(max=500)])
+    patient_message = TextAreaField("Message to the patient", validators=[Optional(), Length(max=500)])
     rest_of_series = BooleanField("Also cancel every later session of the series")
 
 

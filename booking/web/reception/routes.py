@@ -228,8 +228,8 @@ def cancel(appointment_id: int):
         flash("Say why the appointment is cancelled; nothing was changed.", "error")
         return _after_action(appointment_id)
     reason = form.reason.data.strip()
-    changes.cancel(current_actor(), appointment_id, reason=reason, rest_of_series=form.rest_of_series.data,
-                   override_reason=reason)
+    changes.cancel(current_actor(), appointment_id, reason=reason, patient_message=form.patient_message.data,
+                   rest_of_series=form.rest_of_series.data, override_reason=reason)
     flash("Cancelled; the patient gets the cancellation by e-mail.", "info")
     return _after_action(appointment_id)
 
