@@ -33,6 +33,13 @@ def wall(moment: datetime, tz: str) -> str:
     return to_local(moment, tz).strftime(WALL_FORMAT)
 
 
+def utc_offset(moment: datetime, tz: str) -> str:
+    """The clinic's UTC offset at ``moment`` as "+01:00", what the calendar's ``timeZone`` takes
+    so that its "now" line and "today" follow the clinic's clock, not the browser's."""
+    offset = to_local(moment, tz).strftime("%z")
+    return f"{offset[:3]}:{offset[3:]}"
+
+
 def wall_to_utc(text: str, tz: str) -> datetime:
     """A floating wall-clock ISO string (no offset) in the clinic's zone as an aware UTC datetime.
 

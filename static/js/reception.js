@@ -1,8 +1,10 @@
 /* Reception calendar: EventCalendar fed by /reception/api/..., click to book, drag to move
    (with the override dialog), click an appointment for its panel.
 
-   The calendar runs in UTC and the server sends the clinic's wall-clock times without an offset,
-   so the browser's own zone never shifts anything: a Date's UTC fields are the clinic's clock. */
+   The server sends the clinic's wall-clock times without an offset, so the browser's own zone
+   never shifts anything: a Date's UTC fields are the clinic's clock. The calendar's time zone is
+   the clinic's current UTC offset (from the server), which only places the "now" line and
+   "today" on the clinic's clock; floating event times are not shifted by it. */
 (function () {
   "use strict";
   var el = document.getElementById("calendar");
@@ -135,7 +137,7 @@
     // No view asked for: a week where there is room for it, else a day.
     view: cfg.view || (window.innerWidth < 760 ? "resourceTimeGridDay" : "resourceTimeGridWeek"),
     date: cfg.date,
-    timeZone: "UTC",
+    timeZone: cfg.clinicOffset || "UTC",
     locale: "en-GB",
     firstDay: 1,
     allDaySlot: false,

@@ -67,7 +67,8 @@ def calendar():
     first, last = clinic_calendar.visible_hours()
     return render_template("reception/calendar.html", clinic=get_settings(), by=_by(), view=VIEWS.get(view, ""),
                            day=_day_arg(), editable=can_edit(), slot_min=first, slot_max=last,
-                           focus=request.args.get("focus", type=int))
+                           focus=request.args.get("focus", type=int),
+                           clinic_offset=clinic_calendar.utc_offset(utcnow(), get_settings().timezone))
 
 
 def _window():
