@@ -121,7 +121,7 @@ def test_reception_books_a_series_for_a_phoned_in_patient(page, clinic, live_ser
     page.get_by_role("button", name="Plan the series").click()
     expect(page.locator("table.sessions tbody tr")).to_have_count(4)
     # A new patient has had no consultation: staff may override that with a reason.
-    expect(page.locator("body")).to_contain_text("consultation_required")
+    expect(page.locator("body")).to_contain_text("This treatment needs a consultation first")
     check_accessibility(page)
     page.get_by_label("Session 3 start").fill(f"{(monday + timedelta(days=29)).isoformat()}T11:00")
     page.get_by_label("Override reason").fill("Consultation done at the partner clinic")
