@@ -66,7 +66,7 @@
     list.innerHTML = "";
     (error.problems || [{message: error.message, code: error.code}]).forEach(function (p) {
       var li = document.createElement("li");
-      li.textContent = p.message + (p.code ? " (" + p.code + ")" : "");
+      li.textContent = p.message;  // words on screen; the codes are for the API
       list.appendChild(li);
     });
     var overridable = !!error.overridable;
