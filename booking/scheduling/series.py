@@ -27,7 +27,7 @@ from operator import attrgetter, sub
 from .availability import FreeStarts, Start, as_slots
 from .clock import local_date, local_day_bounds, local_to_utc, to_local, zone
 from .conflict_checks import as_booked
-from .intervals import subtract_pairs
+from .intervals import merge_pairs, subtract_pairs
 from .model import (
     BookedAppointment,
     ClinicPolicy,
@@ -248,10 +248,7 @@ def plan_series(
         now=now,
         patient_id=patient_id,
         blocked_days=blocked_days,
-        kept_clear=tuple(
-            (to_ticks(local_day_bounds(d, tz).start), to_ticks(local_day_bounds(d, tz).end))
-            for d in sorted(blocked_days)
-        ),
+        kept_clear=kept_clear_starts(treatment, avoid_dates, tz, avoid_days_before),
         wall_time=to_local(first_start, tz).time().replace(tzinfo=None, fold=0),
         clock=_WallClock(tz),
     )
@@ -273,7 +270,7 @@ def plan_series(
         intake_missing=intake_missing,
     )
     day = local_date(first_start, tz)
-    if first.placed and day in request.blocked_days:
+    if first.placed and breaks_keep_clear(to_ticks(first_start), request.kept_clear):
         problems.append(
             Problem(
                 AFTERCARE_CONFLICT,
@@ -502,7 +499,8 @@ def _why_nothing_fits(request: _Request, first_day: date, last_day: date) -> tup
     )
     if not anyone_works:
         return OUTSIDE_HOURS, "no practitioner who gives this treatment works on those days"
-    if request.blocked_days.intersection(days):
+    low, high = to_ticks(local_day_bounds(first_day, tz).start), to_ticks(local_day_bounds(last_day, tz).end)
+    if any(start < high and low < end for start, end in request.kept_clear):
         return SLOT_TAKEN, "there is no free time outside the dates you asked to keep clear"
     return SLOT_TAKEN, "there is no free time with a practitioner who gives this treatment"
 
@@ -563,3 +561,50 @@ def _blocked_days(
     return frozenset(
         avoid - timedelta(days=n) for avoid in avoid_dates for n in range(days_before + 1)
     )
+
+
+def kept_clear_starts(
+    treatment: TreatmentSpec, avoid_dates: Sequence[date], tz: str, days_before: int | None = None
+) -> tuple[tuple[int, int], ...]:
+    """The start ticks at which a session would spoil a date to keep clear, merged and sorted.
+
+    A start is kept off when the session's local day is an avoid date or one of the days
+    before it (``_blocked_days``), when the session or its aftercare (end + aftercare hours)
+    reaches into an avoid date, or when one of its prep steps falls due (start - lead hours)
+    on an avoid date in the clinic's time (as ``prep.prep_due`` dates it). Spans are
+    half-open ``[low, high)``; worked out once per plan from the protocol and the dates.
+    """
+    protocol = treatment.protocol
+    duration = treatment.duration_minutes * MINUTE
+    aftercare = protocol.aftercare_hours * HOUR
+    spans: list[tuple[int, int]] = []
+    for day in _blocked_days(avoid_dates, days_before, protocol):
+        bounds = local_day_bounds(day, tz)
+        spans.append((to_ticks(bounds.start), to_ticks(bounds.end)))
+    for day in set(avoid_dates):
+        bounds = local_day_bounds(day, tz)
+        low, high = to_ticks(bounds.start), to_ticks(bounds.end)
+        # The session and its aftercare [start, end + aftercare) meet [low, high).
+        spans.append((low - duration - aftercare + 1, high))
+        for step in protocol.prep:
+            lead = step.lead_hours * HOUR
+            spans.append((low + lead, high + lead))  # due = start - lead inside the day
+    return tuple(merge_pairs(spans))
+
+
+def breaks_keep_clear(tick: int, kept_clear: Sequence[tuple[int, int]]) -> bool:
+    """Whether a session starting at ``tick`` falls in one of the ``kept_clear_starts`` spans."""
+    index = bisect_right(kept_clear, (tick, LATEST)) - 1
+    return index >= 0 and kept_clear[index][0] <= tick < kept_clear[index][1]
+
+
+def first_keep_clear_break(
+    treatment: TreatmentSpec,
+    starts: Sequence[datetime],
+    avoid_dates: Sequence[date],
+    tz: str,
+    days_before: int | None = None,
+) -> int | None:
+    """The index of the first of ``starts`` that spoils a date to keep clear, or None."""
+    spans = kept_clear_starts(treatment, avoid_dates, tz, days_before)
+    return next((i for i, s in enumerate(starts) if breaks_keep_clear(to_ticks(s), spans)), None)

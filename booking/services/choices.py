@@ -18,7 +18,7 @@ from booking.scheduling.clock import local_date
 from booking.scheduling.conflict_checks import as_booked
 from booking.scheduling.intervals import intersect_pairs, merge_pairs
 from booking.scheduling.rulebook import EARLIEST, LATEST, consultations_allowed, spacing_allowed
-from booking.scheduling.series import spacing
+from booking.scheduling.series import first_keep_clear_break, spacing
 from booking.scheduling.series_start import RECORD_CODES
 from booking.scheduling.timeline import from_ticks
 from booking.services import consultations, schedules
@@ -95,6 +95,11 @@ def propose(
         problems += [replace(p, session_index=p.session_index + offset) for p in plan.problems
                      if len(keep) == 1 or p.session_index not in (None, 0)]
     return Proposal(planned, list(dict.fromkeys(problems)))
+
+
+def keep_clear_break(treatment: Treatment, starts: Sequence[datetime], avoid: Sequence[date]) -> int | None:
+    """The first of the chosen ``starts`` whose day, prep steps or aftercare spoil an ``avoid`` date."""
+    return first_keep_clear_break(schedules.treatment_spec(treatment), starts, avoid, get_settings().timezone)
 
 
 def _check_chosen(

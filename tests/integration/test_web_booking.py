@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import unescape
 
 import pytest
@@ -105,6 +105,67 @@ def test_a_known_patient_books_a_whole_series_with_a_changed_session_and_a_date_
     assert all(a.prep_acknowledged_at is not None for a in series.appointments)
     done = text(client.get(booked.headers["Location"]))
     assert done.count("Add to calendar") == 4
+
+
+def _series_state(response):
+    """(session starts as clinic-local datetimes, {prep text: [local dates]}) of a series page."""
+    body = response.get_data(as_text=True)
+    hidden = unescape(re.search(r'name="sessions" type="hidden" value="([^"]+)"', body).group(1))
+    starts = [datetime.fromisoformat(part.split("|")[0]).astimezone(TZ) for part in hidden.split(",")]
+    prep: dict[str, list[str]] = {}
+    for day, what in re.findall(r'<li class="tl-prep">\s*<span class="tl-date">([^<]+)</span>\s*'
+                                r'<span class="tl-text">([^<]+)</span>', body):
+        prep.setdefault(unescape(what), []).append(day)
+    return starts, prep
+
+
+def test_keeping_a_date_clear_keeps_the_patients_changed_session_and_moves_prep_off_it(client, clinic):
+    """Issue 13 bug 1: change session 2, keep a date clear, re-plan: session 2 stays where the
+    patient put it; a session whose "No alcohol" (24 h before) would fall on the date moves;
+    the date can be removed again."""
+    book_consultation(clinic, clinic.patient, at(monday_in(2), 9))
+    login(client, clinic.patient.email)
+    first = at(monday_in(3), 10)
+    d = lambda n: first.date() + timedelta(days=n)  # noqa: E731
+    picked = client.get("/book/mesotherapy-face/pick", query_string={"slot": f"{first.isoformat()}|{clinic.anna.id}"})
+    proposed = client.get(picked.headers["Location"])
+    starts, _ = _series_state(proposed)
+    assert [s.date() for s in starts[:2]] == [d(0), d(14)]
+    # The patient moves session 2 from day 14 to day 18.
+    alternatives = client.get(links(proposed, "/series/change/1")[0])
+    options = [o for o in links(alternatives, "/book/mesotherapy-face/series?") if d(18).isoformat() in o]
+    assert options
+    changed = client.get(options[0])
+    starts, _ = _series_state(changed)
+    assert starts[1].date() == d(18)
+    # Keep day 13 clear and re-plan: session 2 still fits (it is not within three days before
+    # day 13, nor does a prep step fall due on it), so it stays where the patient put it.
+    sessions = [unescape(v) for v in re.findall(r'name="s" value="([^"]+)"', changed.get_data(as_text=True))]
+    kept = client.get("/book/mesotherapy-face/series",
+                      query_string=[("s", v) for v in sessions] + [("avoid", ""), ("keep_clear", d(13).isoformat())])
+    assert kept.status_code == 200
+    after, prep = _series_state(kept)
+    assert after[:2] == starts[:2]
+    label = d(13).strftime("%a %d %b")
+    assert all(label not in days for days in prep.values()), prep
+    assert d(13).strftime("%d %b %Y") in text(kept)
+    # From the planner's own proposal (session 2 on day 14, "No alcohol" due on day 13), the same
+    # date moves session 2 off it; session 1 stays.
+    sessions = [unescape(v) for v in re.findall(r'name="s" value="([^"]+)"', proposed.get_data(as_text=True))]
+    moved = client.get("/book/mesotherapy-face/series",
+                       query_string=[("s", v) for v in sessions] + [("keep_clear", d(13).isoformat())])
+    after, prep = _series_state(moved)
+    assert after[0] == first and after[1].date() not in (d(10), d(11), d(12), d(13), d(14))
+    assert all(label not in days for days in prep.values()), prep
+    assert all(day_ not in {d(13)} for day_ in (s.date() for s in after))
+    # The date kept clear can be removed: the sessions chosen stay, the date is gone.
+    remove = links(kept, "avoid_changed=1")
+    assert len(remove) == 1
+    cleared = client.get(remove[0])
+    assert cleared.status_code == 200
+    assert d(13).strftime("%d %b %Y") not in text(cleared)
+    assert _series_state(cleared)[0] == _series_state(kept)[0]
+    assert 'name="avoid" type="hidden" value=""' in cleared.get_data(as_text=True)
 
 
 def test_a_slot_taken_meanwhile_is_named_with_alternatives_and_nothing_is_half_booked(client, clinic):

@@ -21,6 +21,7 @@ from scheduling_factories import (
 )
 
 from booking.scheduling import DateException, Interval, plan_series, to_local
+from booking.scheduling.series import first_keep_clear_break, kept_clear_starts
 
 FIRST = local(2026, 3, 10, 10)  # Tue 10 Mar 10:00
 
@@ -239,10 +240,48 @@ def test_avoid_dates_keep_the_days_before_clear():
     # 16, 17, 18 March are kept clear (two days of aftercare); the 15th and the 19th are
     # equally close to the target and the earlier wins.
     assert wall(result.sessions[1]) == "2026-03-15 10:00"
-    shorter = plan(treatment=treatment, avoid_dates=[date(2026, 3, 18)], avoid_days_before=0)
+    shorter = plan(avoid_dates=[date(2026, 3, 18)], avoid_days_before=0)
     assert wall(shorter.sessions[1]) == "2026-03-17 10:00"
+    # No days before asked for, but two days of aftercare from the 16th or 17th would still
+    # reach the 18th: the aftercare keeps them clear.
+    aftercare = plan(treatment=treatment, avoid_dates=[date(2026, 3, 18)], avoid_days_before=0)
+    assert wall(aftercare.sessions[1]) == "2026-03-15 10:00"
     one_day = plan(avoid_dates=[date(2026, 3, 18)])  # no aftercare: still one day before
     assert wall(one_day.sessions[1]) == "2026-03-16 10:00"
+
+
+def test_a_session_whose_prep_step_falls_on_a_kept_clear_date_is_moved():
+    # Session 2 aims at Tue 17 Mar; the 16th is kept clear (no days before it).
+    without_prep = plan(avoid_dates=[date(2026, 3, 16)], avoid_days_before=0)
+    assert wall(without_prep.sessions[1]) == "2026-03-17 10:00"
+    # "No alcohol" 24 h before a session on the 17th falls due on the 16th itself: the 18th
+    # (one day off the target) is taken instead of the 15th (two days off).
+    treatment = make_treatment(protocol=make_series_protocol(prep=(make_prep(instruction="No alcohol", lead_hours=24),)))
+    with_prep = plan(treatment=treatment, avoid_dates=[date(2026, 3, 16)], avoid_days_before=0)
+    assert wall(with_prep.sessions[1]) == "2026-03-18 10:00"
+    for session in with_prep.sessions:
+        assert to_local(session.start - timedelta(hours=24), TZ).date() != date(2026, 3, 16)
+
+
+def test_the_pure_keep_clear_rule_covers_the_day_its_prep_steps_and_aftercare():
+    prep = make_treatment(protocol=make_series_protocol(prep=(make_prep(instruction="No alcohol", lead_hours=24),)))
+    keep = [date(2026, 3, 16)]
+    # Prep due 16 Mar 10:00 (start 17 Mar 10:00) and due 16 Mar 23:45 (start 17 Mar 23:45)
+    assert first_keep_clear_break(prep, [FIRST, local(2026, 3, 17, 10)], keep, TZ, 0) == 1
+    assert first_keep_clear_break(prep, [local(2026, 3, 17, 23, 45)], keep, TZ, 0) == 0
+    # Due 17 Mar 00:00, and a session ending at midnight before the 16th: both keep it clear.
+    assert first_keep_clear_break(prep, [local(2026, 3, 18, 0), local(2026, 3, 15, 23)], keep, TZ, 0) is None
+    # A session on the day itself is kept off it
+    assert first_keep_clear_break(prep, [local(2026, 3, 16, 12)], keep, TZ, 0) == 0
+    # 48 h of aftercare after a 60-minute session: from the 14th 11:00 it runs to the 16th 11:00.
+    aftercare = make_treatment(protocol=make_series_protocol(aftercare_hours=48))
+    assert first_keep_clear_break(aftercare, [local(2026, 3, 14, 10)], keep, TZ, 0) == 0
+    assert first_keep_clear_break(aftercare, [local(2026, 3, 13, 23, 15)], keep, TZ, 0) == 0
+    assert first_keep_clear_break(aftercare, [local(2026, 3, 13, 23)], keep, TZ, 0) is None
+    assert first_keep_clear_break(aftercare, [local(2026, 3, 17, 0)], keep, TZ, 0) is None
+    # The spans are merged and sorted, computed once for a plan.
+    spans = kept_clear_starts(prep, keep, TZ, 0)
+    assert list(spans) == sorted(spans) and all(a < b for a, b in spans)
 
 
 def test_a_first_session_in_the_avoided_days_is_flagged():

@@ -130,7 +130,11 @@ def series(slug: str):
         abort(400, description=f"There is no session {replan} to plan from; choose one of the "
                                f"{len(given)} session(s) shown.")
     if request.args.get("keep_clear") or request.args.get("avoid_changed"):
-        replan = 0  # new dates to keep clear: plan again from the first session
+        # Other dates to keep clear: keep the sessions chosen so far while they still keep them
+        # clear; plan again only from the session before the first one that does not.
+        broken = choices.keep_clear_break(treatment, [start for start, _ in given], avoid)
+        if broken is not None:
+            replan = max(0, broken - 1) if replan is None else min(replan, max(0, broken - 1))
     proposal = choices.propose(actor, treatment, given, patient_id=actor.user_id if actor else None,
                                avoid=avoid, replan_from=replan if replan is not None else (0 if len(given) == 1 else None))
     sessions = [(s.start, s.practitioner_id) for s in proposal.sessions]
@@ -147,6 +151,8 @@ def series(slug: str):
     return render_template(
         "book/series.html", treatment=treatment, clinic=get_settings(), rows=rows, form=form,
         proposal=proposal, encoded=encode(sessions), avoid=avoid,
+        unclear=[(d, url_for("book.series", slug=slug, s=encode(sessions), avoid_changed=1,
+                             avoid=",".join(o.isoformat() for o in avoid if o != d))) for d in avoid],
         general_problems=[p for p in proposal.problems if p.session_index is None],
         timeline=timeline_for(treatment, [s.start for s in proposal.sessions]),
     )
