@@ -437,3 +437,17 @@ def test_the_alternatives_of_a_refused_booking_name_their_practitioner(client, c
                        refused.get_data(as_text=True))
     assert len(named) == len(links(refused, "/book/review/replace/1")) > 0
     assert set(named) <= {"Anna Practitioner", "Bruno Practitioner"}
+
+
+def test_the_series_step_leaves_the_questionnaire_to_the_review_step(client, clinic):
+    from tests.integration.factories import make_user
+
+    newcomer = make_user(name="Nora New", email="nora@example.com")
+    db.session.commit()
+    book_consultation(clinic, newcomer, at(monday_in(1), 9))
+    login(client, newcomer.email)
+    first = at(monday_in(3), 10)
+    page = client.get("/book/mesotherapy-face/series",
+                      query_string={"s": f"{first.isoformat()}|{clinic.anna.id}"})
+    assert page.status_code == 200
+    assert "health questionnaire" not in text(page) and "need a change" not in text(page)

@@ -5,6 +5,7 @@ half-way without losing it; the booking itself is one service call (see confirm_
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import Practitioner
 from booking.scheduling.clock import local_date, to_local
+from booking.scheduling.problems import INTAKE_REQUIRED
 from booking.services import choices
 from booking.services.availability import available_slots, booking_window
 from booking.services.clinic import get_settings
@@ -137,6 +139,8 @@ def series(slug: str):
             replan = max(0, broken - 1) if replan is None else min(replan, max(0, broken - 1))
     proposal = choices.propose(actor, treatment, given, patient_id=actor.user_id if actor else None,
                                avoid=avoid, replan_from=replan if replan is not None else (0 if len(given) == 1 else None))
+    # The wizard asks for the questionnaire itself on the review step: not a problem of a session.
+    proposal = replace(proposal, problems=[p for p in proposal.problems if p.code != INTAKE_REQUIRED])
     sessions = [(s.start, s.practitioner_id) for s in proposal.sessions]
     form.sessions.data = ",".join(encode(sessions))
     form.avoid.data = ",".join(d.isoformat() for d in avoid)
