@@ -1,4 +1,4 @@
-"""API tokens and feed subscription secrets: issued once, stored hashed, revocable."""
+"""API tokens and sign-in: issued once, stored hashed, revocable (feed links: ``feed_links``)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from sqlalchemy import select, update
 
 from booking.database import begin_write
 from booking.extensions import db
-from booking.models import FeedToken, Practitioner, Room, User
-from booking.models.access import FEED_SCOPES, ApiToken, hash_secret, new_secret
+from booking.models import User
+from booking.models.access import ApiToken, hash_secret, new_secret
 from booking.models.base import utcnow
 from booking.models.people import password_matches_nobody
-from booking.services import audit
-from booking.services.actor import Actor
-from booking.services.errors import Forbidden, InvalidRequest, NotFound, ServiceError
+from booking.services.errors import ServiceError
 
 
 class BadCredentials(ServiceError):
@@ -108,40 +106,3 @@ def revoke_api_token(secret: str) -> bool:
     token.revoked_at = utcnow()
     db.session.commit()
     return True
-
-
-def create_feed(actor: Actor, scope: str, target_id: int | None) -> tuple[str, FeedToken]:
-    """A new secret feed URL token for ``scope``; the secret is returned once."""
-    if scope not in FEED_SCOPES:
-        raise InvalidRequest(f"scope must be one of {', '.join(FEED_SCOPES)}.", code="bad_scope")
-    if actor.is_patient:
-        if scope != "patient" or target_id not in (None, actor.user_id):
-            raise Forbidden("Patients can subscribe to their own appointments only (scope patient).")
-        target_id = actor.user_id
-    elif scope == "clinic":
-        target_id = None
-    else:
-        model = {"practitioner": Practitioner, "room": Room, "patient": User}[scope]
-        if target_id is None or db.session.get(model, target_id) is None:
-            raise NotFound(f"There is no {scope} with id {target_id}.")
-    secret = new_secret()
-    feed = FeedToken(scope=scope, target_id=target_id, token_hash=hash_secret(secret),
-                     created_by_id=actor.user_id)
-    db.session.add(feed)
-    db.session.flush()
-    audit.record("feed.created", actor_id=actor.user_id, entity_type="feed", entity_id=feed.id,
-                 after={"scope": scope, "target_id": target_id})
-    db.session.commit()
-    return secret, feed
-
-
-def revoke_feed(actor: Actor, feed_id: int) -> None:
-    """Revoke a feed URL; patients only their own, staff any."""
-    feed = db.session.get(FeedToken, feed_id)
-    if feed is None or (actor.is_patient and (feed.scope != "patient" or feed.target_id != actor.user_id)):
-        raise NotFound(f"There is no feed {feed_id}.")
-    if feed.revoked_at is None:
-        feed.revoked_at = utcnow()
-        audit.record("feed.revoked", actor_id=actor.user_id, entity_type="feed", entity_id=feed.id,
-                     before={"scope": feed.scope, "target_id": feed.target_id})
-        db.session.commit()
