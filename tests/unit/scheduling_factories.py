@@ -12,6 +12,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
+from booking.scheduling.conflict_checks import as_booked
 from booking.scheduling import (
     BookedAppointment,
     ClinicPolicy,
@@ -163,19 +164,5 @@ def make_booked_session(
     Its length, buffers, body area and aftercare are the treatment's; practitioner 1, room 1
     unless overridden.
     """
-    values: dict[str, Any] = dict(
-        appointment_id=next(_ids),
-        patient_id=PATIENT_ID,
-        practitioner_id=1,
-        room_id=1,
-        treatment_id=treatment.treatment_id,
-        body_area=treatment.body_area,
-        start=start,
-        end=start + timedelta(minutes=treatment.duration_minutes),
-        buffer_before_minutes=treatment.buffer_before_minutes,
-        buffer_after_minutes=treatment.buffer_after_minutes,
-        aftercare_hours=treatment.protocol.aftercare_hours,
-        kind=treatment.kind,
-    )
-    values.update(overrides)
-    return BookedAppointment(**values)
+    booked = as_booked(treatment, start, 1, 1, PATIENT_ID, appointment_id=next(_ids))
+    return booked._replace(**overrides)
