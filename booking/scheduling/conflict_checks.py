@@ -97,7 +97,8 @@ def check_slot_taken(
         if low <= tick < high:
             practitioner_busy = practitioner_busy or same_practitioner
             room_busy = room_busy or same_room
-            bare_low, bare_high = to_ticks(a.start) - duration + 1, to_ticks(a.end)
+            # The appointments themselves (no buffers) overlap: the same span as the patient's rule.
+            bare_low, bare_high = patient_block(duration, a)
             for resource, same in (("practitioner", same_practitioner), ("room", same_room)):
                 if not same:
                     continue

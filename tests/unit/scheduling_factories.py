@@ -12,7 +12,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-from booking.scheduling.conflict_checks import as_booked
 from booking.scheduling import (
     BookedAppointment,
     ClinicPolicy,
@@ -24,6 +23,7 @@ from booking.scheduling import (
     TreatmentSpec,
     local_to_utc,
 )
+from booking.scheduling.conflict_checks import as_booked
 
 TZ = "Europe/Rome"
 TREATMENT_ID = 10
