@@ -60,7 +60,7 @@ from .rulebook import (
 )
 from .series_start import place_first
 from .start_sets import shape_of
-from .timeline import HOUR, MINUTE, from_ticks, to_ticks
+from .timeline import HOUR, MINUTE, SpanList, from_ticks, to_ticks
 
 ALTERNATIVES = 5
 # Free-time searches one plan may run while going back over earlier choices; a series that
@@ -594,8 +594,7 @@ def kept_clear_starts(
 
 def breaks_keep_clear(tick: int, kept_clear: Sequence[tuple[int, int]]) -> bool:
     """Whether a session starting at ``tick`` falls in one of the ``kept_clear_starts`` spans."""
-    index = bisect_right(kept_clear, (tick, LATEST)) - 1
-    return index >= 0 and kept_clear[index][0] <= tick < kept_clear[index][1]
+    return SpanList(kept_clear).covers(tick)
 
 
 def first_keep_clear_break(
@@ -606,5 +605,5 @@ def first_keep_clear_break(
     days_before: int | None = None,
 ) -> int | None:
     """The index of the first of ``starts`` that spoils a date to keep clear, or None."""
-    spans = kept_clear_starts(treatment, avoid_dates, tz, days_before)
-    return next((i for i, s in enumerate(starts) if breaks_keep_clear(to_ticks(s), spans)), None)
+    spans = SpanList(kept_clear_starts(treatment, avoid_dates, tz, days_before))
+    return next((i for i, s in enumerate(starts) if spans.covers(to_ticks(s))), None)
