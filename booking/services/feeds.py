@@ -122,8 +122,10 @@ def _compute_version(feed: FeedToken, now: datetime) -> tuple[str, datetime | No
     elif last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=now.tzinfo)
     key = f"{feed.id}:{count}:{ids}:{last}:{settings.name}:{settings.show_treatment_in_invites}:{now.date()}"
-    if feed.scope == "patient":  # its prep events change with the prep rules
-        key += ":" + _prep_version()
+    if feed.scope == "patient":
+        # Its prep events change with the prep rules, and every write to a rule renews the
+        # clinic's rules stamp in the same transaction (services.rule_cache).
+        key += f":{settings.rules_version}"
     return hashlib.sha256(key.encode()).hexdigest()[:32], last
 
 
@@ -211,15 +213,6 @@ def prep_steps_by_treatment(treatment_ids: set[int]) -> dict[int, tuple[FeedPrep
         ):
             steps[treatment_id].append(FeedPrep(rule_id, instruction, lead, version))
     return {t: tuple(s) for t, s in steps.items()}
-
-
-def _prep_version() -> str:
-    """What a patient feed's prep events depend on: which rules exist and how often they changed."""
-    count, ids, changes = db.session.execute(
-        select(func.count(PrepRule.id), func.sum(PrepRule.id),
-               select(func.count(AuditEvent.id)).where(AuditEvent.action == PREP_RULE_CHANGED).scalar_subquery())
-    ).one()
-    return f"{count}:{ids}:{changes}"
 
 
 def feed_name(feed: FeedToken) -> str:
