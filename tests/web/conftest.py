@@ -38,10 +38,30 @@ def database_url(request, tmp_path, sqlite_template):
     return f"sqlite:///{path}"
 
 
+def _closing(app):
+    """The app with every response closed even when the browser drops the connection mid-file.
+
+    Werkzeug's development server closes a response only when it was written out in full; a
+    browser that navigates away while a static file is being sent leaves the file open until the
+    garbage collector finds it, and pytest (warnings are errors here) then blames whichever test
+    runs at that moment. A generator's `finally` runs as soon as the server lets go of it.
+    """
+
+    def closing_app(environ, start_response):
+        response = app(environ, start_response)
+        try:
+            yield from response
+        finally:
+            if hasattr(response, "close"):
+                response.close()
+
+    return closing_app
+
+
 @pytest.fixture
 def live_server(app):
     """The app served over HTTP on a free port, in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _closing(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
