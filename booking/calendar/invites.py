@@ -41,6 +41,8 @@ def _people(event: Event, appointment: Appointment, settings: ClinicSettings, pa
     organizer = vCalAddress(f"mailto:{settings.email or 'bookings@clinic.example'}")
     organizer.params["cn"] = vText(settings.name)
     event.add("organizer", organizer)
+    if not appointment.patient.email:
+        return  # a patient without an e-mail address receives no invite; feeds still show the event
     attendee = vCalAddress(f"mailto:{appointment.patient.email}")
     attendee.params["cn"] = vText(appointment.patient.name)
     attendee.params["role"] = vText("REQ-PARTICIPANT")

@@ -58,7 +58,7 @@ def queue_invite(appointment: Appointment, settings: ClinicSettings, kind: str, 
 
 
 def queue_invite_again(appointment: Appointment, settings: ClinicSettings, *,
-                       mail: MailRenderer | None = None) -> OutboxMessage:
+                       mail: MailRenderer | None = None) -> OutboxMessage | None:
     """Queue the current invite once more (same UID and SEQUENCE: calendars just confirm the event)."""
     mail = mail or rendering.installed()
     return _queue_about(

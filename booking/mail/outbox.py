@@ -25,7 +25,7 @@ def carries_secret_link(kind: str) -> bool:
 def enqueue(
     *,
     kind: str,
-    to_addr: str,
+    to_addr: str | None,
     subject: str,
     body_text: str,
     body_html: str = "",
@@ -33,8 +33,11 @@ def enqueue(
     ics_method: str | None = None,
     appointment_id: int | None = None,
     dedupe_key: str | None = None,
-) -> OutboxMessage:
-    """Add a message to the outbox of the current transaction."""
+) -> OutboxMessage | None:
+    """Add a message to the outbox of the current transaction; None when there is no address to
+    send it to (a patient added by phone without an e-mail address gets no mail)."""
+    if not to_addr:
+        return None
     message = OutboxMessage(
         kind=kind,
         to_addr=to_addr,

@@ -43,6 +43,10 @@ class ClinicSettings(Base):
     # Invite discretion: by default an invite says "Appointment at <clinic>", not the treatment.
     show_treatment_in_invites: Mapped[bool] = mapped_column(default=False)
     primary_color: Mapped[str] = mapped_column(String(7), default="#2f6f6a")
+    # Where the clinic is, for its public holidays (the ``holidays`` package): an ISO 3166 country
+    # code and, optionally, that package's code for a region or province ("RM" for Rome).
+    country: Mapped[str] = mapped_column(String(2), default="IT")
+    region: Mapped[str] = mapped_column(String(10), default="")
     # A new random stamp on every change to the scheduling rules (services/rule_cache.py): app
     # processes reuse the rules they loaded while it stays the same.
     rules_version: Mapped[str] = mapped_column(String(32), default=new_rules_version)

@@ -40,7 +40,9 @@ class User(UserMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    # None for a patient reception added by phone without an e-mail address: they get no mail
+    # and cannot sign in until an address is added (unique allows many NULLs).
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str] = mapped_column(String(40), default="")

@@ -24,7 +24,7 @@ from booking.services import audit
 from booking.services.actor import Actor
 from booking.services.changes import InvalidState, update_series_status
 from booking.services.clinic import get_settings
-from booking.services.errors import Forbidden, NotFound
+from booking.services.errors import Forbidden, InvalidRequest, NotFound
 from booking.services.patients import EmailTaken, normalise_email
 
 
@@ -102,6 +102,8 @@ def resend_invite(actor: Actor, appointment_id: int, *, mail: MailRenderer | Non
     appointment = _load(appointment_id)
     if appointment.status not in ("booked", "checked_in"):
         raise InvalidState(f"This appointment is {appointment.status.replace('_', ' ')}; there is no invite to send.")
+    if not appointment.patient.email:
+        raise InvalidState("This patient has no e-mail address; add one to send them the invite.")
     message = notifications.queue_invite_again(appointment, get_settings(), mail=mail)
     db.session.flush()
     audit.record("appointment.invite_resent", actor_id=actor.user_id, entity_type="appointment",
@@ -131,12 +133,17 @@ def find_patients(query: str, *, limit: int = 20) -> list[User]:
     ))
 
 
-def create_patient(actor: Actor, *, name: str, email: str, phone: str) -> User:
-    """Add a patient who phoned in: no password yet (they can set one with "forgot password")."""
+def create_patient(actor: Actor, *, name: str, email: str | None, phone: str) -> User:
+    """Add a patient who phoned in: no password yet (they can set one with "forgot password").
+
+    An e-mail address or a phone number is needed; without an address the patient gets no mail.
+    """
     require_front_desk(actor)
     begin_write(db.session)
-    email = normalise_email(email)
-    if db.session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+    email = normalise_email(email) if email and email.strip() else None
+    if email is None and not phone.strip():
+        raise InvalidRequest("Give an e-mail address or a phone number, so the clinic can reach the patient.")
+    if email and db.session.scalar(select(func.count()).select_from(User).where(User.email == email)):
         raise EmailTaken("A patient with this e-mail already exists; search for them instead.")
     user = User(name=name.strip(), email=email, phone=phone.strip(), role="patient", password_hash="")
     db.session.add(user)

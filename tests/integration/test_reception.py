@@ -302,3 +302,35 @@ def test_the_panel_moves_without_a_drag_and_a_drag_can_replan_the_rest(client, c
     client.post("/logout")
     login(client, clinic.practitioner_user)
     assert "New start" not in client.get(f"/reception/appointments/{second.id}").get_data(as_text=True)
+
+
+def test_a_phone_only_patient_is_booked_and_gets_no_mail_while_the_invite_has_no_attendee(client, clinic):
+    """Issue 13: a phoned-in patient may have a phone number and no e-mail address."""
+    from icalendar import Calendar
+
+    from booking.calendar import invites
+    from booking.services.clinic import get_settings
+
+    login(client, clinic.receptionist)
+    neither = client.post("/reception/patients", data={"name": "No Contact", "email": "", "phone": ""})
+    assert neither.status_code == 400
+    assert count(User, User.name == "No Contact") == 0
+    response = client.post("/reception/patients", data={"name": "Piero Phone", "email": "",
+                                                         "phone": "+39 333 1112223"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    piero = db.session.scalars(select(User).where(User.name == "Piero Phone")).one()
+    assert piero.email is None
+    second = client.post("/reception/patients", data={"name": "Pia Phone", "phone": "+39 333 4445556"})
+    assert second.status_code == 302  # many patients without an address
+    mails_before = count(OutboxMessage)
+    appointment = book_consultation(clinic, piero, at(monday_in(3), 10), status="booked")
+    actor = Actor.of(clinic.receptionist)
+    booking_service.book_appointment(actor, treatment_slug="consultation", start=at(monday_in(3), 15),
+                         practitioner_id=clinic.anna.id, patient_id=piero.id)
+    assert count(OutboxMessage) == mails_before  # nobody to mail: nothing queued, nothing lost
+    calendar = Calendar.from_ical(invites.build_request(appointment, get_settings(), "http://x/me"))
+    (event,) = calendar.walk("VEVENT")
+    assert "ATTENDEE" not in event and "ORGANIZER" in event
+    resend = client.post(f"/reception/appointments/{appointment.id}/resend", data={"next": "/reception"})
+    assert resend.status_code in (302, 400, 409)
+    assert count(OutboxMessage) == mails_before

@@ -58,7 +58,8 @@ class NewPatientForm(SafeForm):
     """A patient who phoned in: contact details only, no password."""
 
     name = StringField("Full name", validators=[DataRequired(), Length(min=2, max=120)])
-    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("E-mail (optional: without one the patient gets no mail)",
+                       validators=[Optional(), Email(), Length(max=254)])
     phone = TelField("Phone", validators=[DataRequired(), Length(min=6, max=40),
                                           Regexp(r"^[0-9 +()./-]+$", message="Use digits, spaces and + - ( ) only.")])
     start = HiddenField()
