@@ -49,6 +49,8 @@ class Treatment(Base):
     needs_room: Mapped[bool] = mapped_column(default=True)
     color: Mapped[str] = mapped_column(String(7), default="#4a7fb5")
     active: Mapped[bool] = mapped_column(default=True)
+    # The price of one session in the clinic's currency's minor unit (cents); None: "on request".
+    price_cents: Mapped[int | None]
 
     protocol: Mapped["Protocol | None"] = relationship(
         back_populates="treatment",

@@ -47,6 +47,7 @@ class ClinicSettings(Base):
     # code and, optionally, that package's code for a region or province ("RM" for Rome).
     country: Mapped[str] = mapped_column(String(2), default="IT")
     region: Mapped[str] = mapped_column(String(10), default="")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")  # ISO 4217, for treatment prices
     # A new random stamp on every change to the scheduling rules (services/rule_cache.py): app
     # processes reuse the rules they loaded while it stays the same.
     rules_version: Mapped[str] = mapped_column(String(32), default=new_rules_version)
