@@ -11,6 +11,7 @@ from booking.models.audit import AuditEvent
 from booking.models.base import Base, UTCDateTime, utcnow
 from booking.models.catalog import PrepRule, Protocol, Treatment
 from booking.models.clinic import ClinicClosure, ClinicSettings, Room, RoomClosure
+from booking.models.course import PREP_CHECK_STATUSES, RECALL_STATUSES, AftercareRule, PrepCheck, Recall
 from booking.models.outbox import OutboxMessage
 from booking.models.people import (
     INTAKE_QUESTIONS,
@@ -27,6 +28,11 @@ from booking.models.people import (
 )
 
 __all__ = [
+    "PREP_CHECK_STATUSES",
+    "RECALL_STATUSES",
+    "AftercareRule",
+    "PrepCheck",
+    "Recall",
     "APPOINTMENT_STATUSES",
     "BLOCKING_STATUSES",
     "INTAKE_QUESTIONS",

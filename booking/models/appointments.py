@@ -37,6 +37,9 @@ class Series(Base):
     treatment_id: Mapped[int] = mapped_column(ForeignKey("treatment.id"))
     status: Mapped[str] = mapped_column(String(20), default="active")
     avoid_dates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A prepaid course (issue 14): so many sessions, to be used by a date; None: not a package.
+    course_sessions: Mapped[int | None]
+    course_expires_on: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
 

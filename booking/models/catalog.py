@@ -97,6 +97,11 @@ class Protocol(Base):
     maintenance_interval_days: Mapped[int | None]
     # Intake question codes that contraindicate this treatment (see booking.models.people.INTAKE_QUESTIONS).
     contraindications: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Prep confirmation (issue 14): the patient is asked to confirm their prep this many hours
+    # before a session (None: never asked), and reception calls when no answer has come this
+    # many hours before it.
+    prep_confirm_hours: Mapped[int | None]
+    prep_answer_by_hours: Mapped[int] = mapped_column(default=24)
 
     treatment: Mapped[Treatment] = relationship(
         back_populates="protocol", foreign_keys=[treatment_id]
@@ -108,6 +113,11 @@ class Protocol(Base):
         back_populates="protocol",
         cascade="all, delete-orphan",
         order_by="(PrepRule.lead_hours.desc(), PrepRule.id)",
+    )
+    aftercare_rules: Mapped[list["AftercareRule"]] = relationship(  # noqa: F821
+        back_populates="protocol",
+        cascade="all, delete-orphan",
+        order_by="(AftercareRule.hours, AftercareRule.id)",
     )
 
 

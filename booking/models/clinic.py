@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import uuid4
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.models.base import Base
@@ -47,7 +47,10 @@ class ClinicSettings(Base):
     # code and, optionally, that package's code for a region or province ("RM" for Rome).
     country: Mapped[str] = mapped_column(String(2), default="IT")
     region: Mapped[str] = mapped_column(String(10), default="")
-    currency: Mapped[str] = mapped_column(String(3), default="EUR")  # ISO 4217, for treatment prices
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    # Message kinds the clinic has turned off (issue 14: "prep.confirm", "aftercare", "recall.invite",
+    # "recall.reminder"); everything else is sent.
+    messages_off: Mapped[list[str]] = mapped_column(JSON, default=list)  # ISO 4217, for treatment prices
     # A new random stamp on every change to the scheduling rules (services/rule_cache.py): app
     # processes reuse the rules they loaded while it stays the same.
     rules_version: Mapped[str] = mapped_column(String(32), default=new_rules_version)
