@@ -107,6 +107,12 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM", "bookings@clinic.example")
     MAIL_DIR = os.environ.get("MAIL_DIR", str(INSTANCE_DIR / "mail"))
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
+    # Development only (booking/devmail.py): the serving process delivers the outbox and queues due
+    # reminders in a background thread, and takes BASE_URL from the first request when it was not
+    # set. Off here, so testing and production never do either (devmail also refuses them).
+    DEV_BACKGROUND_MAIL = False
+    DEV_MAIL_INTERVAL_SECONDS = 3.0
+    BASE_URL_FROM_REQUEST = False
     PASSWORD_HASH_METHOD = "scrypt"
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
     PROXY_HOPS = _env_int("PROXY_HOPS", 0)
@@ -135,6 +141,11 @@ class DevelopmentConfig(Config):
     """Local use: SQLite under ``instance/``, debug on."""
 
     DEBUG = True
+    # `make run` delivers mail by itself (DEV_BACKGROUND_MAIL=0 turns that off, e.g. to try
+    # `flask outbox send` by hand); links in mail and feeds follow the address it is served on
+    # unless BASE_URL is set.
+    DEV_BACKGROUND_MAIL = os.environ.get("DEV_BACKGROUND_MAIL", "1") != "0"
+    BASE_URL_FROM_REQUEST = not os.environ.get("BASE_URL")
 
 
 class TestingConfig(Config):

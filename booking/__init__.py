@@ -135,10 +135,14 @@ def register_security_headers(app: Flask) -> None:
 
 def register_mail(app: Flask) -> None:
     """Write mail from ``templates/mail`` with links to ``BASE_URL`` (services queue it with no
-    Flask globals; see ``booking.mail.rendering``)."""
+    Flask globals; see ``booking.mail.rendering``). In development only, the serving process also
+    delivers mail in the background and links follow the address it is served on
+    (``booking.devmail``)."""
+    from booking import devmail
     from booking.mail import rendering
 
     rendering.install(rendering.MailRenderer(app.config["BASE_URL"], Path(ROOT) / "templates"))
+    devmail.register(app)
 
 
 def register_template_helpers(app: Flask) -> None:

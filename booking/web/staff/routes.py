@@ -12,8 +12,12 @@ from email import policy
 from pathlib import Path
 
 from flask import abort, current_app, render_template
+from sqlalchemy import func, select
 
+from booking import devmail
+from booking.extensions import db
 from booking.mail.outbox import carries_secret_link
+from booking.models import OutboxMessage
 from booking.services.clinic import get_settings
 from booking.web.access import roles_required
 from booking.web.staff import bp
@@ -56,24 +60,30 @@ def mailbox():
         parts = [part.get_content_type() for part in message.walk() if not part.is_multipart()]
         messages.append({"name": path.name, "to": message["To"], "subject": message["Subject"],
                          "date": message["Date"], "parts": parts, "secret": carries_secret_link(_kind(path.name))})
+    waiting = db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                                .where(OutboxMessage.status.in_(("queued", "sending"))))
     return render_template("staff/mailbox.html", messages=messages, smtp=bool(current_app.config["SMTP_HOST"]),
-                           folder=str(folder), clinic=get_settings())
+                           folder=str(folder), clinic=get_settings(), waiting=waiting,
+                           background=devmail.enabled(current_app))
 
 
 @bp.route("/mail/<name>")
 @roles_required("admin")
 def mail_message(name: str):
-    """One message: headers, text body and its calendar part."""
+    """One message: headers, text body, the HTML part as a mail client shows it (in a sandboxed
+    frame: no scripts, no forms) and its calendar part."""
     path = _mail_dir() / name
     if "/" in name or not name.endswith(".eml") or not path.is_file():
         abort(404)
     message = _read(path)
     if carries_secret_link(_kind(name)):
         return render_template("staff/mail_message.html", message=message, name=name, secret=True,
-                               text="", calendar=None, clinic=get_settings())
+                               text="", html="", calendar=None, clinic=get_settings())
     text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
     calendar = next((p for p in message.walk() if p.get_content_type() == "text/calendar"), None)
     return render_template("staff/mail_message.html", message=message, name=name,
                            text=text.get_content() if text else "",
+                           html=html.get_content() if html is not None else "",
                            calendar=calendar.get_content() if calendar is not None else None,
                            clinic=get_settings())
