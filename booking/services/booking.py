@@ -350,13 +350,15 @@ def plan_for(
     treatment_id: int, first_start: datetime, *, practitioner_id: int | None, patient_id: int | None,
     avoid_dates: Sequence[date] = (), sessions: int | None = None, held: Sequence[BookedAppointment] = (),
     ignore_ids: frozenset[int] = frozenset(), now: datetime, later_practitioner_id: int | None = None,
+    consultations: Sequence[datetime] = (),
 ) -> SeriesPlan:
     """The planner's series from ``first_start`` with what it needs loaded: the window it says
     it can look at, and the patient's record.
 
     ``sessions`` plans fewer sessions than the protocol (the rest of a series), ``held`` are
     sessions the patient already holds that the bookings do not show yet, ``ignore_ids``
-    appointments being moved, ``later_practitioner_id`` the one sessions after the first prefer.
+    appointments being moved, ``later_practitioner_id`` the one sessions after the first prefer,
+    ``consultations`` the starts of consultations the patient is about to book with it.
     """
     rules = rule_cache.current_rules()
     spec = rules.treatments.get(treatment_id) or schedules.treatment_spec(db.session.get(Treatment, treatment_id))
@@ -371,7 +373,7 @@ def plan_for(
     series_plan = plan_series(
         spec, first_start, context.practitioner_list, context.room_list, booked, context.policy, now,
         practitioner_id=practitioner_id, patient_id=patient_id, avoid_dates=tuple(avoid_dates),
-        consultation_starts=facts.consultation_starts if facts else (),
+        consultation_starts=tuple(sorted((*facts.consultation_starts, *consultations))) if facts else (),
         contraindicated_ids=facts.contraindicated_ids if facts else frozenset(),
         intake_missing=facts.intake_missing if facts else False,
         later_practitioner_id=later_practitioner_id,

@@ -163,17 +163,22 @@ def contraindications_for(patient_id: int, treatment: Treatment) -> list[str]:
 
 def request_callback(patient_id: int, treatment_id: int | None, note: str) -> None:
     """Ask the clinic to call the patient back (queued to the clinic's address, audited)."""
+    queue_callback(patient_id, treatment_id, note)
+    db.session.commit()
+
+
+def queue_callback(patient_id: int, treatment_id: int | None, note: str) -> None:
+    """The call-back request of ``request_callback``, in the caller's transaction."""
     patient = db.session.get(User, patient_id)
     treatment = db.session.get(Treatment, treatment_id) if treatment_id else None
     settings = get_settings()
     about = treatment.name if treatment else "a treatment"
     enqueue(kind="patient.callback", to_addr=settings.email or "clinic@localhost",
             subject=f"Call-back request: {patient.name} about {about}",
-            body_text=(f"{patient.name} ({patient.email}, {patient.phone or 'no phone given'}) "
+            body_text=(f"{patient.name} ({patient.email or 'no e-mail'}, {patient.phone or 'no phone given'}) "
                        f"asks for a call about {about}.\n\n{note.strip()}\n"))
     audit.record("patient.callback_requested", actor_id=patient_id, entity_type="user", entity_id=patient_id,
                  patient_id=patient_id, after={"treatment": treatment.slug if treatment else None})
-    db.session.commit()
 
 
 def export_data(patient_id: int) -> dict[str, Any]:

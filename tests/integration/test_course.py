@@ -1,0 +1,266 @@
+"""The course after booking (issue 14): prep confirmed before each session, reception's call
+list, aftercare after it, the recall to maintenance, and prepaid course counts; on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from booking.extensions import db
+from booking.models import Appointment, AuditEvent, OutboxMessage, PrepCheck, Recall, Series
+from booking.models.course import AftercareRule
+from booking.scheduling.clock import local_date
+from booking.services import changes, course, recall as recalls, reception
+from booking.services import booking as booking_service
+from booking.services.actor import Actor
+from booking.services.booking import SessionRequest
+from booking.services.errors import RuleViolation
+from tests.integration.clinic import TZ, at, book_consultation, build_clinic, monday_in
+
+@pytest.fixture
+def clinic(app):
+    clinic = build_clinic()
+    protocol = clinic.face.protocol
+    protocol.prep_confirm_hours, protocol.prep_answer_by_hours = 72, 24
+    protocol.maintenance_interval_days = 90
+    protocol.aftercare_rules = [AftercareRule(instruction="No make-up", hours=12),
+                                AftercareRule(instruction="No sauna or swimming", hours=48)]
+    db.session.commit()
+    return clinic
+
+
+def book_face_series(clinic, first, *, gap_days=21, patient=None):
+    """Four face sessions from ``first``, ``gap_days`` apart, with a consultation before."""
+    patient = patient or clinic.patient
+    book_consultation(clinic, patient, first - timedelta(days=7))
+    sessions = [SessionRequest(first + timedelta(days=gap_days * i), clinic.anna.id) for i in range(4)]
+    return booking_service.book_series(Actor.of(clinic.receptionist), treatment_slug="mesotherapy-face",
+                                       sessions=sessions, patient_id=patient.id)
+
+
+def mails(kind):
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)))
+
+
+def secret_in(message) -> str:
+    return re.search(r"/prep/([A-Za-z0-9_-]+)", message.body_text).group(1)
+
+
+def test_prep_check_is_asked_once_and_not_done_offers_only_valid_times_that_keep_the_series(clinic):
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    first = series.appointments[0]
+    now = first.start_at - timedelta(hours=71)
+    assert course.queue_prep_checks(now - timedelta(hours=2)) == 0  # not yet: 72 h before
+    assert course.queue_prep_checks(now) == 1
+    assert course.queue_prep_checks(now + timedelta(minutes=5)) == 0  # exactly once
+    (message,) = mails("prep.confirm")
+    assert message.appointment_id == first.id and "Stop aspirin" not in message.body_text  # discreet
+    secret = secret_in(message)
+    stored = db.session.scalar(select(PrepCheck).where(PrepCheck.appointment_id == first.id))
+    assert stored.link_hash != secret and secret not in stored.link_hash  # only a hash is kept
+
+    sheet = course.checklist_by_link(secret, now=now)
+    keys = [s.key for s in sheet.steps]
+    assert [s.instruction for s in sheet.steps] == ["Stop aspirin and NSAIDs", "No alcohol"]
+    assert sheet.status == "pending"
+
+    answered = course.answer_by_link(secret, {keys[0]: "not_done", keys[1]: "done"}, now=now)
+    assert answered.status == "needs_attention"
+    assert answered.alternatives, "the series window leaves room to move the first session"
+    longest_lead = timedelta(days=7)
+    second = series.appointments[1].start_at
+    for slot in answered.alternatives:
+        assert slot.start >= now + longest_lead  # enough time to prepare from now
+        assert slot.start <= second - timedelta(days=10)  # the next session keeps its interval
+    # Moving to the first offered time is accepted by the same rules, and the series stays valid.
+    chosen = answered.alternatives[0]
+    moved = changes.reschedule(Actor.of(clinic.patient), first.id, start=chosen.start,
+                               practitioner_id=chosen.practitioner_id, now=now)
+    assert moved.start_at == chosen.start and moved.ical_sequence == 1
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "prep.answered")).one()
+    assert event.after["status"] == "needs_attention" and event.after["via"] == "link"
+
+    # The link works once.
+    with pytest.raises(course.LinkRefused, match="not valid any more|used already"):
+        course.checklist_by_link(secret, now=now)
+
+
+def test_a_used_or_expired_link_is_refused_with_a_clear_page(client, clinic):
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    first = series.appointments[0]
+    now = first.start_at - timedelta(hours=60)
+    course.queue_prep_checks(now)
+    secret = secret_in(mails("prep.confirm")[0])
+    page = client.get(f"/prep/{secret}")
+    assert page.status_code == 200 and "Stop aspirin and NSAIDs" in page.get_data(as_text=True)
+    keys = [s.key for s in course.checklist_by_link(secret, now=now).steps]
+    course.answer_by_link(secret, {k: "done" for k in keys}, now=now)
+    again = client.get(f"/prep/{secret}")
+    assert again.status_code == 410 and "used already" in again.get_data(as_text=True)
+    assert client.get("/prep/not-a-real-link").status_code == 410
+    with pytest.raises(course.LinkRefused, match="expired"):
+        db.session.scalar(select(PrepCheck)).answered_at = None  # even unanswered ...
+        db.session.commit()
+        course.checklist_by_link(secret, now=first.start_at + timedelta(minutes=1))  # ... past the start
+
+
+def test_bad_answers_are_refused_and_nothing_is_written(clinic):
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    first = series.appointments[0]
+    now = first.start_at - timedelta(hours=60)
+    patient = Actor.of(clinic.patient)
+    from booking.services.errors import InvalidRequest
+
+    for bad in ({}, {"prep-999": "done"}, {s.key: "maybe" for s in course.steps_of(first)}):
+        with pytest.raises(InvalidRequest):
+            course.answer_prep(patient, first.id, bad, now=now)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(PrepCheck)) == 0
+    with pytest.raises(Exception):  # another patient's session is not theirs to answer
+        course.answer_prep(Actor.of(clinic.other_patient), first.id, {}, now=now)
+
+
+def test_unanswered_checks_reach_the_call_list_and_answers_take_them_off(clinic):
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    first = series.appointments[0]
+    other = book_face_series(clinic, at(monday_in(4), 14), patient=clinic.other_patient).appointments[0]
+    asked = first.start_at - timedelta(hours=70)
+    course.queue_prep_checks(asked)
+    assert course.calls_due(asked) == []  # asked, not overdue yet
+    overdue = other.start_at - timedelta(hours=23)  # past both answer-by times
+    calls = {c.appointment.id: c.why for c in course.calls_due(overdue)}
+    assert calls == {first.id: "no_answer", other.id: "no_answer"}
+    keys = [s.key for s in course.steps_of(first)]
+    course.answer_prep(Actor.of(clinic.patient), first.id, {k: "done" for k in keys}, now=overdue)
+    course.answer_prep(Actor.of(clinic.other_patient), other.id, {keys[0]: "done", keys[1]: "not_done"}, now=overdue)
+    calls = {c.appointment.id: c.why for c in course.calls_due(overdue)}
+    assert calls == {other.id: "not_prepared"}
+    assert course.prep_states([first.id, other.id]) == {first.id: "prepared", other.id: "needs_attention"}
+    # A moved session starts afresh: its old answer no longer counts.
+    course.answer_prep(Actor.of(clinic.other_patient), other.id, {k: "done" for k in keys}, callback=True,
+                       now=overdue)
+    assert {c.appointment.id: c.why for c in course.calls_due(overdue)} == {other.id: "callback"}
+    assert mails("patient.callback")
+
+
+def test_completing_a_session_queues_its_aftercare_once_and_the_portal_shows_what_applies(clinic):
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    first = series.appointments[0]
+    desk = Actor.of(clinic.receptionist)
+    after = first.start_at + timedelta(minutes=40)
+    reception.change_status(desk, first.id, "complete", now=after)
+    (message,) = mails("aftercare")
+    assert message.appointment_id == first.id and "sauna" not in message.body_text.lower()  # discreet
+    course.session_completed(db.session.get(Appointment, first.id))  # a second call changes nothing
+    db.session.commit()
+    assert len(mails("aftercare")) == 1
+    applying = course.aftercare_now(clinic.patient.id, now=first.end_at + timedelta(hours=13))
+    assert [step.instruction for _, step, _ in applying] == ["No sauna or swimming"]  # make-up ended at 12 h
+    assert applying[0][2] == first.end_at + timedelta(hours=48)
+
+
+def test_the_last_completed_session_puts_the_patient_on_the_recall_list_at_the_right_date(clinic):
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    desk = Actor.of(clinic.receptionist)
+    for appointment in series.appointments:
+        reception.change_status(desk, appointment.id, "complete", now=appointment.end_at)
+    db.session.expire_all()
+    assert db.session.get(Series, series.id).status == "completed"
+    (recall,) = db.session.scalars(select(Recall)).all()
+    last = series.appointments[-1]
+    assert recall.due_on == local_date(last.start_at, "Europe/Rome") + timedelta(days=90)
+    day_before_invite = at(recall.due_on - timedelta(days=15), 9)
+    assert recalls.queue_recalls(day_before_invite).invited == 0
+    invite_day = at(recall.due_on - timedelta(days=14), 9)
+    assert recalls.queue_recalls(invite_day).invited == 1
+    assert recalls.queue_recalls(invite_day + timedelta(hours=1)).invited == 0  # exactly once
+    assert len(mails("recall.invite")) == 1 and f"/me/maintenance/{recall.id}" in mails("recall.invite")[0].body_text
+    assert [r.standing for r in recalls.recall_list(invite_day)] == ["due"]
+    assert recalls.queue_recalls(invite_day + timedelta(days=14)).reminded == 1
+    assert recalls.queue_recalls(invite_day + timedelta(days=30)).reminded == 0  # reminded once only
+    assert len(mails("recall.reminder")) == 1
+    assert [r.standing for r in recalls.recall_list(at(recall.due_on + timedelta(days=1), 9))] == ["overdue"]
+
+
+def test_a_maintenance_booking_after_the_consultations_validity_needs_a_new_consultation_first(clinic):
+    # A series completed long ago: the consultation before it is older than 180 days by now.
+    first = at(monday_in(-40), 10)
+    book_consultation(clinic, clinic.patient, first - timedelta(days=7))
+    series = Series(patient_id=clinic.patient.id, treatment_id=clinic.face.id, status="active")
+    db.session.add(series)
+    db.session.flush()
+    for i in range(4):
+        appointment = Appointment(patient_id=clinic.patient.id, practitioner_id=clinic.anna.id,
+                                  room_id=clinic.room.id, treatment_id=clinic.face.id, status="completed",
+                                  series_id=series.id, series_index=i)
+        appointment.place(first + timedelta(days=14 * i), 30, 0, 10)
+        db.session.add(appointment)
+    db.session.flush()
+    series.status = "completed"
+    recall = recalls.series_ended(series)
+    db.session.commit()
+    patient = Actor.of(clinic.patient)
+    proposal = recalls.propose_maintenance(patient, recall.id)
+    assert proposal.consultation is not None and proposal.session is not None
+    assert "consultation" in proposal.why
+    assert proposal.session.start >= proposal.consultation.start + timedelta(days=2)
+    # The session alone is refused by the rule book: the old consultation no longer counts.
+    with pytest.raises(RuleViolation) as refused:
+        booking_service.book_appointment(patient, treatment_slug="mesotherapy-face", start=proposal.session.start,
+                                         practitioner_id=proposal.session.practitioner_id)
+    assert "consultation_required" in [p.code for p in refused.value.problems]
+    made = recalls.book_maintenance(patient, recall.id, session_start=proposal.session.start,
+                                    session_practitioner_id=proposal.session.practitioner_id,
+                                    consultation_start=proposal.consultation.start,
+                                    consultation_practitioner_id=proposal.consultation.practitioner_id)
+    assert [a.treatment_id for a in made] == [clinic.consultation.id, clinic.face.id]
+    db.session.expire_all()
+    assert db.session.get(Recall, recall.id).status == "booked"
+
+
+def test_prepaid_course_counts_stay_right_through_cancel_rebook_and_no_show(clinic):
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    desk = Actor.of(clinic.receptionist)
+    course.set_course(desk, series.id, sessions=4, expires_on=local_date(series.appointments[-1].start_at, "Europe/Rome"))
+    count = course.course_of_series(db.session.get(Series, series.id))
+    assert (count.total, count.used, count.booked, count.remaining) == (4, 0, 4, 0)
+    first, second = series.appointments[0], series.appointments[1]
+    reception.change_status(desk, first.id, "complete", now=first.end_at)
+    reception.change_status(desk, second.id, "no_show", now=second.end_at)  # a missed session is used
+    third = series.appointments[2]
+    changes.cancel(desk, third.id, reason="patient asked", now=third.start_at - timedelta(days=5))
+    count = course.course_of_series(db.session.get(Series, series.id))
+    assert (count.used, count.booked, count.remaining) == (2, 1, 1)
+    warning = course.course_warning_for(series.id, adding=2, on=local_date(third.start_at, "Europe/Rome"))
+    assert warning and "1 of 4" in warning
+    assert course.course_warning_for(series.id, adding=1, on=local_date(third.start_at, "Europe/Rome")) is None
+    assert "expires" in course.course_warning_for(
+        series.id, adding=1, on=local_date(series.appointments[-1].start_at, "Europe/Rome") + timedelta(days=1))
+
+
+def test_each_message_kind_can_be_turned_off(clinic):
+    from booking.services.clinic import get_settings
+
+    get_settings().messages_off = ["prep.confirm", "aftercare"]
+    db.session.commit()
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    first = series.appointments[0]
+    assert course.queue_prep_checks(first.start_at - timedelta(hours=60)) == 1  # asked in the portal ...
+    assert mails("prep.confirm") == []  # ... without a message
+    reception.change_status(Actor.of(clinic.receptionist), first.id, "complete", now=first.end_at)
+    assert mails("aftercare") == []
+
+
+def test_times_in_messages_are_in_the_clinic_time_zone(clinic):
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    first = series.appointments[0]
+    course.queue_prep_checks(first.start_at - timedelta(hours=60))
+    (message,) = mails("prep.confirm")
+    local = first.start_at.astimezone(TZ)
+    assert f"{local:%H:%M}" == "10:00" and "10:00" in message.body_text
+    assert "by " + (first.start_at - timedelta(hours=24)).astimezone(TZ).strftime("%a %d %b, %H:%M") in message.body_text
