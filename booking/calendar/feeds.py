@@ -74,6 +74,15 @@ class FeedEvent(NamedTuple):
     series_total: int | None
     room_name: str | None
     practitioner_name: str
+    completed: bool = False
+
+
+class FeedAftercare(NamedTuple):
+    """One aftercare rule as a patient feed shows it after a completed session (issue 14)."""
+
+    rule_id: int
+    instruction: str
+    hours: int
 
 
 def initials(name: str) -> str:
@@ -171,9 +180,10 @@ _CANCELLED = "STATUS:CANCELLED\r\nTRANSP:TRANSPARENT"
 
 
 def _event_blocks(spec: FeedSpec, events: Sequence[FeedEvent], settings: ClinicSettings, tz: tzinfo,
-                  prep_steps: dict[int, tuple[FeedPrep, ...]] | None) -> list[str]:
+                  prep_steps: dict[int, tuple[FeedPrep, ...]] | None,
+                  aftercare: dict[int, tuple[FeedAftercare, ...]] | None = None) -> list[str]:
     """Each appointment as one block of content lines (no final line break), followed on a
-    patient feed by its prep steps."""
+    patient feed by its prep steps, and by its aftercare once it is completed."""
     tzid = settings.timezone
     stamps = _Memo(_utc)
     starts = _Memo(lambda moment: fold(f"DTSTART;TZID={tzid}:{_stamp(moment.astimezone(tz))}"))
@@ -188,7 +198,7 @@ def _event_blocks(spec: FeedSpec, events: Sequence[FeedEvent], settings: ClinicS
     blocks: list[str] = []
     for event in events:
         (uid, sequence, created, updated, start, end, cancelled, patient_name, treatment_id, treatment_name,
-         series_index, series_total, room_name, practitioner_name) = event
+         series_index, series_total, room_name, practitioner_name, completed) = event
         if spec.for_patient:
             summary = patient_summaries[treatment_name]
         else:
@@ -201,9 +211,34 @@ def _event_blocks(spec: FeedSpec, events: Sequence[FeedEvent], settings: ClinicS
             f"{starts[start]}\r\n{ends[end]}\r\nCLASS:PRIVATE\r\n{summary}\r\n{location}\r\n"
             f"{_CANCELLED if cancelled else _CONFIRMED}\r\nEND:VEVENT"
         )
-        if spec.for_patient and prep_steps and not cancelled:
+        if spec.for_patient and prep_steps and not cancelled and not completed:
             blocks += map(fold, _prep_lines(event, prep_steps.get(treatment_id, ()), tz))
+        if spec.for_patient and aftercare and completed:
+            blocks += map(fold, _aftercare_lines(event, aftercare.get(treatment_id, ()), tz))
     return blocks
+
+
+def _aftercare_lines(event: FeedEvent, steps: Sequence[FeedAftercare], tz: tzinfo) -> list[str]:
+    """A completed session's aftercare, each step an all-day event over the days it applies,
+    identified by the rule and the appointment."""
+    lines = []
+    for step in steps:
+        until = event.end + timedelta(hours=step.hours)
+        first = event.end.astimezone(tz).date()
+        last = (until - timedelta(microseconds=1)).astimezone(tz).date()
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:aftercare-{step.rule_id}-{escape(event.uid)}",
+            f"SEQUENCE:{event.sequence}",
+            f"DTSTAMP:{_utc(event.updated_at)}",
+            f"DTSTART;VALUE=DATE:{first:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{last + timedelta(days=1):%Y%m%d}",
+            f"SUMMARY:{escape(f'Aftercare: {step.instruction} (until {until.astimezone(tz):%a %d %b, %H:%M})')}",
+            "TRANSP:TRANSPARENT",
+            "CLASS:PRIVATE",
+            "END:VEVENT",
+        ]
+    return lines
 
 
 def _prep_lines(event: FeedEvent, steps: Sequence[FeedPrep], tz: tzinfo) -> list[str]:
@@ -234,8 +269,9 @@ def build_feed(
     events: Sequence[FeedEvent],
     settings: ClinicSettings,
     prep_steps: dict[int, tuple[FeedPrep, ...]] | None = None,
+    aftercare: dict[int, tuple[FeedAftercare, ...]] | None = None,
 ) -> bytes:
-    """The whole feed; ``prep_steps`` maps treatment id to its steps (patient feeds)."""
+    """The whole feed; ``prep_steps`` and ``aftercare`` map treatment id to its steps (patient feeds)."""
     tz = zone(settings.timezone)
     parts: list[str] = [fold(line) for line in (
         "BEGIN:VCALENDAR",
@@ -251,6 +287,6 @@ def build_feed(
         first = min(e.start for e in events).year - 1
         last = max(e.end for e in events).year + 2
         parts.append(vtimezone(settings.timezone, first, last))  # arrives folded
-    parts += _event_blocks(spec, events, settings, tz, prep_steps)
+    parts += _event_blocks(spec, events, settings, tz, prep_steps, aftercare)
     parts += ("END:VCALENDAR", "")  # the empty part ends the last line with CRLF too
     return "\r\n".join(parts).encode("utf-8")

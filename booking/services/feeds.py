@@ -10,10 +10,10 @@ from sqlalchemy import TypeCoerce, and_, case, event, func, or_, select, type_co
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
-from booking.calendar.feeds import FeedEvent, FeedPrep
+from booking.calendar.feeds import FeedAftercare, FeedEvent, FeedPrep
 from booking.extensions import db
 from booking.models import (
-    Appointment, AuditEvent, FeedToken, Practitioner, PrepRule, Protocol, Room, Treatment, User,
+    AftercareRule, Appointment, AuditEvent, FeedToken, Practitioner, PrepRule, Protocol, Room, Treatment, User,
 )
 from booking.models.access import hash_secret
 from booking.models.base import UTCDateTime, utcnow
@@ -165,7 +165,7 @@ def feed_events(feed: FeedToken, now: datetime | None = None) -> list[FeedEvent]
             _time(Appointment.updated_at), _time(Appointment.start_at), _time(Appointment.end_at),
             Appointment.status == "cancelled", patient.name, Appointment.treatment_id, Treatment.name,
             Appointment.series_index, case((Appointment.series_index.is_not(None), Protocol.sessions)),
-            Room.name, practitioner_user.name,
+            Room.name, practitioner_user.name, Appointment.status == "completed",
         )
         .join(patient, patient.id == Appointment.patient_id)
         .join(Treatment, Treatment.id == Appointment.treatment_id)
@@ -212,6 +212,20 @@ def prep_steps_by_treatment(treatment_ids: set[int]) -> dict[int, tuple[FeedPrep
             .order_by(Protocol.treatment_id, PrepRule.lead_hours.desc(), PrepRule.id)
         ):
             steps[treatment_id].append(FeedPrep(rule_id, instruction, lead, version))
+    return {t: tuple(s) for t, s in steps.items()}
+
+
+def aftercare_by_treatment(treatment_ids: set[int]) -> dict[int, tuple[FeedAftercare, ...]]:
+    """Each treatment's aftercare steps, for a patient feed's all-day events after a session."""
+    steps: dict[int, list[FeedAftercare]] = {t: [] for t in treatment_ids}
+    if treatment_ids:
+        for treatment_id, rule_id, instruction, hours in db.session.execute(
+            select(Protocol.treatment_id, AftercareRule.id, AftercareRule.instruction, AftercareRule.hours)
+            .join(AftercareRule, AftercareRule.protocol_id == Protocol.id)
+            .where(Protocol.treatment_id.in_(treatment_ids))
+            .order_by(Protocol.treatment_id, AftercareRule.hours, AftercareRule.id)
+        ):
+            steps[treatment_id].append(FeedAftercare(rule_id, instruction, hours))
     return {t: tuple(s) for t, s in steps.items()}
 
 

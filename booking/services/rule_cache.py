@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from booking.extensions import db
 from booking.models import (
+    AftercareRule,
     Break,
     ClinicClosure,
     ClinicSettings,
@@ -55,6 +56,7 @@ from booking.services.memo import Memo
 RULE_MODELS = (
     Practitioner, WorkingHours, Break, DateException, TimeOff,
     Room, RoomClosure, ClinicClosure, Treatment, Protocol, PrepRule,
+    AftercareRule,  # not a scheduling rule, but patient feeds show it: their version follows this stamp
 )
 
 

@@ -33,13 +33,13 @@ def clinic(app):
     return clinic
 
 
-def book_face_series(clinic, first, *, gap_days=21, patient=None):
+def book_face_series(clinic, first, *, gap_days=21, patient=None, now=None):
     """Four face sessions from ``first``, ``gap_days`` apart, with a consultation before."""
     patient = patient or clinic.patient
     book_consultation(clinic, patient, first - timedelta(days=7))
     sessions = [SessionRequest(first + timedelta(days=gap_days * i), clinic.anna.id) for i in range(4)]
     return booking_service.book_series(Actor.of(clinic.receptionist), treatment_slug="mesotherapy-face",
-                                       sessions=sessions, patient_id=patient.id)
+                                       sessions=sessions, patient_id=patient.id, now=now)
 
 
 def mails(kind):
@@ -264,3 +264,55 @@ def test_times_in_messages_are_in_the_clinic_time_zone(clinic):
     local = first.start_at.astimezone(TZ)
     assert f"{local:%H:%M}" == "10:00" and "10:00" in message.body_text
     assert "by " + (first.start_at - timedelta(hours=24)).astimezone(TZ).strftime("%a %d %b, %H:%M") in message.body_text
+
+
+def test_the_api_reads_and_answers_the_prep_checklist(client, clinic):
+    from tests.integration.clinic import Api
+
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    first = series.appointments[0]
+    api = Api(client, clinic.patient.email)
+    sheet = api.get(f"/appointments/{first.id}/prep").get_json()
+    assert sheet["status"] == "pending" and [s["instruction"] for s in sheet["steps"]] == [
+        "Stop aspirin and NSAIDs", "No alcohol"]
+    keys = [s["key"] for s in sheet["steps"]]
+    bad = api.client.put(f"/api/v1/appointments/{first.id}/prep", json={"answers": {keys[0]: "maybe"}},
+                         headers=api.headers)
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"]
+    missing = api.client.put(f"/api/v1/appointments/{first.id}/prep", json={"answers": {keys[0]: "done"}},
+                             headers=api.headers)
+    assert missing.status_code == 400 and "no answer" in missing.get_json()["error"]["message"]
+    answered = api.client.put(f"/api/v1/appointments/{first.id}/prep",
+                              json={"answers": {keys[0]: "not_done", keys[1]: "done"}}, headers=api.headers)
+    assert answered.status_code == 200, answered.get_json()
+    body = answered.get_json()
+    assert body["status"] == "needs_attention" and body["alternatives"]
+    # Each alternative is a valid PATCH.
+    alternative = body["alternatives"][0]
+    moved = api.patch(f"/appointments/{first.id}", json={"start": alternative["start"],
+                                                         "practitioner_id": alternative["practitioner_id"]})
+    assert moved.status_code == 200, moved.get_json()
+    other = Api(client, clinic.other_patient.email)
+    assert other.get(f"/appointments/{first.id}/prep").status_code == 404
+
+
+def test_the_patients_feed_shows_aftercare_as_all_day_events_after_a_completed_session(client, clinic):
+    from icalendar import Calendar
+
+    from booking.services import feed_links
+
+    first_start = at(monday_in(-1), 10)  # booked weeks ago, given last week
+    series = book_face_series(clinic, first_start, now=first_start - timedelta(days=20))
+    first = series.appointments[0]
+    reception.change_status(Actor.of(clinic.receptionist), first.id, "complete", now=first.end_at)
+    secret, _ = feed_links.create_feed(Actor.of(clinic.patient), "patient", clinic.patient.id)
+    body = client.get(f"/feeds/{secret}.ics").get_data()
+    events = {str(e["UID"]): e for e in Calendar.from_ical(body).walk("VEVENT")}
+    rules = {r.instruction: r.id for r in clinic.face.protocol.aftercare_rules}
+    sauna = events[f"aftercare-{rules['No sauna or swimming']}-{first.ical_uid}"]
+    assert "Aftercare: No sauna or swimming" in str(sauna["SUMMARY"])
+    start_day = first.end_at.astimezone(TZ).date()
+    assert sauna["DTSTART"].dt == start_day and sauna["DTEND"].dt == start_day + timedelta(days=3)  # 48 h: 3 days
+    assert f"aftercare-{rules['No make-up']}-{first.ical_uid}" in events
+    second = series.appointments[1]
+    assert not any(uid.startswith("aftercare-") and uid.endswith(second.ical_uid) for uid in events)  # not done yet

@@ -270,3 +270,23 @@ class IntakeIn(Strict):
     answers: dict[Annotated[str, Field(max_length=40)], Annotated[bool, Field(strict=True)]] = Field(
         max_length=40, description="Every question's key (see GET /api/v1/intake) to true or false; no more, no less")
     notes: Text = Field(default="", max_length=2000)
+
+
+class PrepStepOut(BaseModel):
+    key: str = Field(description="The step's stable key, used in answers")
+    instruction: str
+    due: datetime = Field(description="When the step begins")
+
+
+class PrepOut(BaseModel):
+    steps: list[PrepStepOut]
+    answers: dict[str, str] = Field(description='Step key to "done" or "not_done"; empty until answered')
+    status: str = Field(description='"pending", "prepared", "needs_attention" or "callback"')
+    answered_at: datetime | None
+    alternatives: list[SlotOut] = Field(description="With needs_attention: free times in the series window that leave enough time to prepare")
+
+
+class PrepIn(Strict):
+    answers: dict[Annotated[str, Field(max_length=40)], Literal["done", "not_done"]] = Field(
+        max_length=40, description='Every step\'s key to "done" or "not_done"; no more, no less')
+    callback: bool = Field(default=False, description="Ask the clinic to call the patient")

@@ -40,5 +40,6 @@ def feed(secret: str) -> Response:
     events = feeds.feed_events(token)
     spec = FeedSpec(name=feeds.feed_name(token), for_patient=token.scope == "patient")
     steps = feeds.prep_steps_by_treatment({e.treatment_id for e in events}) if spec.for_patient else None
-    body = build_feed(spec, events, get_settings(), steps)
+    aftercare = feeds.aftercare_by_treatment({e.treatment_id for e in events if e.completed}) if spec.for_patient else None
+    body = build_feed(spec, events, get_settings(), steps, aftercare)
     return Response(body, status=200, headers=headers, content_type="text/calendar; charset=utf-8")
