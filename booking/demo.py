@@ -1,13 +1,21 @@
-"""The demo clinic that ``flask seed-demo`` creates: a catalog from common clinic practice,
-three practitioners, two rooms, one user per role, and two weeks of appointments."""
+"""The demo clinic that ``flask seed-demo`` creates: a catalog from common clinic practice with
+prices, three practitioners, two rooms, one user per role, the public holidays of Rome as
+closures, and patients part-way through their courses.
+
+The demo obeys its own rules: every appointment is found and written by the same services a
+booking goes through (the free-time search, the series planner and the booking pipeline's
+checks), each at the moment it was booked. The past is seeded by booking it with a "now" in the
+past: a patient's consultation is booked a week ahead of it, their series right after it, and
+what has happened since is marked completed. No rule is copied here.
+"""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from booking.extensions import db
 from booking.models import (
@@ -16,6 +24,7 @@ from booking.models import (
     Break,
     ClinicSettings,
     Intake,
+    OutboxMessage,
     Practitioner,
     PrepRule,
     Protocol,
@@ -24,9 +33,12 @@ from booking.models import (
     User,
     WorkingHours,
 )
-from booking.scheduling import check_patient_busy, check_slot_taken, free_slots
-from booking.scheduling.clock import to_local
-from booking.services import schedules
+from booking.scheduling import ProposedSession, Slot
+from booking.scheduling.clock import local_day_bounds, to_local
+from booking.services import holidays
+from booking.services.actor import Actor
+from booking.services.availability import available_slots
+from booking.services.booking import Booking, plan_for, write_sessions
 
 DEMO_PASSWORD = "demo-clinic"
 TIMEZONE = "Europe/Rome"
@@ -98,6 +110,16 @@ ROOMS = (
     ("Sala Blu", ["mesotherapy-face", "mesotherapy-scalp", "mesotherapy-body", "polynucleotides-eyes"]),
 )
 
+# Price of one session in euro cents (``Treatment.price_cents``).
+PRICES = {
+    "consultation": 6000,
+    "mesotherapy-face": 18000,
+    "mesotherapy-scalp": 15000,
+    "mesotherapy-body": 12000,
+    "polynucleotides-eyes": 25000,
+    "microneedling-face": 20000,
+}
+
 STAFF = (
     ("Alessia Admin", "admin@clinic.example", "admin"),
     ("Roberta Reception", "reception@clinic.example", "receptionist"),
@@ -112,7 +134,32 @@ PATIENTS = (
     ("Elena Greco", "elena@example.com", "+39 333 100 0006"),
     ("Davide Bruno", "davide@example.com", "+39 333 100 0007"),
     ("Martina Gallo", "martina@example.com", "+39 333 100 0008"),
+    ("Giorgia Marino", "giorgia@example.com", "+39 333 100 0009"),
+    ("Simone Costa", "simone@example.com", "+39 333 100 0010"),
+    ("Alessandro Ferrara", "alessandro@example.com", "+39 333 100 0011"),
+    ("Valentina Rizzo", "valentina@example.com", "+39 333 100 0012"),
+    ("Matteo Fontana", "matteo@example.com", "+39 333 100 0013"),
+    ("Sofia Esposito", "sofia@example.com", "+39 333 100 0014"),
 )
+
+# Patients part-way through a course: e-mail, treatment, sessions done by "now" (about: the
+# planner moves a session off a closed or full day).
+COURSES = (
+    ("luca@example.com", "mesotherapy-scalp", 1),  # 1 of 6
+    ("chiara@example.com", "mesotherapy-face", 2),  # 2 of 4
+    ("francesca@example.com", "mesotherapy-face", 3),  # 3 of 4
+    ("paolo@example.com", "mesotherapy-body", 4),  # 4 of 10
+    ("elena@example.com", "polynucleotides-eyes", 1),  # 1 of 3
+    ("davide@example.com", "mesotherapy-scalp", 3),  # 3 of 6
+    ("martina@example.com", "microneedling-face", 2),  # 2 of 4
+    ("giorgia@example.com", "mesotherapy-body", 6),  # 6 of 10
+    ("simone@example.com", "polynucleotides-eyes", 2),  # 2 of 3
+    ("alessandro@example.com", "microneedling-face", 1),  # 1 of 4
+)
+# New patients whose first consultation is booked for the coming days.
+NEW_PATIENTS = ("valentina@example.com", "matteo@example.com", "sofia@example.com")
+# Days of choice given to the free-time search for a consultation or a series' first session.
+SEARCH_DAYS = 6
 
 
 def demo_logins() -> list[tuple[str, str, str]]:
@@ -145,13 +192,14 @@ def seed_demo(now: datetime | None = None, seed: int = 42) -> dict[str, int]:
     settings.cancel_cutoff_hours = 24
     settings.slot_step_minutes = 15
     settings.reminder_hours = 48
+    settings.country, settings.region, settings.currency = "IT", "RM", "EUR"
     db.session.add(settings)
 
     treatments = _seed_catalog()
     rooms = [Room(name=name, treatments=[treatments[s] for s in slugs]) for name, slugs in ROOMS]
     db.session.add_all(rooms)
-    for name, email, role in STAFF:
-        db.session.add(_user(name, email, role))
+    staff = {role: _user(name, email, role) for name, email, role in STAFF}
+    db.session.add_all(staff.values())
     practitioners = []
     for name, email, color, hours, breaks, slugs in PRACTITIONERS:
         user = _user(name, email, "practitioner")
@@ -165,18 +213,41 @@ def seed_demo(now: datetime | None = None, seed: int = 42) -> dict[str, int]:
     db.session.flush()
     for patient in patients:
         db.session.add(Intake(patient=patient, answers={code: False for code in ("pregnant", "blood_thinners")}))
+    db.session.flush()
 
+    # Closed days first, so that nothing is ever booked on them: the public holidays of every
+    # year the demo's diary touches (this year and the next; last year too early in January).
+    today = to_local(now, TIMEZONE).date()
+    closures = 0
+    for year in range((today - timedelta(days=120)).year, today.year + 2):
+        closures += len(holidays.write_public_holidays(Actor.of(staff["admin"]), year))
+
+    seeder = _Seeder(now, rng, Actor.of(staff["receptionist"]), treatments)
+    by_email = {p.email: p for p in patients}
+    outbox_before = db.session.scalar(select(func.max(OutboxMessage.id))) or 0
     # Anna, the demo patient who signs in, gets one completed consultation and nothing else,
     # so the README's walkthrough (plan and book a series) works the same on every day.
-    count = _seed_appointments(now, rng, treatments, practitioners, rooms, patients[1:])
-    count += _seed_consultation(now, treatments["consultation"], practitioners, rooms, patients[0])
+    seeder.consultation(patients[0], today - timedelta(days=7), today - timedelta(days=3))
+    for email, slug, done in COURSES:
+        seeder.course(by_email[email], slug, done)
+    for email in NEW_PATIENTS:
+        seeder.consultation(by_email[email], today + timedelta(days=1), today + timedelta(days=SEARCH_DAYS))
+    seeder.mark_completed()
+    # The booking pipeline queued a confirmation for each booking; the demo's made-up history
+    # sends no mail (reminders for the coming days are queued as for any booking).
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.id > outbox_before))
+    db.session.add(AuditEvent(action="demo.seeded", entity_type="clinic", entity_id=1,
+                              after={"appointments": len(seeder.written), "series": seeder.series,
+                                     "closures": closures}))
     db.session.commit()
     return {
         "treatments": len(treatments),
         "practitioners": len(practitioners),
         "rooms": len(rooms),
         "patients": len(patients),
-        "appointments": count,
+        "series": seeder.series,
+        "appointments": len(seeder.written),
+        "closures": closures,
     }
 
 
@@ -196,6 +267,7 @@ def _seed_catalog() -> dict[str, Treatment]:
             duration_minutes=entry.minutes, description=entry.description, color=entry.color,
             needs_room=entry.kind == "treatment",
             buffer_after_minutes=10 if entry.kind == "treatment" else 0,
+            price_cents=PRICES.get(entry.slug),
         )
         db.session.add(treatment)
         by_slug[entry.slug] = treatment
@@ -219,76 +291,80 @@ def _seed_catalog() -> dict[str, Treatment]:
     return by_slug
 
 
-def _seed_appointments(now, rng, treatments, practitioners, rooms, patients) -> int:
-    """About half of the free time of the past week and the next two weeks, booked."""
-    tz = TIMEZONE
-    today = to_local(now, tz).date()
-    first, last = today - timedelta(days=7), today + timedelta(days=14)
-    policy = schedules.clinic_policy(db.session.get(ClinicSettings, 1))
-    specs = [schedules.practitioner_schedule(p) for p in practitioners]
-    room_specs = [schedules.room_schedule(r) for r in rooms]
-    booked: list = []
-    count = 0
-    # Rules measure notice from "now"; seeding the past needs a "now" before the window.
-    seed_now = now - timedelta(days=30)
-    day = first
-    while day <= last:
-        for treatment in rng.sample(list(treatments.values()), k=len(treatments)):
-            spec = schedules.treatment_spec(treatment)
-            slots = free_slots(spec, specs, room_specs, booked, policy, day, day, seed_now)
-            for slot in slots:
-                if rng.random() > 0.12:
-                    continue
-                patient = rng.choice(patients)
-                # Slots were free before this loop booked some of them; check again.
-                if check_slot_taken(spec, slot.start, slot.end, slot.practitioner_id, slot.room_id, booked) \
-                        or check_patient_busy(slot.start, slot.end, patient.id, booked):
-                    continue
-                appointment = Appointment(
-                    patient_id=patient.id, practitioner_id=slot.practitioner_id, room_id=slot.room_id,
-                    treatment_id=treatment.id,
-                    status="completed" if slot.end <= now else "booked",
-                )
-                appointment.place(slot.start, treatment.duration_minutes,
-                                  treatment.buffer_before_minutes, treatment.buffer_after_minutes)
-                db.session.add(appointment)
-                booked.append(_as_booked(appointment, spec, count))
-                count += 1
-        day += timedelta(days=1)
-    db.session.flush()
-    db.session.add(AuditEvent(action="demo.seeded", entity_type="clinic", entity_id=1,
-                              after={"appointments": count}))
-    return count
+class _Seeder:
+    """Books the demo's appointments through the booking services, each at the moment it was
+    booked, in the caller's transaction."""
 
+    def __init__(self, now: datetime, rng: random.Random, actor: Actor, treatments: dict[str, Treatment]) -> None:
+        """Bookings made by ``actor`` (reception); ``now`` is the demo's present."""
+        self.now = now
+        self.rng = rng
+        self.actor = actor
+        self.treatments = treatments
+        self.today = to_local(now, TIMEZONE).date()
+        self.written: list[Appointment] = []
+        self.series = 0
 
-def _seed_consultation(now, consultation, practitioners, rooms, patient) -> int:
-    """A completed consultation for ``patient`` in the last free slot of the past week."""
-    today = to_local(now, TIMEZONE).date()
-    policy = schedules.clinic_policy(db.session.get(ClinicSettings, 1))
-    booked = schedules.booked_between(now - timedelta(days=8), now)
-    slots = free_slots(schedules.treatment_spec(consultation), [schedules.practitioner_schedule(p) for p in practitioners],
-                       [schedules.room_schedule(r) for r in rooms], booked, policy,
-                       today - timedelta(days=7), today - timedelta(days=3), now - timedelta(days=30),
-                       patient_id=patient.id)
-    if not slots:
-        return 0
-    slot = slots[-1]
-    appointment = Appointment(patient_id=patient.id, practitioner_id=slot.practitioner_id, room_id=slot.room_id,
-                              treatment_id=consultation.id, status="completed")
-    appointment.place(slot.start, consultation.duration_minutes, 0, 0)
-    db.session.add(appointment)
-    return 1
+    def consultation(self, patient: User, first_day: date, last_day: date) -> Appointment:
+        """A consultation for ``patient`` between two local days, booked a week before the
+        first of them (or now, when that is earlier)."""
+        booked_at = min(self.now, local_day_bounds(first_day, TIMEZONE).start - timedelta(days=7))
+        slots = self._free(patient, "consultation", first_day, last_day, booked_at)
+        if not slots:
+            raise RuntimeError(f"The demo found no free consultation for {patient.name} "
+                               f"between {first_day} and {last_day}.")
+        slot = self.rng.choice(slots)
+        return self._write(patient, self.treatments["consultation"],
+                           [ProposedSession(slot.start, slot.practitioner_id, None, None)], booked_at)[0]
 
+    def course(self, patient: User, slug: str, done: int) -> None:
+        """A consultation, then a whole series booked right after it, placed so that about
+        ``done`` sessions lie before now."""
+        treatment = self.treatments[slug]
+        protocol = treatment.protocol
+        target = protocol.interval_target_days or 7
+        # The first session; the ``done``-th then lies about half an interval before today.
+        first = self.today - timedelta(days=(done - 1) * target + target // 2)
+        # The consultation comes early enough for the longest prep step and the protocol's days
+        # between consultation and first session (the series is booked right after it), plus
+        # two days' slack; whether it is early enough is for the booking checks to say.
+        lead_days = max([0, *(-(-rule.lead_hours // 24) for rule in protocol.prep_rules)])
+        gap = max(lead_days, protocol.consultation_min_days_before) + 2
+        consultation = self.consultation(patient, first - timedelta(days=gap + SEARCH_DAYS // 2),
+                                         first - timedelta(days=gap))
+        booked_at = consultation.end_at + timedelta(minutes=15)
+        slots = self._free(patient, slug, first, first + timedelta(days=2 * SEARCH_DAYS), booked_at)
+        # Any time on the first two days with free time (a little variety, done stays near ``done``).
+        days = sorted({to_local(s.start, TIMEZONE).date() for s in slots})[:2]
+        candidates = [s for s in slots if to_local(s.start, TIMEZONE).date() in days]
+        self.rng.shuffle(candidates)
+        for slot in candidates[:20]:
+            plan = plan_for(treatment.id, slot.start, practitioner_id=slot.practitioner_id, patient_id=patient.id,
+                            now=booked_at)
+            if plan.ok:
+                sessions = [ProposedSession(s.start, s.practitioner_id, None, s.index) for s in plan.sessions]
+                self._write(patient, treatment, sessions, booked_at, new_series=True)
+                self.series += 1
+                return
+        raise RuntimeError(f"The demo found no {treatment.name} series for {patient.name} from {first}.")
 
-def _as_booked(appointment: Appointment, spec, index: int):
-    """The in-memory view of a just-made appointment, so later slots avoid it."""
-    from booking.scheduling.model import BookedAppointment
+    def mark_completed(self) -> None:
+        """What has ended by now happened: completed."""
+        for appointment in self.written:
+            if appointment.end_at <= self.now:
+                appointment.status = "completed"
+        db.session.flush()
 
-    return BookedAppointment(
-        appointment_id=-(index + 1), patient_id=appointment.patient_id,
-        practitioner_id=appointment.practitioner_id, room_id=appointment.room_id,
-        treatment_id=appointment.treatment_id, body_area=spec.body_area,
-        start=appointment.start_at, end=appointment.end_at,
-        buffer_before_minutes=spec.buffer_before_minutes, buffer_after_minutes=spec.buffer_after_minutes,
-        aftercare_hours=spec.protocol.aftercare_hours, kind=spec.kind,
-    )
+    def _free(self, patient: User, slug: str, first_day: date, last_day: date, booked_at: datetime) -> list[Slot]:
+        """The free times the patient would have been offered at ``booked_at``."""
+        return available_slots(Actor.of(patient), treatment_slug=slug, first_day=first_day, last_day=last_day,
+                               now=booked_at, reuse=False).slots
+
+    def _write(self, patient: User, treatment: Treatment, sessions: list[ProposedSession], booked_at: datetime,
+               *, new_series: bool = False) -> list[Appointment]:
+        """Book through the booking pipeline at ``booked_at``: every check a booking passes,
+        with no override (a refusal is a bug in the demo and stops it)."""
+        written, _ = write_sessions(Booking(self.actor, treatment, patient, sessions, None, booked_at,
+                                            new_series=new_series))
+        self.written += written
+        return written

@@ -6,6 +6,7 @@ audit log.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,13 +29,14 @@ from booking.services import audit, tokens
 from booking.services.actor import Actor
 from booking.services.catalog_admin import columns
 from booking.services.errors import InvalidRequest, NotFound
+from booking.services.holidays import check_place
 from booking.services.patients import EmailTaken, erase_traces, normalise_email
 from booking.services.reception import upcoming_for
 from booking.services.schedule_admin import require_admin
 
 SETTINGS_FIELDS = ("name", "timezone", "phone", "email", "address", "horizon_days", "min_notice_hours",
                    "cancel_cutoff_hours", "slot_step_minutes", "reminder_hours", "show_treatment_in_invites",
-                   "primary_color")
+                   "primary_color", "country", "region", "currency")
 USER_FIELDS = ("name", "email", "phone", "role", "active")
 
 
@@ -45,6 +47,12 @@ def save_settings(actor: Actor, values: Mapping[str, Any]) -> ClinicSettings:
         ZoneInfo(values["timezone"])
     except (ZoneInfoNotFoundError, ValueError, KeyError):
         raise InvalidRequest("Give an IANA time zone such as Europe/Rome.", code="unknown_timezone") from None
+    # Where the clinic is, for its public holidays, as the holidays package spells it.
+    country, region = check_place(values["country"], values.get("region") or "")
+    currency = (values["currency"] or "").strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise InvalidRequest("Give the currency as a three-letter ISO code such as EUR.", code="unknown_currency")
+    values = {**values, "country": country, "region": region, "currency": currency}
     begin_write(db.session)
     settings = db.session.get(ClinicSettings, 1)
     if settings is None:

@@ -4,7 +4,7 @@ and the rule context (schedules, rooms, booked time, patient facts) for a window
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -74,7 +74,9 @@ def load_context(
         # Every asked practitioner, even one who does not give the treatment (a staff override).
         involved = schedules.Involved(asked, frozenset(rooms), patient_id)
     return RuleContext(
-        policy=schedules.clinic_policy(get_settings(), rules.closures_between(around_start, around_end)),
+        # The cached closures are already the rules' intervals (clinic_policy takes rows).
+        policy=replace(schedules.clinic_policy(get_settings()),
+                       closures=rules.closures_between(around_start, around_end)),
         practitioners=practitioners,
         rooms=rooms,
         booked=schedules.booked_between(start, end, reach=reach_of(treatment_id, rules), patient_id=patient_id,

@@ -201,13 +201,23 @@ def add_clinic_closure(actor: Actor, *, start: datetime, end: datetime, reason: 
     if end <= start:
         raise InvalidRequest("A closure must end after it starts.")
     begin_write(db.session)
+    close_clinic(actor, start=start, end=end, reason=reason)
+    db.session.commit()
+    return stranded()
+
+
+def close_clinic(actor: Actor, *, start: datetime, end: datetime, reason: str = "") -> ClinicClosure:
+    """Write one clinic closure and its audit event in the caller's transaction (a typed-in
+    closure, or a public holiday: ``services.holidays``)."""
+    require_admin(actor)
+    if end <= start:
+        raise InvalidRequest("A closure must end after it starts.")
     row = ClinicClosure(start_at=start, end_at=end, reason=reason.strip())
     db.session.add(row)
     db.session.flush()
     audit.record("schedule.clinic_closed", actor_id=actor.user_id, entity_type="clinic_closure",
                  entity_id=row.id, after={"start": start.isoformat(), "end": end.isoformat(), "reason": row.reason})
-    db.session.commit()
-    return stranded()
+    return row
 
 
 # What each removable schedule row is, for remove_entry: model, audit entity, owner column.

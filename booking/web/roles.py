@@ -99,6 +99,7 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "admin.practitioner_time_off": ADMIN,
     "admin.delete_entry": ADMIN,
     "admin.closures": ADMIN,
+    "admin.add_holidays": ADMIN,  # public holidays as closures (services.holidays)
     "admin.rooms": ADMIN,
     "admin.room": ADMIN,
     "admin.room_closure": ADMIN,

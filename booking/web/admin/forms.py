@@ -37,6 +37,9 @@ from booking.models import INTAKE_QUESTIONS, ROLES
 from booking.models.catalog import BODY_AREAS, TREATMENT_KINDS
 from booking.models.outbox import OUTBOX_STATUSES
 from booking.scheduling.model import WEEKDAYS
+from booking.services.clinic import get_settings
+from booking.services.errors import InvalidRequest
+from booking.services.holidays import check_place
 from booking.web.forms_base import SafeForm
 from booking.web.reception.forms import LOCAL_FORMATS, MAX_ID, plausible_year
 
@@ -194,6 +197,11 @@ class PrepRuleForm(SafeForm):
     remind = BooleanField("Send a reminder", default=True)
 
 
+def _upper(value: str | None) -> str | None:
+    """Codes are upper case (it, eur -> IT, EUR)."""
+    return value.strip().upper() if isinstance(value, str) else value
+
+
 class SettingsForm(SafeForm):
     """The clinic's settings."""
 
@@ -211,6 +219,39 @@ class SettingsForm(SafeForm):
     reminder_hours = IntegerField("Reminder (hours before)", validators=[InputRequired(), NumberRange(0, 720)])
     show_treatment_in_invites = BooleanField("Name the treatment in invites (off: “Appointment at …”)")
     primary_color = StringField("Brand colour", validators=[DataRequired(), COLOUR])
+    # --- where the clinic is (public holidays) and its currency -------------------------------
+    # A field left out of a post keeps the clinic's current value (a browser always sends it).
+    country = StringField("Country (ISO code, for public holidays)", default=lambda: get_settings().country,
+                          filters=[_upper], validators=[DataRequired(message="Give a country code such as IT."),
+                                                        Length(max=2)])
+    region = StringField("Region or province (optional, for its own holidays)",
+                         default=lambda: get_settings().region, validators=[Optional(), Length(max=10)])
+    currency = StringField("Currency (ISO code, for prices)", default=lambda: get_settings().currency,
+                           filters=[_upper],
+                           validators=[DataRequired(message="Give a currency code such as EUR."),
+                                       Regexp(r"^[A-Z]{3}$", message="Use three letters, such as EUR.")])
+
+    def validate_country(self, field) -> None:
+        """A country the public-holiday calendar knows (the service's own check)."""
+        try:
+            check_place(field.data)
+        except InvalidRequest as error:
+            raise ValidationError(error.message) from None
+
+    def validate_region(self, field) -> None:
+        """A region of that country, when one is given (skipped while the country is wrong)."""
+        if not field.data or self.country.errors:
+            return
+        try:
+            check_place(self.country.data, field.data)
+        except InvalidRequest as error:
+            raise ValidationError(error.message) from None
+
+
+class HolidaysForm(SafeForm):
+    """Add a year's public holidays as closures (the year: this one or the next)."""
+
+    year = SelectField("Year", coerce=int, choices=[])
 
 
 class UserForm(SafeForm):

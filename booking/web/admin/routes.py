@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import ClinicClosure, Practitioner, Room, Treatment
-from booking.scheduling.clock import local_to_utc
-from booking.services import schedule_admin
+from booking.models.base import utcnow
+from booking.scheduling.clock import local_to_utc, to_local
+from booking.services import holidays, schedule_admin
 from booking.services.catalog_admin import save_practitioner, save_room
 from booking.services.clinic import get_settings
 from booking.web.access import current_actor, roles_required
@@ -22,6 +23,7 @@ from booking.web.admin.forms import (
     DAY_NAMES,
     ConfirmForm,
     ExceptionForm,
+    HolidaysForm,
     PractitionerForm,
     RoomForm,
     SpanForm,
@@ -269,7 +271,37 @@ def closures():
 
 
 def _closures_page(form: SpanForm, status: int = 200):
-    """The clinic's closures with the form to add one, and the bookings they strand."""
+    """The clinic's closures with the form to add one, the public holidays not closed yet, and
+    the bookings they strand."""
     rows = db.session.scalars(select(ClinicClosure).order_by(ClinicClosure.start_at.desc())).all()
-    return render_template("admin/closures.html", closures=rows, form=form, clinic=get_settings(),
+    clinic = get_settings()
+    return render_template("admin/closures.html", closures=rows, form=form, clinic=clinic,
+                           holiday_years=_holiday_years(), country=holidays.country_name(clinic.country),
                            stranded=schedule_admin.stranded(), delete_form=ConfirmForm()), status
+
+
+# --- public holidays as closures --------------------------------------------------------------
+def _year_choices() -> list[int]:
+    """The years whose public holidays may be added: this one and the next (clinic time)."""
+    this_year = to_local(utcnow(), get_settings().timezone).year
+    return [this_year, this_year + 1]
+
+
+def _holiday_years() -> list[tuple[int, list, HolidaysForm]]:
+    """Per year offered: the holidays it would add and the form that adds them."""
+    return [(year, holidays.holidays_to_add(year), HolidaysForm(formdata=None, year=year))
+            for year in _year_choices()]
+
+
+@bp.route("/closures/holidays", methods=["POST"])
+@roles_required("admin")
+def add_holidays():
+    """Close the clinic on the public holidays of this or next year that are not closed yet."""
+    form = HolidaysForm()
+    form.year.choices = [(year, str(year)) for year in _year_choices()]
+    if not form.validate_on_submit():
+        flash("Choose this year or the next.", "error")
+        return redirect(url_for("admin.closures"))
+    written, stranded = holidays.add_public_holidays(current_actor(), form.year.data)
+    report(stranded, f"{len(written)} public holiday(s) of {form.year.data} added as closures.")
+    return redirect(url_for("admin.closures"))
