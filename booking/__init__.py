@@ -156,7 +156,19 @@ def register_template_helpers(app: Flask) -> None:
         """A UTC datetime shown in the clinic's time zone."""
         return to_local(moment, get_settings().timezone).strftime(fmt) if moment else ""
 
+    def money(cents, currency: str | None = None) -> str:
+        """A price in cents as the clinic shows it: "€180", "€60.50"; "price on request" for None.
+        (A symbol for a few currencies, else the ISO code; issue 16 moves this to Babel.)"""
+        if cents is None:
+            return "price on request"
+        code = (currency or get_settings().currency or "EUR").upper()
+        whole, rest = divmod(int(cents), 100)
+        amount = f"{whole:,}" + (f".{rest:02d}" if rest else "")
+        symbol = {"EUR": "€", "GBP": "£", "USD": "$", "CHF": "CHF "}.get(code)
+        return f"{symbol}{amount}" if symbol else f"{amount} {code}"
+
     app.jinja_env.filters["local"] = local
+    app.jinja_env.filters["money"] = money
     app.jinja_env.globals.update(
         describe_series=protocol_text.describe_series,
         describe_prep=protocol_text.describe_prep,

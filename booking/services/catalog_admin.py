@@ -75,9 +75,14 @@ def save_treatment(actor: Actor, treatment_id: int | None, *, treatment: Mapping
         row = db.session.get(Treatment, treatment_id)
         if row is None:
             raise NotFound(f"There is no treatment {treatment_id}.")
-        before = {**columns(row, TREATMENT_FIELDS), "protocol": columns(row.protocol, PROTOCOL_FIELDS)}
+        before = {**columns(row, TREATMENT_FIELDS + ("price_cents",)), "protocol": columns(row.protocol, PROTOCOL_FIELDS)}
     for name in TREATMENT_FIELDS:
         setattr(row, name, treatment[name])
+    if "price_cents" in treatment:  # optional: a caller that does not send it keeps the price
+        price = treatment["price_cents"]
+        if price is not None and not 0 <= price < 10_000_000:
+            raise InvalidRequest("A price must be between 0 and 99,999.99.")
+        row.price_cents = price
     if row.protocol is None:
         row.protocol = Protocol()
     for name in PROTOCOL_FIELDS:
@@ -90,7 +95,7 @@ def save_treatment(actor: Actor, treatment_id: int | None, *, treatment: Mapping
         raise InvalidRequest("These values break a rule of the catalogue; check the numbers.") from None
     audit.record("catalog.treatment_saved", actor_id=actor.user_id, entity_type="treatment", entity_id=row.id,
                  before=before or None,
-                 after={**columns(row, TREATMENT_FIELDS), "protocol": columns(row.protocol, PROTOCOL_FIELDS)})
+                 after={**columns(row, TREATMENT_FIELDS + ("price_cents",)), "protocol": columns(row.protocol, PROTOCOL_FIELDS)})
     db.session.commit()
     return row
 

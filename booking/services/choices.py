@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from booking.extensions import db
-from booking.models import Practitioner, Treatment
+from booking.models import Appointment, Practitioner, Treatment
 from booking.models.base import utcnow
 from booking.scheduling import PlannedSession, Problem, ProposedSession, Slot, check_booking, free_slots
 from booking.scheduling.clock import local_date
@@ -149,15 +149,34 @@ def session_alternatives(
                        for i, (s, p) in enumerate(sessions[:index])])
 
 
-def reschedule_options(actor: Actor, appointment_id: int, *, now: datetime | None = None) -> list[Slot]:
+def reschedule_options(
+    actor: Actor, appointment_id: int, *, now: datetime | None = None, include_current: bool = False,
+) -> list[Slot]:
     """Times a booked appointment can move to that keep everything around it valid: its series
-    neighbours' spacing, the consultation it needs, the sessions that need it (a consultation)."""
+    neighbours' spacing, the consultation it needs, the sessions that need it (a consultation).
+    For a cancelled session of a series (booking it again) ``include_current`` keeps its old time."""
     now = now or utcnow()
     appointment = load_appointment_for(actor, appointment_id)
     treatment = appointment.treatment
-    spec = schedules.treatment_spec(treatment)
     tz = get_settings().timezone
     current = local_date(appointment.start_at, tz)
+    within = allowed_window(appointment)
+    if not within:
+        return []
+    first_day = current - timedelta(days=14) if within[0][0] == EARLIEST else local_date(from_ticks(within[0][0]), tz)
+    last_day = current + timedelta(days=14) if within[-1][1] == LATEST else local_date(from_ticks(within[-1][1] - 1), tz)
+    slots = _free(treatment, first_day, last_day, now=now, patient_id=appointment.patient_id, within=within,
+                  ignore_ids=frozenset({appointment.id}))
+    return [s for s in slots if include_current or s.start != appointment.start_at]
+
+
+def allowed_window(appointment: Appointment) -> list[tuple[int, int]]:
+    """When (as tick pairs) the rules let ``appointment`` take place given everything around it:
+    its series neighbours' spacing, the consultation it needs, the sessions that need it. Empty
+    when nothing would be accepted (the questionnaire is missing or rules it out)."""
+    treatment = appointment.treatment
+    spec = schedules.treatment_spec(treatment)
+    tz = get_settings().timezone
     before, after = [], []
     if appointment.series is not None:
         active = [a for a in appointment.series.appointments if a.id != appointment.id
@@ -176,13 +195,13 @@ def reschedule_options(actor: Actor, appointment_id: int, *, now: datetime | Non
     depending = consultations.keeping_dependents(appointment)
     if depending is not None:
         within = intersect_pairs(within, depending)
-    if not within:
-        return []
-    first_day = current - timedelta(days=14) if within[0][0] == EARLIEST else local_date(from_ticks(within[0][0]), tz)
-    last_day = current + timedelta(days=14) if within[-1][1] == LATEST else local_date(from_ticks(within[-1][1] - 1), tz)
-    slots = _free(treatment, first_day, last_day, now=now, patient_id=appointment.patient_id, within=within,
-                  ignore_ids=frozenset({appointment.id}))
-    return [s for s in slots if s.start != appointment.start_at]
+    return within
+
+
+def window_end(appointment: Appointment) -> datetime | None:
+    """The last moment the rules let ``appointment`` start (None: no end, or no window at all)."""
+    within = allowed_window(appointment)
+    return from_ticks(within[-1][1] - 1) if within and within[-1][1] != LATEST else None
 
 
 def _free(

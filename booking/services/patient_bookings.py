@@ -1,5 +1,6 @@
 """A patient's own bookings as their pages show them: upcoming and past appointments, the
-progress of each series, and which appointments they may still change online."""
+progress of each series, which appointments they may still change online, and booking a
+cancelled session of a series again inside its window."""
 
 from __future__ import annotations
 
@@ -9,22 +10,41 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from booking.database import begin_write, retry_deadlocks
 from booking.extensions import db
-from booking.models import Appointment, Series
+from booking.models import BLOCKING_STATUSES, Appointment, Series
 from booking.models.base import utcnow
-from booking.scheduling import check_cancellation_cutoff
-from booking.services import schedules
+from booking.scheduling import ProposedSession, Slot, check_cancellation_cutoff
+from booking.services import audit, choices, schedules
+from booking.services.actor import Actor
+from booking.services.booking import Booking, check_practitioner_exists, require_aware, write_sessions
+from booking.services.changes import InvalidState
 from booking.services.clinic import get_settings
+from booking.services.loading import load_appointment_for, load_treatment, require_writer
+
+
+@dataclass(frozen=True)
+class SeriesProgress:
+    """Where a series stands, one count per session of the course (a session cancelled and booked
+    again counts once, as booked): ``done`` completed, ``booked`` still to come (booked or checked
+    in), ``missed`` no-shows, ``cancelled`` the cancelled sessions not booked again (soonest first)."""
+
+    series: Series
+    total: int
+    done: int
+    booked: int
+    missed: int
+    cancelled: list[Appointment]
 
 
 @dataclass(frozen=True)
 class Overview:
-    """``upcoming`` soonest first, ``past`` latest first, ``progress`` as (series, sessions
-    completed, sessions in the course) newest series first, ``changeable`` by appointment id."""
+    """``upcoming`` soonest first, ``past`` latest first, ``progress`` newest series first,
+    ``changeable`` by appointment id."""
 
     upcoming: list[Appointment]
     past: list[Appointment]
-    progress: list[tuple[Series, int, int]]
+    progress: list[SeriesProgress]
     changeable: dict[int, bool]
 
 
@@ -50,10 +70,79 @@ def overview(patient_id: int, now: datetime | None = None) -> Overview:
         select(Series).where(Series.patient_id == patient_id).options(selectinload(Series.appointments))
         .order_by(Series.created_at.desc())
     ).all()
-    progress = []
-    for series in series_rows:
-        total = series.treatment.protocol.sessions if series.treatment.protocol else len(series.appointments)
-        done = sum(1 for a in series.appointments if a.status == "completed")
-        progress.append((series, done, total))
+    progress = [series_progress(series) for series in series_rows]
     return Overview(upcoming=upcoming, past=list(reversed(past)), progress=progress,
                     changeable={a.id: changeable_online(a, now) for a in upcoming})
+
+
+_RANK = {"completed": 4, "checked_in": 3, "booked": 3, "no_show": 2, "cancelled": 1}
+
+
+def series_progress(series: Series) -> SeriesProgress:
+    """Each session of the series by what became of it (its best appointment at that position)."""
+    by_index: dict[int, Appointment] = {}
+    for appointment in series.appointments:
+        index = appointment.series_index or 0
+        best = by_index.get(index)
+        if best is None or _RANK[appointment.status] > _RANK[best.status] or (
+                appointment.status == best.status and appointment.id > best.id):
+            by_index[index] = appointment
+    statuses = [a.status for a in by_index.values()]
+    protocol = series.treatment.protocol
+    return SeriesProgress(
+        series=series, total=max(protocol.sessions if protocol else 0, len(by_index)),
+        done=statuses.count("completed"), booked=statuses.count("booked") + statuses.count("checked_in"),
+        missed=statuses.count("no_show"),
+        cancelled=sorted((a for a in by_index.values() if a.status == "cancelled"), key=lambda a: a.series_index or 0),
+    )
+
+
+def rebookable(actor: Actor, appointment_id: int) -> Appointment:
+    """The patient's cancelled session of a series that has not been booked again; else an error."""
+    appointment = load_appointment_for(actor, appointment_id)  # another's is a 404
+    if appointment.status != "cancelled" or appointment.series is None:
+        raise InvalidState("Only a cancelled session of a series can be booked again.")
+    if any(a.series_index == appointment.series_index and a.status in BLOCKING_STATUSES
+           for a in appointment.series.appointments):
+        raise InvalidState(f"Session {(appointment.series_index or 0) + 1} is booked again already.")
+    return appointment
+
+
+def rebook_options(actor: Actor, appointment_id: int, now: datetime | None = None) -> list[Slot]:
+    """Free times inside the cancelled session's window (between its series neighbours, by the
+    rules), its old time included if it is still free."""
+    rebookable(actor, appointment_id)
+    return choices.reschedule_options(actor, appointment_id, now=now, include_current=True)
+
+
+@retry_deadlocks
+def rebook(actor: Actor, appointment_id: int, *, start: datetime, practitioner_id: int,
+           now: datetime | None = None) -> Appointment:
+    """Book a cancelled session of a series again: a new appointment at the same position of the
+    series, through the booking pipeline (every rule, with the series neighbours' spacing), with
+    its own invite. The cancelled appointment stays as it was (its cancellation was sent)."""
+    require_aware(start, "start")
+    begin_write(db.session)
+    now = now or utcnow()
+    require_writer(actor)
+    cancelled = rebookable(actor, appointment_id)
+    series = cancelled.series
+    index = cancelled.series_index or 0
+    check_practitioner_exists(practitioner_id)
+    treatment = load_treatment(cancelled.treatment.slug)
+    active = [a for a in series.appointments if a.status in BLOCKING_STATUSES]
+    written, _ = write_sessions(Booking(
+        actor, treatment, cancelled.patient, [ProposedSession(start, practitioner_id, None, index)], None, now,
+        neighbours_before=max((a.start_at for a in active if (a.series_index or 0) < index), default=None),
+        neighbours_after=min((a.start_at for a in active if (a.series_index or 0) > index), default=None),
+        prep_acknowledged=cancelled.prep_acknowledged_at is not None,
+    ))
+    appointment = written[0]
+    appointment.series, appointment.series_index = series, index
+    series.status = "active"
+    db.session.flush()
+    audit.record("series.session_rebooked", actor_id=actor.user_id, entity_type="series", entity_id=series.id,
+                 after={"session": index + 1, "appointment_id": appointment.id, "replaces": cancelled.id},
+                 patient_id=cancelled.patient_id, appointment_id=appointment.id)
+    db.session.commit()
+    return appointment

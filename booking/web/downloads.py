@@ -1,13 +1,21 @@
-"""The .ics download of one appointment, shared by the API and the patient pages."""
+"""Calendar downloads shared by the API and the patient pages: one appointment's invite, all the
+sessions of a series in one file, and an "Add to Google Calendar" link per session."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC
+from urllib.parse import urlencode
+
 from flask import Response, current_app
+from icalendar import Calendar
 
 from booking.calendar import invites
 from booking.mail.rendering import manage_url
-from booking.models import Appointment
+from booking.models import Appointment, ClinicSettings
 from booking.services.clinic import get_settings
+
+GOOGLE_TEMPLATE = "https://calendar.google.com/calendar/render"
 
 
 def invite_response(appointment: Appointment) -> Response:
@@ -19,3 +27,45 @@ def invite_response(appointment: Appointment) -> Response:
     method = "CANCEL" if appointment.status == "cancelled" else "REQUEST"
     return Response(body, content_type=f"text/calendar; charset=utf-8; method={method}", headers={
         "Content-Disposition": f'attachment; filename="appointment-{appointment.id}.ics"'})
+
+
+def all_sessions_ics(appointments: Sequence[Appointment], settings: ClinicSettings, manage: str) -> bytes:
+    """One METHOD:PUBLISH calendar with every given appointment: each event is the one its invite
+    carries (same UID and SEQUENCE, same discreet text and alarms), without the ATTENDEE that
+    PUBLISH does not allow (RFC 5546 §3.2.1), so importing it adds every session at once and a
+    later invite for one of them updates the same event."""
+    calendar = Calendar()
+    calendar.add("prodid", invites.PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    for appointment in appointments:
+        invite = Calendar.from_ical(invites.build_request(appointment, settings, manage, stamp=appointment.updated_at))
+        for event in invite.walk("VEVENT"):
+            event.pop("ATTENDEE", None)
+            calendar.add_component(event)
+    starts = [a.start_at for a in appointments]
+    return invites.with_timezone(calendar.to_ical(), settings.timezone, min(starts), max(a.end_at for a in appointments))
+
+
+def series_response(appointments: Sequence[Appointment], name: str) -> Response:
+    """``all_sessions_ics`` as a download named ``name``."""
+    body = all_sessions_ics(appointments, get_settings(), manage_url(current_app.config["BASE_URL"]))
+    return Response(body, content_type="text/calendar; charset=utf-8; method=PUBLISH", headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def google_calendar_link(appointment: Appointment, settings: ClinicSettings, manage: str) -> str:
+    """An "Add to Google Calendar" link for one session, as discreet as its invite (the clinic's
+    name, the treatment only where the clinic shows it in invites)."""
+    def stamp(moment) -> str:
+        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    details = f"Manage your booking: {manage}"
+    if settings.phone:
+        details += f"\nQuestions? Call {settings.phone}"
+    return GOOGLE_TEMPLATE + "?" + urlencode({
+        "action": "TEMPLATE", "text": invites.invite_summary(appointment, settings),
+        "dates": f"{stamp(appointment.start_at)}/{stamp(appointment.end_at)}", "details": details,
+        "location": ", ".join(p for p in (settings.name, settings.address) if p),
+    })

@@ -62,6 +62,8 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "portal.appointment_ics": SIGNED_IN,
     "portal.calendar_feeds": SIGNED_IN,
     "portal.revoke_feed": SIGNED_IN,
+    "portal.series_ics": PATIENT,  # object-level: only the caller's own series
+    "portal.rebook": PATIENT,  # object-level: only the caller's own cancelled session
     # Reception: practitioners read, the front desk changes.
     "reception.calendar": STAFF,
     "reception.api_resources": STAFF,

@@ -225,7 +225,7 @@ LAST = ("auth.logout", "api.revoke_token")
 # the missing row or file (no feed, erasure request, schedule entry, plan in the session, mail
 # or static file; an account with no practitioner schedule), not from its role.
 MISSING_HERE = {"admin.revoke_feed", "admin.erase", "admin.delete_entry", "api.revoke_feed", "portal.revoke_feed",
-                "feeds.feed", "book.change", "book.done", "reception.my_schedule", "staff.mail_message",
+                "feeds.feed", "book.change", "book.done", "portal.series_ics", "reception.my_schedule", "staff.mail_message",
                 "openapi.static", "static"}
 # A schema-valid body for each JSON endpoint, so that the answer is about the caller, not the input.
 API_BODIES = {

@@ -80,7 +80,9 @@ def test_a_known_patient_books_a_whole_series_with_a_changed_session_and_a_date_
     # Change session 3 to another offered time; session 4 follows it.
     change_links = links(series_page, "/series/change/2")
     alternatives = client.get(change_links[0])
-    options = links(alternatives, "/book/mesotherapy-face/series?")
+    # The change page is a day picker limited to the session's window: take its last day's last time.
+    last_day = links(alternatives, "/series/change/2?")[-1]
+    options = links(client.get(last_day), "replan=2")
     assert options
     changed = client.get(options[-1])
     assert changed.status_code == 200
@@ -133,7 +135,8 @@ def test_keeping_a_date_clear_keeps_the_patients_changed_session_and_moves_prep_
     assert [s.date() for s in starts[:2]] == [d(0), d(14)]
     # The patient moves session 2 from day 14 to day 18.
     alternatives = client.get(links(proposed, "/series/change/1")[0])
-    options = [o for o in links(alternatives, "/book/mesotherapy-face/series?") if d(18).isoformat() in o]
+    day_18 = [o for o in links(alternatives, "/series/change/1?") if f"day={d(18).isoformat()}" in o]
+    options = links(client.get(day_18[0]), "replan=1")
     assert options
     changed = client.get(options[0])
     starts, _ = _series_state(changed)

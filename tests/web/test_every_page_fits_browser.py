@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from booking.services import changes
+from booking.services.actor import Actor
 from tests.integration.clinic import PASSWORD, at, build_clinic, monday_in
 from tests.web.conftest import VIEWPORTS, check_accessibility
 from tests.web.test_reception_browser import seed_series
@@ -61,7 +63,7 @@ def visit(page, problems: list[str], paths) -> None:
         check_page(page, problems, path)
 
 
-def patient_pages(page, problems: list[str], clinic, appointment_id: int) -> None:
+def patient_pages(page, problems: list[str], clinic, appointment_id: int, booking_pages: tuple[int, int]) -> None:
     """The public pages, the booking wizard (day, times, series, change a session) and /me."""
     visit(page, problems, ["/", "/login", "/register", "/reset"])
     sign_in(page, clinic.patient.email)
@@ -80,6 +82,9 @@ def patient_pages(page, problems: list[str], clinic, appointment_id: int) -> Non
     check_page(page, problems, "wizard: review")
     visit(page, problems, ["/me", f"/me/appointments/{appointment_id}/reschedule",
                            f"/me/appointments/{appointment_id}/cancel", "/me/intake", "/me/delete", "/calendar"])
+    # Booking pages (issue 13): the confirmation of the seeded series, and rebooking its cancelled last session.
+    series_id, cancelled_id = booking_pages
+    visit(page, problems, [f"/book/done?series={series_id}", f"/me/appointments/{cancelled_id}/rebook"])
 
 
 def staff_pages(page, problems: list[str], monday, appointment_id: int, patient_id: int) -> None:
@@ -104,9 +109,11 @@ def test_every_page_fits_the_screen_and_passes_axe(browser, live_server, clinic,
     monday = monday_in(3)
     series = seed_series(clinic, at(monday, 10))
     appointment_id = min(a.id for a in series.appointments)
+    last = max(series.appointments, key=lambda a: a.id)
+    changes.cancel(Actor.of(clinic.patient), last.id, reason="a page to rebook it")
     problems: list[str] = []
     refused: list[str] = []  # the app's Content-Security-Policy must not block anything its own pages use
-    walks = [(None, lambda page: patient_pages(page, problems, clinic, appointment_id)),
+    walks = [(None, lambda page: patient_pages(page, problems, clinic, appointment_id, (series.id, last.id))),
              (clinic.receptionist.email,
               lambda page: staff_pages(page, problems, monday, appointment_id, clinic.patient.id)),
              (clinic.admin.email, lambda page: visit(page, problems, ADMIN_PAGES)),

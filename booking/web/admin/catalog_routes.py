@@ -3,6 +3,8 @@ protocols, prep rules), the clinic's settings, and users with their roles."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 from sqlalchemy import select
@@ -56,6 +58,7 @@ def _treatment_form(row: Treatment | None, formdata=None) -> TreatmentForm:
     if formdata is None and row is not None:
         values = {name: getattr(row, name) for name in TREATMENT_FIELDS}
         values["body_area"] = row.body_area or ""
+        values["price"] = None if row.price_cents is None else Decimal(row.price_cents) / 100
         if row.protocol is not None:
             values |= {name: getattr(row.protocol, name) for name in PROTOCOL_FIELDS}
             values["consultation_treatment_id"] = row.protocol.consultation_treatment_id or 0
@@ -83,6 +86,7 @@ def _save_treatment(row: Treatment | None):
     data = form.data
     values = {name: data[name] for name in TREATMENT_FIELDS}
     values["body_area"] = values["body_area"] or None
+    values["price_cents"] = form.price_cents
     values["description"] = (values["description"] or "").strip()
     protocol = {name: data[name] for name in PROTOCOL_FIELDS}
     protocol["consultation_treatment_id"] = protocol["consultation_treatment_id"] or None

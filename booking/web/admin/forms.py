@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from datetime import time
 from zoneinfo import available_timezones
 
 from wtforms import (
     BooleanField,
     DateField,
+    DecimalField,
     DateTimeLocalField,
     EmailField,
     IntegerField,
@@ -156,6 +158,15 @@ class RoomForm(SafeForm):
     treatments = MultiCheckboxField("Treatments it serves", coerce=int)
 
 
+class PriceField(DecimalField):
+    """A price: shown back as typed after an error ("1e9999" or "sNaN" cannot be re-formatted)."""
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else f"{self.data:.2f}"
+
+
 class TreatmentForm(SafeForm):
     """A treatment and its protocol."""
 
@@ -166,6 +177,7 @@ class TreatmentForm(SafeForm):
     kind = SelectField("Kind", choices=[SelectChoice(k) for k in TREATMENT_KINDS])
     body_area = SelectField("Body area", choices=[SelectChoice("", "none")] + [SelectChoice(a) for a in BODY_AREAS])
     duration_minutes = IntegerField("Duration (minutes)", validators=[InputRequired(), NumberRange(5, 600)])
+    price = PriceField("Price per session", validators=[Optional()])
     buffer_before_minutes = IntegerField("Buffer before (minutes)", default=0,
                                          validators=[InputRequired(), NumberRange(0, 240)])
     buffer_after_minutes = IntegerField("Buffer after (minutes)", default=0,
@@ -187,6 +199,20 @@ class TreatmentForm(SafeForm):
                                              validators=[Optional(), NumberRange(1, 3650)])
     contraindications = MultiCheckboxField(
         "Contraindicated by", choices=[SelectChoice(k, v) for k, v in INTAKE_QUESTIONS.items()])
+
+    def validate_price(self, field) -> None:
+        """From 0 up to 99999.99, with at most two decimals (cents); "NaN" and "Infinity" are no prices."""
+        if field.data is None:
+            return
+        if not field.data.is_finite() or not Decimal("0") <= field.data < Decimal("100000"):
+            raise ValidationError("Give a price from 0 up to 99999.99, or leave it empty.")
+        if field.data != field.data.quantize(Decimal("0.01")):
+            raise ValidationError("Use at most two decimals, e.g. 60.50.")
+
+    @property
+    def price_cents(self) -> int | None:
+        """The price in cents, or None ("price on request")."""
+        return None if self.price.data is None else int(self.price.data * 100)
 
 
 class PrepRuleForm(SafeForm):

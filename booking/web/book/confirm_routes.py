@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -17,7 +17,9 @@ from booking.services.actor import Actor
 from booking.services.booking import SessionRequest
 from booking.services.clinic import get_settings
 from booking.services.errors import RuleViolation, ServiceError
+from booking.mail.rendering import manage_url
 from booking.web.book import bp
+from booking.web.downloads import google_calendar_link
 from booking.web.book.state import (
     PENDING,
     decode,
@@ -25,6 +27,7 @@ from booking.web.book.state import (
     id_arg,
     patient_actor,
     session_count,
+    summary_for,
     timeline_for,
     treatment_or_404,
 )
@@ -81,7 +84,7 @@ def _review_page(treatment: Treatment, sessions, form: ConfirmForm, error: Servi
     return render_template(
         "book/review.html", treatment=treatment, clinic=get_settings(), form=form, conflict=conflict,
         sessions=[(to_local(s, tz), names.get(p, "")) for s, p in sessions],
-        timeline=timeline_for(treatment, [s for s, _ in sessions]),
+        timeline=timeline_for(treatment, [s for s, _ in sessions]), summary=summary_for(treatment, sessions),
     ), status
 
 
@@ -183,7 +186,12 @@ def done():
         abort(404)
     treatment = appointments[0].treatment
     then = db.session.scalar(select(Treatment).where(Treatment.slug == request.args.get("then", "")))
-    tz = get_settings().timezone
-    return render_template("book/done.html", treatment=treatment, clinic=get_settings(),
-                           appointments=[(a, to_local(a.start_at, tz)) for a in appointments],
+    settings = get_settings()
+    tz = settings.timezone
+    manage = manage_url(current_app.config["BASE_URL"])
+    return render_template("book/done.html", treatment=treatment, clinic=settings,
+                           appointments=[(a, to_local(a.start_at, tz), google_calendar_link(a, settings, manage))
+                                         for a in appointments],
+                           series_id=appointments[0].series_id,
+                           summary=summary_for(treatment, [(a.start_at, a.practitioner_id) for a in appointments]),
                            timeline=timeline_for(treatment, [a.start_at for a in appointments]), then=then)

@@ -27,6 +27,7 @@ from booking.web.book.state import (
     parse_dates,
     patient_actor,
     session_count,
+    summary_for,
     timeline_for,
     treatment_or_404,
 )
@@ -60,6 +61,9 @@ def choose(slug: str):
         slots = available_slots(actor, treatment_slug=slug, first_day=day, last_day=day,
                                 practitioner_id=practitioner_id).slots
     names = {p.id: p.name for p in practitioners}
+    then = request.args.get("then")
+    day_links = {d: url_for("book.choose", slug=slug, month=month.strftime("%Y-%m"), day=d.isoformat(),
+                            practitioner=practitioner_id or "", then=then or "") + "#times" for d in days}
     prev_month = (month - timedelta(days=1)).replace(day=1)
     next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
     return render_template(
@@ -67,7 +71,8 @@ def choose(slug: str):
         practitioner_id=practitioner_id, month=month, days=days, day=day, today=window.today,
         slots=[(to_local(s.start, tz), s, names.get(s.practitioner_id, "")) for s in slots],
         prev_month=prev_month if prev_month >= window.first_month else None, next_month=next_month,
-        then=request.args.get("then"), calendar_weeks=_month_grid(month),
+        then=then, calendar_weeks=_month_grid(month), day_links=day_links,
+        summary=summary_for(treatment, practitioner=names.get(practitioner_id), day=day),
     )
 
 
@@ -159,31 +164,49 @@ def series(slug: str):
                              avoid=",".join(o.isoformat() for o in avoid if o != d))) for d in avoid],
         general_problems=[p for p in proposal.problems if p.session_index is None],
         timeline=timeline_for(treatment, [s.start for s in proposal.sessions]),
+        summary=summary_for(treatment, [(s.start, s.practitioner_id) for s in proposal.sessions if s.placed]),
     )
 
 
 @bp.route("/<slug>/series/change/<int(max=100):index>")
 def change(slug: str, index: int):
-    """Other free times for one session, inside its window after the previous one."""
+    """Another time for one session: a day picker limited to the session's window (only the days
+    with free times the rules allow after the previous session can be chosen), then that day's times."""
     treatment = treatment_or_404(slug)
     actor = patient_actor()
-    sessions = decode(request.args.getlist("s"))
+    sessions = decode(request.args.getlist("s"), limit=session_count(treatment))
     if not 0 <= index < len(sessions):
         abort(404)
     slots = choices.session_alternatives(actor, treatment, sessions, index,
                                          patient_id=actor.user_id if actor else None)
     tz = get_settings().timezone
-    names = {p.id: p.name for p in db.session.scalars(select(Practitioner))}
-    options = []
+    names = choices.practitioner_names()
+    avoid = request.args.get("avoid", "")
+    by_day: dict[date, list] = {}
     for slot in slots:
         changed = list(sessions)
         changed[index] = (slot.start, slot.practitioner_id)
-        options.append((to_local(slot.start, tz), names.get(slot.practitioner_id, ""),
-                        url_for("book.series", slug=slug, s=encode(changed), replan=index,
-                                avoid=request.args.get("avoid", ""))))
-    by_day: dict[date, list] = {}
-    for option in options:
-        by_day.setdefault(option[0].date(), []).append(option)
-    return render_template("book/change.html", treatment=treatment, clinic=get_settings(), index=index,
-                           by_day=by_day, back=url_for("book.series", slug=slug, s=encode(sessions),
-                                                        avoid=request.args.get("avoid", "")))
+        local = to_local(slot.start, tz)
+        by_day.setdefault(local.date(), []).append(
+            (local, names.get(slot.practitioner_id, ""),
+             url_for("book.series", slug=slug, s=encode(changed), replan=index, avoid=avoid)))
+    current = local_date(sessions[index][0], tz)
+    day = _date_arg("day")
+    if day not in by_day:
+        day = current if current in by_day else (min(by_day) if by_day else None)
+    months = []
+    if by_day:
+        month = min(by_day).replace(day=1)
+        while month <= max(by_day) and len(months) < 3:
+            months.append((month, _month_grid(month)))
+            month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    encoded = encode(sessions)
+    day_links = {d: url_for("book.change", slug=slug, index=index, s=encoded, avoid=avoid, day=d.isoformat())
+                 + "#times" for d in by_day}
+    return render_template(
+        "book/change.html", treatment=treatment, clinic=get_settings(), index=index, months=months,
+        day_links=day_links, counts={d: len(v) for d, v in by_day.items()}, day=day,
+        options=by_day.get(day, []), current=to_local(sessions[index][0], tz),
+        first_day=min(by_day) if by_day else None, last_day=max(by_day) if by_day else None,
+        summary=summary_for(treatment, sessions, changing=index),
+        back=url_for("book.series", slug=slug, s=encoded, avoid=avoid))

@@ -13,6 +13,7 @@ from booking.scheduling.clock import to_local
 from booking.scheduling.model import PrepStep
 from booking.scheduling.prep import prep_timeline
 from booking.services.actor import Actor
+from booking.services.choices import practitioner_names
 from booking.services.clinic import get_settings
 from booking.services.errors import ServiceError
 from booking.services.loading import load_treatment, patient_facts
@@ -101,3 +102,21 @@ def needs_consultation(treatment: Treatment, actor: Actor | None) -> Treatment |
     if actor is not None and patient_facts(actor.user_id, treatment).consultation_starts:
         return None
     return db.session.get(Treatment, protocol.consultation_treatment_id)
+
+
+def summary_for(treatment: Treatment, sessions=(), *, practitioner: str | None = None, day: date | None = None,
+                changing: int | None = None) -> dict:
+    """What is chosen so far, for the summary box on every step: the treatment, its duration and
+    price (per session and times the sessions), with whom, and the date and time(s)."""
+    tz = get_settings().timezone
+    count = session_count(treatment)
+    names = practitioner_names() if sessions else {}
+    chosen = [(to_local(start, tz), names.get(pid, "")) for start, pid in sessions]
+    people = list(dict.fromkeys(name for _, name in chosen if name))
+    price = treatment.price_cents
+    return {
+        "treatment": treatment, "sessions": count, "duration": treatment.duration_minutes,
+        "price": price, "total": price * count if price is not None else None,
+        "practitioner": ", ".join(people) if people else practitioner, "times": chosen, "day": day,
+        "changing": changing,
+    }

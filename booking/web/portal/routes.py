@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
-from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from booking.models import INTAKE_QUESTIONS
+from booking.extensions import db
+from booking.models import INTAKE_QUESTIONS, Series
+from booking.models.base import utcnow
 from booking.scheduling.clock import to_local
 from booking.services import changes, choices, feed_links, patient_bookings, patients
 from booking.services.clinic import get_settings
 from booking.services.loading import load_appointment_for
 from booking.web.access import current_actor, roles_required, safe_next
-from booking.web.downloads import invite_response
-from booking.web.book.forms import intake_form_class
+from booking.web.downloads import google_calendar_link, invite_response, series_response
+from booking.mail.rendering import manage_url
+from booking.web.book.forms import CallbackForm, intake_form_class
+from booking.web.book.routes import _month_grid
 from booking.web.portal import bp
 from booking.web.portal.forms import ConfirmForm, NewFeedForm
 from booking.web.refusals import refusal_page
@@ -26,8 +30,88 @@ from booking.web.refusals import refusal_page
 def me():
     """Upcoming and past appointments, each series with its progress, and what can be done."""
     mine = patient_bookings.overview(current_user.id)
+    settings = get_settings()
+    manage = manage_url(current_app.config["BASE_URL"])
     return render_template("portal/me.html", upcoming=mine.upcoming, past=mine.past, progress=mine.progress,
-                           changeable=mine.changeable, clinic=get_settings(), form=ConfirmForm())
+                           changeable=mine.changeable, clinic=settings, form=ConfirmForm(),
+                           google={a.id: google_calendar_link(a, settings, manage) for a in mine.upcoming})
+
+
+@bp.route("/me/series/<int(max=2147483647):series_id>/sessions.ics")
+@roles_required("patient")
+def series_ics(series_id: int) -> Response:
+    """"Add all sessions to my calendar": one file with every session of my series still to attend
+    or attended (not the cancelled ones), with the same UIDs as their invites."""
+    series = db.session.get(Series, series_id)
+    if series is None or series.patient_id != current_user.id:
+        abort(404)
+    appointments = [a for a in series.appointments if a.status != "cancelled"]
+    if not appointments:
+        abort(404, description="This series has no sessions left to add.")
+    return series_response(appointments, f"series-{series.id}.ics")
+
+
+@bp.route("/me/appointments/<int(max=2147483647):appointment_id>/rebook", methods=["GET", "POST"])
+@roles_required("patient")
+def rebook(appointment_id: int):
+    """Book a cancelled session of a series again, at a time inside its window; if no time is
+    left there, say so and offer a call back."""
+    actor = current_actor()
+    cancelled = patient_bookings.rebookable(actor, appointment_id)  # another's is a 404
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        # A refused time (taken meanwhile, outside the window): the page again, with the reason.
+        refusal_page(lambda error: _rebook_page(appointment_id, status=error.status))
+        iso, _, pid = request.form.get("slot", "").partition("|")
+        try:
+            start = datetime.fromisoformat(iso)
+            practitioner_id = int(pid)
+        except ValueError:
+            start, practitioner_id = None, 0
+        if start is None or start.tzinfo is None or not 1 <= practitioner_id <= 2147483647:
+            flash("Choose one of the offered times.", "error")
+            return _rebook_page(appointment_id, status=400)
+        patient_bookings.rebook(actor, cancelled.id, start=start, practitioner_id=practitioner_id)
+        flash(f"Session {(cancelled.series_index or 0) + 1} is booked again. An invite is on its way.", "info")
+        return redirect(url_for("portal.me"))
+    return _rebook_page(appointment_id)
+
+
+def _rebook_page(appointment_id: int, status: int = 200):
+    """The day picker of the cancelled session's window, the chosen day's times, or a call back."""
+    actor = current_actor()
+    cancelled = patient_bookings.rebookable(actor, appointment_id)
+    settings = get_settings()
+    tz = settings.timezone
+    slots = patient_bookings.rebook_options(actor, appointment_id)
+    names = choices.practitioner_names() if slots else {}
+    by_day: dict = {}
+    for slot in slots:
+        local = to_local(slot.start, tz)
+        by_day.setdefault(local.date(), []).append((local, names.get(slot.practitioner_id, ""),
+                                                    f"{slot.start.isoformat()}|{slot.practitioner_id}"))
+    try:
+        day = date.fromisoformat(request.args.get("day", ""))
+    except ValueError:
+        day = None
+    if day not in by_day:
+        day = min(by_day) if by_day else None
+    months = []
+    if by_day:
+        month = min(by_day).replace(day=1)
+        while month <= max(by_day) and len(months) < 3:
+            months.append((month, _month_grid(month)))
+            month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    end = choices.window_end(cancelled)
+    callback = CallbackForm(formdata=None, note=f"Please help me book session {(cancelled.series_index or 0) + 1} "
+                                               f"of my {cancelled.treatment.name} series again.")
+    return render_template(
+        "portal/rebook.html", appointment=cancelled, months=months, counts={d: len(v) for d, v in by_day.items()},
+        day_links={d: url_for("portal.rebook", appointment_id=appointment_id, day=d.isoformat()) + "#times"
+                   for d in by_day},
+        day=day, options=by_day.get(day, []), window_end=to_local(end, tz) if end else None,
+        window_passed=end is not None and end <= utcnow(), form=ConfirmForm(), callback=callback, clinic=settings,
+    ), status
 
 
 @bp.route("/me/appointments/<int(max=2147483647):appointment_id>/reschedule", methods=["GET", "POST"])
