@@ -15,6 +15,8 @@ set) every ``DEV_MAIL_INTERVAL_SECONDS``, and at once after a request that may h
   the child that serves; only the child gets requests, so there is one worker per serving
   process, and a reloaded child starts its own (the old one died with its process);
 - it starts once: a lock guards the start against two first requests arriving together;
+- a reload ends the thread with its process, at worst between claiming a message and recording
+  it: that message is then sent again once its lease ends (``booking.mail.sender``), never lost;
 - testing and production never start one: the switch is off in their configurations, and
   :func:`register` refuses any environment but ``development`` even when the switch is set.
 

@@ -1,7 +1,7 @@
 """`make run` delivers mail by itself (development only), with links to the address it is served on.
 
 The development app runs for real here: a temporary SQLite file and MAIL_DIR, served over HTTP
-by werkzeug in a thread; bookings go through the JSON API. Nothing in these tests calls the
+by werkzeug in a thread; bookings go through the JSON API. The worker tests never call the
 sender: a confirmation that shows up as an .eml file was delivered by the app's own worker.
 """
 
@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 from email import message_from_bytes, policy
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,10 @@ from werkzeug.serving import make_server
 
 from booking import create_app, devmail
 from booking.extensions import db
-from booking.mail import rendering
+from booking.mail import notifications, rendering
+from booking.mail.sender import DirectoryTransport, send_due
 from booking.models import OutboxMessage
+from booking.services.clinic import get_settings
 from config import DevelopmentConfig, ProductionConfig, TestingConfig
 from tests.integration.clinic import PASSWORD, at, build_clinic, monday_in
 
@@ -85,14 +88,19 @@ def _call(url: str, method: str = "GET", body: dict | None = None, token: str | 
         return response.status, json.loads(response.read() or b"{}")
 
 
+def _reception_token(base: str, app) -> str:
+    status, answer = _call(f"{base}/api/v1/tokens", "POST",
+                           {"email": app.test_ids["receptionist"], "password": PASSWORD})
+    assert status == 201
+    return answer["token"]
+
+
 def _book_consultation(base: str, app) -> int:
     """Book a consultation for the test patient as the receptionist, over HTTP; its id."""
     ids = app.test_ids
-    status, answer = _call(f"{base}/api/v1/tokens", "POST", {"email": ids["receptionist"], "password": PASSWORD})
-    assert status == 201
     status, booked = _call(f"{base}/api/v1/appointments", "POST", {
         "treatment": "consultation", "start": at(monday_in(2), 10).isoformat(),
-        "practitioner_id": ids["anna"], "patient_id": ids["patient"]}, token=answer["token"])
+        "practitioner_id": ids["anna"], "patient_id": ids["patient"]}, token=_reception_token(base, app))
     assert status == 201, booked
     return booked["id"]
 
@@ -138,6 +146,8 @@ def test_mail_links_point_at_the_address_the_app_is_served_on(dev_app, served):
     assert "127.0.0.1:5000" not in text + html
     # Feeds, downloads and reset links read the same setting; the worker's reminders use the renderer.
     assert dev_app.config["BASE_URL"] == served and rendering.installed().base_url == served
+    status, feed = _call(f"{served}/api/v1/feeds", "POST", {"scope": "clinic"}, token=_reception_token(served, dev_app))
+    assert status == 201 and feed["url"].startswith(f"{served}/feeds/"), feed
 
 
 def test_a_base_url_set_in_the_environment_is_kept(dev_app, served):
@@ -200,3 +210,25 @@ def test_production_never_starts_the_worker_nor_trusts_the_host(monkeypatch, tmp
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_the_development_mailbox_says_what_waits_and_shows_the_html_part_sandboxed(app, client):
+    clinic = build_clinic()
+    notifications.queue_registration_attempt(clinic.patient, get_settings())
+    db.session.commit()
+    assert client.post("/login", data={"email": clinic.admin.email, "password": PASSWORD}).status_code == 302
+    page = client.get("/staff/mail").get_data(as_text=True)
+    # Testing has no background worker, so the page says how mail gets out.
+    assert "Waiting in the outbox: <strong>1</strong> message (run <code>flask outbox send</code>)" in page
+    assert send_due(DirectoryTransport(app.config["MAIL_DIR"]), mail_from=app.config["MAIL_FROM"]).sent == 1
+    assert "Nothing is waiting in the outbox." in client.get("/staff/mail").get_data(as_text=True)
+
+    name = next(Path(app.config["MAIL_DIR"]).glob("*.eml")).name
+    frames = []
+    parser = HTMLParser()
+    parser.handle_starttag = lambda tag, attrs: frames.append(dict(attrs)) if tag == "iframe" else None
+    parser.feed(client.get(f"/staff/mail/{name}").get_data(as_text=True))
+    (frame,) = frames
+    assert frame["sandbox"] == "" and frame["title"]  # no scripts, no forms, no same-origin access
+    assert 'class="header"' in frame["srcdoc"] and "Test Clinic" in frame["srcdoc"]
+    assert "<style" not in frame["srcdoc"] and 'style="' in frame["srcdoc"]
