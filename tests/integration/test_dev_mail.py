@@ -27,7 +27,7 @@ from booking.mail.sender import DirectoryTransport, send_due
 from booking.models import OutboxMessage
 from booking.services.clinic import get_settings
 from config import DevelopmentConfig, ProductionConfig, TestingConfig
-from tests.integration.clinic import PASSWORD, at, build_clinic, monday_in
+from tests.integration.clinic import PASSWORD, at, book_consultation, build_clinic, monday_in
 
 DELIVERY_SECONDS = 10  # "within seconds"; the worker is poked after the booking and runs at once
 
@@ -232,3 +232,16 @@ def test_the_development_mailbox_says_what_waits_and_shows_the_html_part_sandbox
     assert frame["sandbox"] == "" and frame["title"]  # no scripts, no forms, no same-origin access
     assert 'class="header"' in frame["srcdoc"] and "Test Clinic" in frame["srcdoc"]
     assert "<style" not in frame["srcdoc"] and 'style="' in frame["srcdoc"]
+
+
+def test_the_booking_page_never_claims_mail_was_sent_and_says_when_none_will_be(app, client):
+    clinic = build_clinic()
+    appointment = book_consultation(clinic, clinic.patient, at(monday_in(2), 10), status="booked")
+    assert client.post("/login", data={"email": clinic.patient.email, "password": PASSWORD}).status_code == 302
+    page = client.get(f"/book/done?appointment={appointment.id}").get_data(as_text=True)
+    assert "A confirmation with a calendar invite is on its way to paola@example.com." in page
+    assert "We sent" not in page
+    clinic.patient.email = None  # a patient the clinic has no address for (added by phone)
+    db.session.commit()
+    page = client.get(f"/book/done?appointment={appointment.id}").get_data(as_text=True)
+    assert "No e-mail address on file: no confirmation is sent" in page and "on its way" not in page
