@@ -177,7 +177,7 @@ def test_drag_against_the_interval_rule_is_overridden_with_a_reason_and_audited(
     page.locator("#panel").get_by_text("Patient flies out on Thursday").wait_for()
     check_accessibility(page)
     page.locator("#panel").get_by_role("link", name="History of this appointment").click()
-    row = page.locator("table.audit tbody tr", has_text="appointment.moved")
+    row = page.locator("ol.audit > li", has_text="appointment.moved")
     assert "Patient flies out on Thursday" in row.inner_text() and "interval_too_short" in row.inner_text()
     check_accessibility(page)
     assert db.session.scalars(select(AuditEvent).where(AuditEvent.action == "appointment.moved")).one().reason \

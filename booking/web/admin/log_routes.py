@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import flash, redirect, render_template, request, url_for
 
 from booking.services import audit_log
@@ -16,11 +14,6 @@ from booking.web.admin.forms import AuditFilterForm, ConfirmForm, OutboxFilterFo
 from booking.web.refusals import refusal_page
 
 LOG_READERS = ("admin", "receptionist")
-
-
-def pretty(values) -> str:
-    """A snapshot as short, readable JSON."""
-    return json.dumps(values, indent=1, sort_keys=True, ensure_ascii=False, default=str) if values else ""
 
 
 @bp.route("/audit")
@@ -40,13 +33,14 @@ def audit():
 
 
 def _audit_page(form: AuditFilterForm, page: audit_log.Page, status: int = 200, error: ServiceError | None = None):
-    """The audit log page; a refused search is shown as an error of the date fields."""
+    """The audit log page, one sentence per event; a refused search is shown as an error of the date fields."""
     if error is not None:
         form.last_day.errors = [*form.last_day.errors, error.message]
-    names = audit_log.patient_names({e.patient_id for e in page.rows if e.patient_id})
-    args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("admin/audit.html", form=form, page=page, names=names, pretty=pretty,
-                           changed=audit_log.changed_keys, readable=audit_log.readable, args=args, clinic=get_settings()), status
+    # The pager's links keep the filters (only the form's own fields: url_for reads "_scheme" and
+    # friends from keyword arguments).
+    args = {f.name: request.args[f.name] for f in form if request.args.get(f.name)}
+    return render_template("admin/audit.html", form=form, page=page, entries=audit_log.describe_events(page.rows),
+                           args=args, clinic=get_settings()), status
 
 
 @bp.route("/outbox")
