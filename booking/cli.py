@@ -20,6 +20,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(outbox)
     app.cli.add_command(reminders)
+    app.cli.add_command(course)
 
 
 @click.command("seed-demo")
@@ -90,6 +91,20 @@ def send_reminders() -> None:
 
     report = queue_due_reminders()
     click.echo(f"queued {report.appointment} appointment reminder(s), {report.prep} prep reminder(s)")
+
+
+@click.group()
+def course() -> None:
+    """The course after booking: prep confirmations and maintenance recalls."""
+
+
+@course.command("run")
+def run_course_timers() -> None:
+    """Ask for the prep confirmations and send the recall messages that are due (each exactly
+    once; safe from cron on several servers); `flask outbox send` mails them."""
+    from booking.services.course import run_timers
+
+    click.echo(run_timers())
 
 
 @click.group()

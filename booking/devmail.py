@@ -76,7 +76,7 @@ class DevMailWorker:
             self._wake.wait(self.interval)
 
     def run_once(self) -> SendReport | None:
-        """Queue the due reminders, then send what is due; log what was done. Errors are logged,
+        """Queue the due reminders, prep checks and recalls, then send what is due; log what was done. Errors are logged,
         never raised: the next run tries again (the outbox keeps every message until it is sent)."""
         from booking.services.reminders import queue_due_reminders
 
@@ -90,6 +90,13 @@ class DevMailWorker:
             except Exception:  # noqa: BLE001 -- a development convenience must not die; see the log
                 db.session.rollback()
                 app.logger.exception("Development mail: queueing reminders failed")
+            try:
+                from booking.services.course import run_timers
+
+                app.logger.debug("Development course timers: %s", run_timers())
+            except Exception:  # noqa: BLE001
+                db.session.rollback()
+                app.logger.exception("Development mail: the course timers (prep checks, recalls) failed")
             try:
                 report = send_due(transport_from_config(app.config), mail_from=app.config["MAIL_FROM"],
                                   max_attempts=app.config["OUTBOX_MAX_ATTEMPTS"])

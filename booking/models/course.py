@@ -78,3 +78,4 @@ class Recall(Base):
     series: Mapped["Series"] = relationship()  # noqa: F821
     patient: Mapped["User"] = relationship()  # noqa: F821
     treatment: Mapped["Treatment"] = relationship()  # noqa: F821
+    appointment: Mapped["Appointment | None"] = relationship()  # noqa: F821  (the maintenance booked)

@@ -175,6 +175,7 @@ def _record(appointment: Appointment, answers: dict[str, object], *, actor_id: i
     check.answers = {k: str(v) for k, v in answers.items()}
     check.status = "callback" if callback else prep_status(check.answers, [s.key for s in steps])
     check.answered_at = now
+    check.link_expires_at = None  # the message's link has done its one job
     db.session.flush()
     audit.record("prep.answered", actor_id=actor_id, entity_type="appointment", entity_id=appointment.id,
                  patient_id=appointment.patient_id, appointment_id=appointment.id,
@@ -196,9 +197,9 @@ def _by_link(secret: str, now: datetime) -> tuple[Appointment, PrepCheck]:
     check = db.session.scalar(select(PrepCheck).where(PrepCheck.link_hash == _hash(secret)))
     if check is None:
         raise LinkRefused("This link is not valid any more (the session may have moved: a new link was sent).")
-    if check.answered_at is not None and check.requested_at is not None and check.answered_at >= check.requested_at:
+    if check.link_expires_at is None:  # an answer closes the link
         raise LinkRefused("This link has been used already. Sign in to see or change your answers.")
-    if check.link_expires_at is None or now >= check.link_expires_at:
+    if now >= check.link_expires_at:
         raise LinkRefused("This link has expired. Call the clinic, or sign in to see your appointments.")
     appointment = db.session.get(Appointment, check.appointment_id)
     if appointment is None or appointment.status != "booked" or appointment.start_at != check.start_at:
@@ -516,3 +517,17 @@ def course_view(patient_id: int, *, now: datetime | None = None) -> CourseView:
                Appointment.status.in_(("booked", "checked_in", "completed")))
         .order_by(Appointment.start_at.desc()).limit(1))
     return CourseView(consultation, views, aftercare_now(patient_id, now=now))
+
+
+# ---- the timers, together -------------------------------------------------------------------
+
+def run_timers(now: datetime | None = None) -> str:
+    """Ask for the prep confirmations that are due and send the recall invitations and
+    reminders that are due (``flask course run``; in development the background mail worker);
+    safe on several servers at once. Returns what was done, in words."""
+    from booking.services.recall import queue_recalls
+
+    asked = queue_prep_checks(now)
+    recalls = queue_recalls(now)
+    return (f"asked {asked} prep confirmation(s); {recalls.invited} maintenance invitation(s), "
+            f"{recalls.reminded} reminder(s); {recalls.booked} recall(s) found booked")

@@ -52,6 +52,15 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "book.callback": SIGNED_IN,
     # A feed's secret is its key: no sign-in (services.feeds decides whether it still answers).
     "feeds.feed": PUBLIC,
+    # The course after booking (issue 14): a prep link is its own key (single use, expiring).
+    "course.prep_link": PUBLIC,
+    "course.prep": PATIENT,
+    "course.my_course": PATIENT,
+    "course.maintenance": PATIENT,
+    "course.calls": FRONT_DESK,
+    "course.recall_list": FRONT_DESK,
+    "course.recall_book": FRONT_DESK,
+    "course.patient_course": FRONT_DESK,
     # Patient portal.
     "portal.me": PATIENT,
     "portal.reschedule": PATIENT,
@@ -135,6 +144,8 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "api.get_invite": SIGNED_IN,
     "api.get_intake": PATIENT,
     "api.put_intake": PATIENT,
+    "api.get_prep": frozenset({"patient", "practitioner", "receptionist", "admin"}),
+    "api.put_prep": BOOKERS,
 }
 
 

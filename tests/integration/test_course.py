@@ -96,6 +96,8 @@ def test_a_used_or_expired_link_is_refused_with_a_clear_page(client, clinic):
     now = first.start_at - timedelta(hours=60)
     course.queue_prep_checks(now)
     secret = secret_in(mails("prep.confirm")[0])
+    with pytest.raises(course.LinkRefused, match="expired"):
+        course.checklist_by_link(secret, now=first.start_at + timedelta(minutes=1))  # past the start
     page = client.get(f"/prep/{secret}")
     assert page.status_code == 200 and "Stop aspirin and NSAIDs" in page.get_data(as_text=True)
     keys = [s.key for s in course.checklist_by_link(secret, now=now).steps]
@@ -103,10 +105,6 @@ def test_a_used_or_expired_link_is_refused_with_a_clear_page(client, clinic):
     again = client.get(f"/prep/{secret}")
     assert again.status_code == 410 and "used already" in again.get_data(as_text=True)
     assert client.get("/prep/not-a-real-link").status_code == 410
-    with pytest.raises(course.LinkRefused, match="expired"):
-        db.session.scalar(select(PrepCheck)).answered_at = None  # even unanswered ...
-        db.session.commit()
-        course.checklist_by_link(secret, now=first.start_at + timedelta(minutes=1))  # ... past the start
 
 
 def test_bad_answers_are_refused_and_nothing_is_written(clinic):
@@ -316,3 +314,18 @@ def test_the_patients_feed_shows_aftercare_as_all_day_events_after_a_completed_s
     assert f"aftercare-{rules['No make-up']}-{first.ical_uid}" in events
     second = series.appointments[1]
     assert not any(uid.startswith("aftercare-") and uid.endswith(second.ical_uid) for uid in events)  # not done yet
+
+
+def test_the_course_command_asks_for_due_prep_confirmations_once(clinic, runner):
+    from booking.models.base import utcnow
+
+    start = (utcnow() + timedelta(hours=50)).astimezone(TZ).replace(minute=0, second=0, microsecond=0)
+    book_consultation(clinic, clinic.patient, start - timedelta(days=10))
+    appointment = booking_service.book_appointment(
+        Actor.of(clinic.receptionist), treatment_slug="mesotherapy-face", start=start, practitioner_id=clinic.anna.id,
+        patient_id=clinic.patient.id, override_reason="phoned in late", now=start - timedelta(days=9))
+    result = runner.invoke(args=["course", "run"])
+    assert result.exit_code == 0, result.output
+    assert "asked 1 prep confirmation(s)" in result.output
+    assert runner.invoke(args=["course", "run"]).output.startswith("asked 0 prep confirmation(s)")
+    assert [m.appointment_id for m in mails("prep.confirm")] == [appointment.id]

@@ -12,7 +12,7 @@ from booking.models import Appointment
 from tests.integration.clinic import PASSWORD, at, build_clinic, monday_in
 
 PREFIXES = ("/reception", "/admin", "/staff")
-MISSING = {"/reception/my-schedule", "/staff/mail/<name>"}  # 404 for these users: no schedule, no such mail
+MISSING = {"/reception/my-schedule", "/staff/mail/<name>", "/reception/recalls/<int:recall_id>"}  # 404 for these users: no schedule, no such mail, no recall
 # Pages a practitioner may read.
 PRACTITIONER_READS = {"/reception", "/reception/api/resources", "/reception/api/events", "/reception/api/background",
                       "/reception/appointments/<int:appointment_id>", "/reception/day-sheet", "/reception/my-schedule",

@@ -226,7 +226,7 @@ LAST = ("auth.logout", "api.revoke_token")
 # or static file; an account with no practitioner schedule), not from its role.
 MISSING_HERE = {"admin.revoke_feed", "admin.erase", "admin.delete_entry", "api.revoke_feed", "portal.revoke_feed",
                 "feeds.feed", "book.change", "book.done", "portal.series_ics", "reception.my_schedule", "staff.mail_message",
-                "openapi.static", "static"}
+                "openapi.static", "static", "course.maintenance", "course.recall_book"}
 # A schema-valid body for each JSON endpoint, so that the answer is about the caller, not the input.
 API_BODIES = {
     "api.create_token": {"email": "paola@example.com", "password": PASSWORD},
@@ -242,6 +242,7 @@ API_BODIES = {
     "api.reschedule_appointment": {"start": "2030-03-04T10:00:00+01:00"},
     "api.cancel_appointment": {},
     "api.put_intake": {"answers": {key: False for key in INTAKE_QUESTIONS}},
+    "api.put_prep": {"answers": {"prep-1": "done"}},
 }
 # Values for path arguments; ids of rows that exist in the fixture clinic.
 ARGUMENTS = {"slug": "consultation", "secret": "not-a-secret", "filename": "missing.css", "kind": "exception",

@@ -14,7 +14,7 @@ from booking.web.api import SECURITY, actor_required, api, booking_tag, schemas,
 
 
 def _answer(sheet: course.Checklist):
-    body = schemas.PrepOut(
+    body = schemas.ChecklistOut(
         steps=[schemas.PrepStepOut(key=s.key, instruction=s.instruction, due=serialize.local(s.due)) for s in sheet.steps],
         answers=sheet.answers,
         status=sheet.status,
@@ -25,14 +25,14 @@ def _answer(sheet: course.Checklist):
 
 
 @api.get("/appointments/<int:appointment_id>/prep", tags=[booking_tag], security=SECURITY,
-         responses={200: schemas.PrepOut})
+         responses={200: schemas.ChecklistOut})
 def get_prep(path: schemas.AppointmentPath):
     """The session's prep checklist and the answers so far (patients: their own sessions)."""
     return _answer(course.checklist(actor_required(), path.appointment_id))
 
 
 @api.put("/appointments/<int:appointment_id>/prep", tags=[booking_tag], security=SECURITY,
-         responses={200: schemas.PrepOut})
+         responses={200: schemas.ChecklistOut})
 def put_prep(path: schemas.AppointmentPath, body: schemas.PrepIn):
     """Answer every prep step "done" or "not_done"; audited. Staff (reception) may record a
     patient's answers taken by phone."""

@@ -278,7 +278,7 @@ class PrepStepOut(BaseModel):
     due: datetime = Field(description="When the step begins")
 
 
-class PrepOut(BaseModel):
+class ChecklistOut(BaseModel):
     steps: list[PrepStepOut]
     answers: dict[str, str] = Field(description='Step key to "done" or "not_done"; empty until answered')
     status: str = Field(description='"pending", "prepared", "needs_attention" or "callback"')
