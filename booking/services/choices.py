@@ -219,3 +219,12 @@ def _free(
     booked = [b for b in context.booked if b.appointment_id not in ignore_ids] + list(held)
     return free_slots(spec, context.practitioner_list, context.room_list, booked, context.policy,
                       first_day, last_day, now, patient_id=patient_id, within=within)
+
+
+def free_for_patient(
+    treatment: Treatment, first_day: date, last_day: date, *, now: datetime, patient_id: int | None,
+    within=None,
+) -> list[Slot]:
+    """Free slots for a patient between two local dates by every rule, within ``within`` (series
+    starts allowed; None: any): reception's "next free time" asks this, a chunk at a time."""
+    return _free(treatment, first_day, last_day, now=now, patient_id=patient_id, within=within)

@@ -7,6 +7,7 @@ turns such a time from the browser back into UTC.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -102,8 +103,28 @@ def label(appointment: Appointment) -> str:
     return f"{text} · {status}" if status else text
 
 
-def appointments_between(start: datetime, end: datetime, *, include_cancelled: bool = False) -> list[Appointment]:
-    """Appointments overlapping ``[start, end)`` with what their labels need, by start."""
+def chosen_practitioners(raw: Iterable[str]) -> frozenset[int] | None:
+    """The active practitioners a ``p`` query names (``?p=1&p=3``), or None for all of them.
+
+    Ids of no active practitioner are ignored; when none is left, all are shown. Anything
+    that is not a whole number raises ValueError, so a feed can answer 400.
+    """
+    asked = set()
+    for text in raw:
+        text = text.strip()
+        if not text.isdigit() or len(text) > 10:
+            raise ValueError(f"not a practitioner id: {text!r}")
+        asked.add(int(text))
+    if not asked:
+        return None
+    known = set(db.session.scalars(select(Practitioner.id).where(Practitioner.active.is_(True)))) & asked
+    return frozenset(known) or None
+
+
+def appointments_between(start: datetime, end: datetime, *, include_cancelled: bool = False,
+                         practitioner_ids: Collection[int] | None = None) -> list[Appointment]:
+    """Appointments overlapping ``[start, end)`` with what their labels need, by start
+    (only those with ``practitioner_ids`` when given)."""
     query = (
         select(Appointment)
         .where(Appointment.start_at < end, Appointment.end_at > start)
@@ -115,14 +136,18 @@ def appointments_between(start: datetime, end: datetime, *, include_cancelled: b
     )
     if not include_cancelled:
         query = query.where(Appointment.status != "cancelled")
+    if practitioner_ids is not None:
+        query = query.where(Appointment.practitioner_id.in_(sorted(practitioner_ids)))
     return list(db.session.scalars(query))
 
 
-def events(start: datetime, end: datetime, *, by: str, editable: bool) -> list[dict[str, Any]]:
-    """The calendar's appointment events; ``by`` is "practitioner" or "room" (the columns)."""
+def events(start: datetime, end: datetime, *, by: str, editable: bool,
+           only: Collection[int] | None = None) -> list[dict[str, Any]]:
+    """The calendar's appointment events; ``by`` is "practitioner" or "room" (the columns);
+    ``only``: just these practitioners' appointments."""
     tz = get_settings().timezone
     out = []
-    for a in appointments_between(start, end):
+    for a in appointments_between(start, end, practitioner_ids=only):
         resource = f"p{a.practitioner_id}" if by == "practitioner" else f"r{a.room_id or 0}"
         colour = a.treatment.color or "#4a7fb5"
         out.append({
@@ -156,11 +181,12 @@ def buffer_events(appointment: Appointment, resource: str, tz: str) -> list[dict
             for lo, hi, side, title in spans if lo is not None and hi is not None and hi > lo]
 
 
-def resources(by: str) -> list[dict[str, Any]]:
-    """The calendar's columns: active practitioners, or active rooms plus "No room"."""
+def resources(by: str, only: Collection[int] | None = None) -> list[dict[str, Any]]:
+    """The calendar's columns: active practitioners (``only`` these when given), or active rooms
+    plus "No room"."""
     if by == "practitioner":
-        return [{"id": f"p{p.id}", "title": p.name, "extendedProps": {"color": p.color}}
-                for p in schedules.load_practitioners()]
+        return [{"id": f"p{p.id}", "title": p.name, "extendedProps": {"color": p.color, "short": short_name(p.name)}}
+                for p in schedules.load_practitioners() if only is None or p.id in only]
     rooms = [{"id": f"r{r.id}", "title": r.name} for r in schedules.load_rooms()]
     return rooms + [{"id": "r0", "title": "No room"}]
 
@@ -178,8 +204,10 @@ def _background(resource: str, span: Interval, kind: str, tz: str, title: str = 
             "extendedProps": {"kind": kind}}
 
 
-def background(start: datetime, end: datetime, *, by: str) -> list[dict[str, Any]]:
-    """Shaded time: outside working hours, breaks, time off, room and clinic closures."""
+def background(start: datetime, end: datetime, *, by: str,
+               only: Collection[int] | None = None) -> list[dict[str, Any]]:
+    """Shaded time: outside working hours, breaks, time off, room and clinic closures (in
+    practitioner columns ``only`` these practitioners' when given)."""
     settings = get_settings()
     tz = settings.timezone
     closures = list(db.session.scalars(
@@ -187,6 +215,8 @@ def background(start: datetime, end: datetime, *, by: str) -> list[dict[str, Any
     window = Interval(start, end)
     out: list[dict[str, Any]] = []
     practitioners = schedules.load_practitioners()
+    if by == "practitioner" and only is not None:
+        practitioners = [p for p in practitioners if p.id in only]
     open_by_day: dict[date, list[Interval]] = {}
     for practitioner in practitioners:
         schedule = schedules.practitioner_schedule(practitioner, start, end)

@@ -2,7 +2,9 @@
 
 Moves and cancellations go through ``booking.services.changes`` (the same rules as everywhere);
 this module covers what only the front desk does. Every change is one transaction with its
-audit event; a status change must follow ``TRANSITIONS``.
+audit event. Which actions apply to an appointment is decided once, by ``why_not``: the panel
+shows only those, and the services refuse the rest (a move or cancel is checked by
+``require_applicable`` before ``changes`` applies its own rules).
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from booking.database import begin_write
 from booking.extensions import db
 from booking.mail import notifications
 from booking.mail.rendering import MailRenderer
-from booking.models import Appointment, User
+from booking.models import Appointment, Treatment, User
 from booking.models.base import utcnow
+from booking.scheduling import Slot
 from booking.scheduling.clock import local_date, local_day_bounds
-from booking.services import audit
+from booking.scheduling.rulebook import consultations_allowed
+from booking.services import audit, choices, schedules
 from booking.services.actor import Actor
 from booking.services.changes import InvalidState, update_series_status
 from booking.services.clinic import get_settings
 from booking.services.errors import Forbidden, InvalidRequest, NotFound
+from booking.services.loading import patient_facts
 from booking.services.patients import EmailTaken, normalise_email
 
 
@@ -62,8 +67,70 @@ def _load(appointment_id: int) -> Appointment:
     return appointment
 
 
+# The front desk's actions on one appointment, in the order the panel shows them.
+ACTIONS = ("check_in", "complete", "no_show", "move", "cancel", "resend")
+
+
+def why_not(appointment: Appointment, action: str, *, now: datetime | None = None) -> str | None:
+    """Why ``action`` does not apply to ``appointment`` now, or None when it does.
+
+    The one place that decides: the panel shows only the actions this allows and the services
+    refuse the others with its words. Check-in is open on the appointment's own day (clinic
+    time); completed and no-show from its start; moving while it is booked; cancelling and
+    resending the invite while it is booked or checked in and not yet over (after that it is
+    completed or a no-show); resending only to a patient with an e-mail address.
+    """
+    now = now or utcnow()
+    state = appointment.status.replace("_", " ")
+    transition = TRANSITIONS.get(action)
+    if transition is not None:
+        if appointment.status not in transition.allowed_from:
+            return f"This appointment is {state}; it cannot be marked {transition.to.replace('_', ' ')}."
+        tz = get_settings().timezone
+        if transition.not_before == "day":
+            day = local_day_bounds(local_date(appointment.start_at, tz), tz)
+            if not day.start <= now < day.end:
+                return (f"An appointment can be marked {transition.to.replace('_', ' ')} only on the day of the "
+                        f"appointment (clinic time).")
+        elif now < appointment.start_at:
+            return f"An appointment can be marked {transition.to.replace('_', ' ')} only once it has started."
+        return None
+    if action == "move":
+        return None if appointment.status == "booked" else f"This appointment is {state}; it cannot be moved."
+    if action in ("cancel", "resend"):
+        if appointment.status not in ("booked", "checked_in"):
+            return (f"This appointment is {state}; it cannot be cancelled." if action == "cancel"
+                    else f"This appointment is {state}; there is no invite to send.")
+        if now >= appointment.end_at:
+            return ("This appointment is over; mark it completed or a no-show instead of cancelling it."
+                    if action == "cancel" else "This appointment is over; there is no invite to send.")
+        if action == "resend" and not appointment.patient.email:
+            return "This patient has no e-mail address, so there is no invite to send; add one first."
+        return None
+    return f"Unknown action {action!r}."
+
+
+def applicable_actions(appointment: Appointment, *, now: datetime | None = None) -> frozenset[str]:
+    """The front-desk actions that apply to ``appointment`` now (see ``why_not``)."""
+    now = now or utcnow()
+    return frozenset(a for a in ACTIONS if why_not(appointment, a, now=now) is None)
+
+
+def require_applicable(actor: Actor, appointment_id: int, action: str, *, now: datetime | None = None) -> Appointment:
+    """The appointment when ``action`` applies to it now; else InvalidState with ``why_not``'s words
+    (a move or cancel is checked here before ``changes`` applies its own rules)."""
+    require_front_desk(actor)
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"There is no appointment {appointment_id}.")
+    reason = why_not(appointment, action, now=now)
+    if reason is not None:
+        raise InvalidState(reason)
+    return appointment
+
+
 def change_status(actor: Actor, appointment_id: int, action: str, *, now: datetime | None = None) -> Appointment:
-    """Check in, complete or mark a no-show, following ``TRANSITIONS``; audited."""
+    """Check in, complete or mark a no-show, when ``why_not`` allows it; audited."""
     require_front_desk(actor)
     transition = TRANSITIONS.get(action)
     if transition is None:
@@ -71,17 +138,9 @@ def change_status(actor: Actor, appointment_id: int, action: str, *, now: dateti
     begin_write(db.session)
     now = now or utcnow()
     appointment = _load(appointment_id)
-    if appointment.status not in transition.allowed_from:
-        raise InvalidState(
-            f"This appointment is {appointment.status.replace('_', ' ')}; it cannot be marked "
-            f"{transition.to.replace('_', ' ')}."
-        )
-    tz = get_settings().timezone
-    earliest = (local_day_bounds(local_date(appointment.start_at, tz), tz).start
-                if transition.not_before == "day" else appointment.start_at)
-    if now < earliest:
-        when = "on the day of the appointment" if transition.not_before == "day" else "once it has started"
-        raise InvalidState(f"An appointment can be marked {transition.to.replace('_', ' ')} only {when}.")
+    reason = why_not(appointment, action, now=now)
+    if reason is not None:
+        raise InvalidState(reason)
     before = audit.snapshot(appointment)
     appointment.status = transition.to
     appointment.updated_by_id = actor.user_id
@@ -90,20 +149,24 @@ def change_status(actor: Actor, appointment_id: int, action: str, *, now: dateti
     audit.record_appointment(f"appointment.{transition.action}", appointment, actor_id=actor.user_id, before=before)
     if appointment.series is not None:
         update_series_status(appointment.series)
+    if transition.to == "completed":
+        from booking.services.course import session_completed  # aftercare, and the recall at a series' end
+
+        session_completed(appointment)
     db.session.commit()
     return appointment
 
 
-def resend_invite(actor: Actor, appointment_id: int, *, mail: MailRenderer | None = None) -> Appointment:
+def resend_invite(actor: Actor, appointment_id: int, *, mail: MailRenderer | None = None,
+                  now: datetime | None = None) -> Appointment:
     """Queue the current invite again (same UID and SEQUENCE: calendars just confirm the event),
-    written with ``mail`` (default: the installed renderer)."""
+    written with ``mail`` (default: the installed renderer), when ``why_not`` allows it."""
     require_front_desk(actor)
     begin_write(db.session)
     appointment = _load(appointment_id)
-    if appointment.status not in ("booked", "checked_in"):
-        raise InvalidState(f"This appointment is {appointment.status.replace('_', ' ')}; there is no invite to send.")
-    if not appointment.patient.email:
-        raise InvalidState("This patient has no e-mail address; add one to send them the invite.")
+    reason = why_not(appointment, "resend", now=now)
+    if reason is not None:
+        raise InvalidState(reason)
     message = notifications.queue_invite_again(appointment, get_settings(), mail=mail)
     db.session.flush()
     audit.record("appointment.invite_resent", actor_id=actor.user_id, entity_type="appointment",
@@ -112,6 +175,46 @@ def resend_invite(actor: Actor, appointment_id: int, *, mail: MailRenderer | Non
                         "sequence": appointment.ical_sequence})
     db.session.commit()
     return appointment
+
+
+@dataclass(frozen=True)
+class NextFree:
+    """The first free start found (None: none up to the booking horizon), and a note for staff
+    when the patient's consultation does not yet allow the treatment."""
+
+    slot: Slot | None
+    note: str | None = None
+
+
+def next_free_start(
+    treatment: Treatment, *, earliest: datetime, patient_id: int | None, practitioner_id: int | None = None,
+    now: datetime | None = None, chunk_days: int = 14,
+) -> NextFree:
+    """The first start at or after ``earliest`` (and now) that the rules allow for the patient,
+    with ``practitioner_id`` or anyone: the booking pages' own free-time search (patient busy,
+    consultation, notice, hours, rooms, buffers), a fortnight at a time up to the booking
+    horizon. A patient whose consultation does not yet allow the treatment gets the first start
+    that is otherwise free, and a note (staff may override that rule with a reason)."""
+    now = now or utcnow()
+    settings = get_settings()
+    tz = settings.timezone
+    earliest = max(earliest, now)
+    protocol = schedules.treatment_spec(treatment).protocol
+    facts = patient_facts(patient_id, treatment) if patient_id else None
+    within = consultations_allowed(protocol, facts.consultation_starts, tz) if facts else None
+    note = None
+    if within is not None and not within:
+        within = None
+        note = f"{treatment.name} needs a consultation first; staff may override this with a reason."
+    first, last = local_date(earliest, tz), local_date(now, tz) + timedelta(days=settings.horizon_days)
+    while first <= last:
+        chunk_last = min(first + timedelta(days=chunk_days - 1), last)
+        for slot in choices.free_for_patient(treatment, first, chunk_last, now=now, patient_id=patient_id,
+                                             within=within):
+            if slot.start >= earliest and practitioner_id in (None, slot.practitioner_id):
+                return NextFree(slot, note)
+        first = chunk_last + timedelta(days=1)
+    return NextFree(None, note)
 
 
 def find_patients(query: str, *, limit: int = 20) -> list[User]:

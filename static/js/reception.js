@@ -12,6 +12,13 @@
   var cfg = el.dataset;
   var editable = cfg.editable === "true";
   var by = cfg.by;
+  // The practitioners chosen (?p=1&p=3): the feeds show only theirs. One practitioner's
+  // week is a plain week grid (a column per day), not a resource view.
+  var chosen = (cfg.practitioners || "").split(",").filter(Boolean);
+  var only = chosen.map(function (id) { return "&p=" + encodeURIComponent(id); }).join("");
+  var single = cfg.single || "";
+  var DAY = single ? "timeGridDay" : "resourceTimeGridDay";
+  var WEEK = single ? "timeGridWeek" : "resourceTimeGridWeek";
   var panel = document.getElementById("panel");
   var dialog = document.getElementById("move-dialog");
   var status = document.getElementById("calendar-status");
@@ -29,7 +36,7 @@
   }
   function feed(url) {
     return function (info) {
-      return getJSON(url + "?by=" + by + "&start=" + wall(info.start) + "&end=" + wall(info.end))
+      return getJSON(url + "?by=" + by + only + "&start=" + wall(info.start) + "&end=" + wall(info.end))
         .catch(function () { say("Could not load the calendar; reload the page."); return []; });
     };
   }
@@ -53,6 +60,7 @@
     var body = {start: wall(info.event.start)};
     if (replan) { body.replan_following = true; }
     if (info.newResource && by === "practitioner") { body.practitioner_id = Number(String(info.newResource.id).slice(1)); }
+    else if (single) { body.practitioner_id = Number(single); }
     if (reason) { body.override_reason = reason; }
     return fetch(cfg.moveUrl.replace("/0/", "/" + info.event.id + "/"), {
       method: "POST", credentials: "same-origin",
@@ -118,6 +126,12 @@
     root.querySelectorAll("span[aria-label],time[aria-label],div[aria-label]").forEach(function (n) {
       n.title = n.getAttribute("aria-label"); n.removeAttribute("aria-label");
     });
+    // The grid scrolls sideways when its columns do not fit (a tablet's week): keyboard users
+    // reach it too.
+    (root.matches && root.matches(".ec-main") ? [root] : []).concat(Array.from(root.querySelectorAll(".ec-main")))
+      .forEach(function (n) {
+        if (!n.hasAttribute("tabindex")) { n.tabIndex = 0; n.setAttribute("aria-label", "Calendar grid"); }
+      });
     root.querySelectorAll("button.ec-prev:not([aria-label])").forEach(function (n) { n.setAttribute("aria-label", "Previous"); });
     root.querySelectorAll("button.ec-next:not([aria-label])").forEach(function (n) { n.setAttribute("aria-label", "Next"); });
   }
@@ -135,7 +149,11 @@
   // --- the calendar ---------------------------------------------------------------------------
   var ec = EventCalendar.create(el, {
     // No view asked for: a week where there is room for it, else a day.
-    view: cfg.view || (window.innerWidth < 760 ? "resourceTimeGridDay" : "resourceTimeGridWeek"),
+    view: cfg.view === "day" ? DAY : cfg.view === "week" ? WEEK : (window.innerWidth < 760 ? DAY : WEEK),
+    // A column never gets narrower than this: a week of several practitioners on a tablet
+    // scrolls sideways inside the calendar's box (the time axis stays put) instead of
+    // squeezing each column to a few letters; the page itself never scrolls sideways.
+    columnWidth: "minmax(5rem, 1fr)",
     date: cfg.date,
     timeZone: cfg.clinicOffset || "UTC",
     locale: "en-GB",
@@ -149,9 +167,16 @@
     slotLabelInterval: "01:00",
     scrollTime: cfg.slotMin,
     height: "auto",
-    headerToolbar: {start: "prev,next today", center: "title", end: "resourceTimeGridDay,resourceTimeGridWeek"},
-    buttonText: {today: "Today", resourceTimeGridDay: "Day", resourceTimeGridWeek: "Week"},
-    resources: function () { return getJSON(cfg.resourcesUrl + "?by=" + by); },
+    headerToolbar: {start: "prev,next today", center: "title", end: DAY + "," + WEEK},
+    buttonText: {today: "Today", resourceTimeGridDay: "Day", resourceTimeGridWeek: "Week", timeGridDay: "Day",
+                 timeGridWeek: "Week"},
+    resources: function () { return getJSON(cfg.resourcesUrl + "?by=" + by + only); },
+    // Words are never cut mid-letter (reception.css); what does not fit is clipped, and the
+    // full text is the box's tooltip.
+    eventDidMount: function (info) {
+      if (info.event.display !== "background" && info.event.title) { info.el.title = info.event.title; }
+    },
+    resourceLabelDidMount: function (info) { info.el.title = info.resource.title; },
     eventSources: [{events: feed(cfg.eventsUrl)}, {events: feed(cfg.backgroundUrl)}],
     editable: editable,
     eventDurationEditable: false,
@@ -164,6 +189,7 @@
       if (!editable) { return; }
       var url = cfg.bookUrl + "?start=" + encodeURIComponent(wall(info.date));
       if (info.resource && by === "practitioner") { url += "&practitioner=" + String(info.resource.id).slice(1); }
+      else if (single) { url += "&practitioner=" + single; }
       window.location.assign(url);
     },
     eventDrop: function (info) {
@@ -180,10 +206,14 @@
     datesSet: function (info) {
       var params = new URLSearchParams(window.location.search);
       params.set("date", day(info.view.currentStart));
-      params.set("view", info.view.type === "resourceTimeGridDay" ? "day" : "week");
+      params.set("view", info.view.type === DAY ? "day" : "week");
       window.history.replaceState(null, "", window.location.pathname + "?" + params.toString());
       document.querySelectorAll("[data-keep-date]").forEach(function (a) {
+        if (a.tagName === "INPUT") { a.value = day(info.view.currentStart); return; }
         var u = new URL(a.href); u.searchParams.set("date", day(info.view.currentStart)); a.href = u.toString();
+      });
+      document.querySelectorAll("input[data-keep-view]").forEach(function (input) {
+        input.value = info.view.type === DAY ? "day" : "week";
       });
     }
   });

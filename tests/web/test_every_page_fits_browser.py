@@ -92,10 +92,11 @@ def staff_pages(page, problems: list[str], monday, appointment_id: int, patient_
     visit(page, problems, [f"/reception?date={monday.isoformat()}&view=week",
                            f"/reception?date={monday.isoformat()}&view=day",
                            f"/reception?date={monday.isoformat()}&by=room",
+                           f"/reception?date={monday.isoformat()}&view=week&p=1",  # one practitioner's week
                            f"/reception/day-sheet?date={monday.isoformat()}",
                            f"/reception/appointments/{appointment_id}",
                            f"/reception/patients/{patient_id}",
-                           "/reception/book?q=paola", "/calendar"])
+                           "/reception/book?q=paola", f"/reception/book?patient={patient_id}", "/calendar"])
 
 
 ADMIN_PAGES = ("/admin", "/admin/practitioners", "/admin/practitioners/1", "/admin/rooms", "/admin/rooms/1",

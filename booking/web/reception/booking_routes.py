@@ -7,9 +7,11 @@ from datetime import datetime
 
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from wtforms.validators import Optional
 
 from booking.extensions import db
 from booking.models import Practitioner, Treatment, User
+from booking.models.base import utcnow
 from booking.scheduling.checks import partition_problems
 from booking.scheduling.clock import local_date, local_to_utc, to_local
 from booking.services import booking as booking_service
@@ -21,7 +23,8 @@ from booking.services.loading import load_treatment
 from booking.web.access import current_actor, roles_required
 from booking.web.reception import bp
 from booking.web.refusals import refusal_page
-from booking.web.reception.forms import MAX_ID, BookingForm, NewPatientForm, PatientSearchForm
+from booking.web.reception.forms import MAX_ID, BookingForm, NewPatientForm, PatientSearchForm, plausible_year
+from booking.web.reception.routes import NO_EMAIL
 
 FRONT_DESK = ("admin", "receptionist")
 
@@ -124,10 +127,12 @@ def book():
     if patient is None:
         flash("Choose the patient first.", "error")
         return _render(form, status=400)
+    refusal_page(lambda error: _refused(form, patient, error), announce=False)
+    if form.next_free.data:
+        return _next_free(form, patient)
     if not form.validate_on_submit():
         return _render(form, patient=patient, status=400)
     override = (form.override_reason.data or "").strip() or None
-    refusal_page(lambda error: _refused(form, patient, error), announce=False)
     if form.mode.data == "series" and (form.plan.data or not form.sessions.entries):
         problems = _plan(form, patient)
         return _render(form, patient=patient, problems=problems,
@@ -145,8 +150,37 @@ def book():
             practitioner_id=form.practitioner.data, patient_id=patient.id, override_reason=override)
         first = appointment.start_at
         message = f"Booked {appointment.treatment.name} for {patient.name}."
-    flash(message + " The invite is on its way.", "info")
+    flash(message + (" The invite is on its way." if patient.email else " " + NO_EMAIL), "info")
     return redirect(url_for("reception.calendar", date=local_date(first, get_settings().timezone).isoformat()))
+
+
+def _next_free(form: BookingForm, patient: User):
+    """Put the next start the rules allow into the form: for the chosen treatment, with the
+    chosen practitioner (or anyone), from the start given (or now) on; a series is planned from it."""
+    form.start.validators = [Optional(), plausible_year]  # no start: from now
+    if not form.validate_on_submit():
+        return _render(form, patient=patient, status=400)
+    earliest = _aware(form.start.data) if form.start.data else utcnow()
+    found = reception.next_free_start(load_treatment(form.treatment.data), earliest=earliest, patient_id=patient.id,
+                                    practitioner_id=None if form.any_practitioner.data else form.practitioner.data)
+    if found.note:
+        flash(found.note, "info")
+    if found.slot is None:
+        flash("No free time found up to the booking horizon; try another practitioner or treatment.", "error")
+        return _render(form, patient=patient)
+    practitioner = db.session.get(Practitioner, found.slot.practitioner_id)
+    form.start.data, form.start.raw_data = _local(found.slot.start), None
+    form.practitioner.data = found.slot.practitioner_id
+    flash(f"Next free time: {_local(found.slot.start):%a %d %b %Y, %H:%M} with {practitioner.name}. "
+          f"It is in the form; book it or change it.", "info")
+    while form.sessions.entries:
+        form.sessions.pop_entry()
+    if form.mode.data == "series":
+        problems = _plan(form, patient)
+        return _render(form, patient=patient, problems=problems,
+                       overridable=bool(problems) and not partition_problems(
+                           problems, staff=True, is_practitioner=False)[1])
+    return _render(form, patient=patient)
 
 
 def _refused(form: BookingForm, patient: User, error: ServiceError):
@@ -170,7 +204,7 @@ def new_patient():
     refusal_page(lambda error: _new_patient_refused(new_form, error), announce=False)
     patient = reception.create_patient(current_actor(), name=new_form.name.data, email=new_form.email.data,
                                        phone=new_form.phone.data)
-    flash(f"Added {patient.name}.", "info")
+    flash(f"Added {patient.name}." + ("" if patient.email else " " + NO_EMAIL), "info")
     return redirect(url_for("reception.book", patient=patient.id, start=new_form.start.data or None,
                             practitioner=new_form.practitioner.data or None))
 

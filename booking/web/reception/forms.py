@@ -58,7 +58,7 @@ class NewPatientForm(SafeForm):
     """A patient who phoned in: contact details only, no password."""
 
     name = StringField("Full name", validators=[DataRequired(), Length(min=2, max=120)])
-    email = EmailField("E-mail (optional: without one the patient gets no mail)",
+    email = EmailField("E-mail",
                        validators=[Optional(), Email(), Length(max=254)])
     phone = TelField("Phone", validators=[DataRequired(), Length(min=6, max=40),
                                           Regexp(r"^[0-9 +()./-]+$", message="Use digits, spaces and + - ( ) only.")])
@@ -87,8 +87,10 @@ class BookingForm(SafeForm):
     practitioner = SelectField("Practitioner", coerce=int, validators=[InputRequired()])
     sessions = FieldList(FormField(SessionForm), min_entries=0, max_entries=30)
     override_reason = TextAreaField("Override reason", validators=[Optional(), Length(max=500)])
+    any_practitioner = BooleanField("Next free time with any practitioner")
     plan = SubmitField("Plan the series")
     book = SubmitField("Book")
+    next_free = SubmitField("Next free time")
 
 
 class MoveForm(SafeForm):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import NotFound
 
 from booking.extensions import db
 from booking.models import INTAKE_QUESTIONS, Appointment, Practitioner
@@ -33,7 +34,8 @@ from booking.web.refusals import refusal_page
 
 STAFF = ("admin", "receptionist", "practitioner")
 FRONT_DESK = ("admin", "receptionist")
-VIEWS = {"day": "resourceTimeGridDay", "week": "resourceTimeGridWeek"}
+VIEWS = ("day", "week")
+NO_EMAIL = "No e-mail: this patient gets no mail or invites."
 
 
 def can_edit() -> bool:
@@ -59,16 +61,35 @@ def _day_arg() -> date:
         return _today()
 
 
+def _chosen() -> frozenset[int] | None:
+    """The practitioners chosen with ``?p=1&p=3`` (None: all); ValueError for a non-number."""
+    return clinic_calendar.chosen_practitioners(request.args.getlist("p"))
+
+
 @bp.route("")
 @roles_required(*STAFF)
 def calendar():
-    """The clinic calendar: a column per practitioner (or room), day or week."""
-    view = request.args.get("view") if request.args.get("view") in VIEWS else None  # the script picks by width
+    """The clinic calendar: a column per practitioner (or room), day or week; ``?p=1&p=3`` shows
+    only those practitioners, and one chosen practitioner's week is a plain week grid."""
+    view = request.args.get("view") if request.args.get("view") in VIEWS else ""  # "": the script picks by width
     first, last = clinic_calendar.visible_hours()
-    return render_template("reception/calendar.html", clinic=get_settings(), by=_by(), view=VIEWS.get(view, ""),
+    try:
+        chosen = _chosen()
+    except ValueError:
+        chosen = None  # a mangled address shows everyone rather than an error page
+    practitioners = _practitioner_choices()
+    single = next(iter(chosen)) if chosen is not None and len(chosen) == 1 and _by() == "practitioner" else None
+    return render_template("reception/calendar.html", clinic=get_settings(), by=_by(), view=view,
                            day=_day_arg(), editable=can_edit(), slot_min=first, slot_max=last,
-                           focus=request.args.get("focus", type=int),
+                           focus=request.args.get("focus", type=int), practitioners=practitioners,
+                           chosen=sorted(chosen) if chosen is not None else [], single=single,
                            clinic_offset=clinic_calendar.utc_offset(utcnow(), get_settings().timezone))
+
+
+def _bad_practitioners():
+    """The 400 answer to a ``p`` that is not a practitioner id."""
+    return jsonify({"error": {"code": "bad_practitioner",
+                              "message": "Give practitioners as whole-number ids: ?p=1&p=3."}}), 400
 
 
 def _window():
@@ -85,8 +106,12 @@ def _window():
 @bp.route("/api/resources")
 @roles_required(*STAFF)
 def api_resources():
-    """The calendar's columns."""
-    return jsonify(clinic_calendar.resources(_by()))
+    """The calendar's columns (only the chosen practitioners)."""
+    try:
+        chosen = _chosen()
+    except ValueError:
+        return _bad_practitioners()
+    return jsonify(clinic_calendar.resources(_by(), chosen))
 
 
 @bp.route("/api/events")
@@ -96,7 +121,11 @@ def api_events():
     window, error = _window()
     if error:
         return error
-    return jsonify(clinic_calendar.events(*window, by=_by(), editable=can_edit()))
+    try:
+        chosen = _chosen()
+    except ValueError:
+        return _bad_practitioners()
+    return jsonify(clinic_calendar.events(*window, by=_by(), editable=can_edit(), only=chosen))
 
 
 @bp.route("/api/background")
@@ -106,7 +135,11 @@ def api_background():
     window, error = _window()
     if error:
         return error
-    return jsonify(clinic_calendar.background(*window, by=_by()))
+    try:
+        chosen = _chosen()
+    except ValueError:
+        return _bad_practitioners()
+    return jsonify(clinic_calendar.background(*window, by=_by(), only=chosen))
 
 
 def _problem_body(error: ServiceError) -> dict:
@@ -140,6 +173,7 @@ def api_move(appointment_id: int):
     except ValueError:
         return jsonify({"error": {"code": "bad_request", "message": "start must be a local date-time."}}), 400
     refusal_page(lambda error: (jsonify(_problem_body(error)), error.status), announce=False)
+    reception.require_applicable(current_actor(), appointment_id, "move")
     appointment = changes.reschedule(
         current_actor(), appointment_id, start=start, practitioner_id=form.practitioner_id.data,
         override_reason=(form.override_reason.data or "").strip() or None,
@@ -163,17 +197,33 @@ def _appointment_or_404(appointment_id: int) -> Appointment:
 def appointment(appointment_id: int):
     """The appointment panel (a fragment for the calendar with ``partial=1``, else a page)."""
     row = _appointment_or_404(appointment_id)
-    back = safe_next(request.args.get("next"), url_for("reception.calendar",
-                                                      date=local_date(row.start_at, get_settings().timezone)))
+    return _panel(row, partial=bool(request.args.get("partial")), next_url=request.args.get("next"))
+
+
+def _panel(row: Appointment, *, partial: bool = False, next_url: str | None = None, status: int = 200):
+    """The appointment panel (fragment or page) with only the actions that apply now."""
+    back = safe_next(next_url, url_for("reception.calendar",
+                                       date=local_date(row.start_at, get_settings().timezone)))
     series = [a for a in row.series.appointments] if row.series is not None else []
     move_form = PanelMoveForm(formdata=None, practitioner=row.practitioner_id,
                               start=to_local(row.start_at, get_settings().timezone).replace(tzinfo=None))
     move_form.practitioner.choices = _practitioner_choices()
-    partial = bool(request.args.get("partial"))
     template = "reception/_panel.html" if partial else "reception/appointment.html"
     return render_template(template, appointment=row, partial=partial, series=series, clinic=get_settings(), back=back,
-                           editable=can_edit(), transitions=reception.TRANSITIONS, move_form=move_form,
-                           label=clinic_calendar.label(row), position=clinic_calendar.series_position(row))
+                           editable=can_edit(), actions=reception.applicable_actions(row), move_form=move_form,
+                           no_email=NO_EMAIL, label=clinic_calendar.label(row),
+                           position=clinic_calendar.series_position(row)), status
+
+
+def _refused_on_panel(appointment_id: int) -> None:
+    """A refused action answers with the appointment's page (the message on it) and the
+    refusal's 4xx status, so a stale panel or a crafted post is told why and nothing changes."""
+    def page(error: ServiceError):
+        row = db.session.get(Appointment, appointment_id)
+        if row is None:
+            return current_app.handle_http_exception(NotFound(description="There is no such appointment."))
+        return _panel(row, next_url=request.form.get("next"), status=error.status)
+    refusal_page(page)
 
 
 def _practitioner_choices() -> list[tuple[int, str]]:
@@ -193,10 +243,13 @@ def move(appointment_id: int):
         return _after_action(appointment_id)
     tz = get_settings().timezone
     start = local_to_utc(form.start.data.date(), form.start.data.time(), tz)
+    _refused_on_panel(appointment_id)
+    reception.require_applicable(current_actor(), appointment_id, "move")
     row = changes.reschedule(current_actor(), appointment_id, start=start, practitioner_id=form.practitioner.data,
                              override_reason=(form.override_reason.data or "").strip() or None,
                              replan_following=form.replan_following.data)
-    flash(f"Moved to {to_local(row.start_at, tz):%a %d %b %Y, %H:%M}; the patient gets the new time by e-mail.", "info")
+    flash(f"Moved to {to_local(row.start_at, tz):%a %d %b %Y, %H:%M}; "
+          + ("the patient gets the new time by e-mail." if row.patient.email else NO_EMAIL), "info")
     return _after_action(appointment_id)
 
 
@@ -214,6 +267,7 @@ def set_status(appointment_id: int):
     if not form.validate_on_submit():
         flash("That action is not known; nothing was changed.", "error")
         return _after_action(appointment_id)
+    _refused_on_panel(appointment_id)
     row = reception.change_status(current_actor(), appointment_id, form.action.data)
     words = {"check_in": "Checked in", "complete": "Marked completed", "no_show": "Marked as no-show"}
     flash(f"{words[form.action.data]}: {clinic_calendar.label(row)}.", "info")
@@ -229,9 +283,12 @@ def cancel(appointment_id: int):
         flash("Say why the appointment is cancelled; nothing was changed.", "error")
         return _after_action(appointment_id)
     reason = form.reason.data.strip()
+    _refused_on_panel(appointment_id)
+    row = reception.require_applicable(current_actor(), appointment_id, "cancel")
+    has_email = bool(row.patient.email)
     changes.cancel(current_actor(), appointment_id, reason=reason, patient_message=form.patient_message.data,
                    rest_of_series=form.rest_of_series.data, override_reason=reason)
-    flash("Cancelled; the patient gets the cancellation by e-mail.", "info")
+    flash("Cancelled; " + ("the patient gets the cancellation by e-mail." if has_email else NO_EMAIL), "info")
     return _after_action(appointment_id)
 
 
@@ -242,6 +299,7 @@ def resend(appointment_id: int):
     if not ConfirmForm().validate_on_submit():
         flash("The form expired; please try again.", "error")
         return _after_action(appointment_id)
+    # A refused resend (nothing to send) goes back with the message, like the blueprint's other posts.
     row = reception.resend_invite(current_actor(), appointment_id)
     flash(f"The invite is queued again for {row.patient.email}.", "info")
     return _after_action(appointment_id)
