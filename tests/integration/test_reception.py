@@ -334,3 +334,12 @@ def test_a_phone_only_patient_is_booked_and_gets_no_mail_while_the_invite_has_no
     resend = client.post(f"/reception/appointments/{appointment.id}/resend", data={"next": "/reception"})
     assert resend.status_code in (302, 400, 409)
     assert count(OutboxMessage) == mails_before
+    # Every reception screen says so (issue 13): the search results, the booking page and the
+    # panel, never "None"; the panel offers no "Resend invite".
+    no_email = "No e-mail: this patient gets no mail or invites"
+    found = client.get("/reception/book?q=piero").get_data(as_text=True)
+    assert "Book for Piero Phone" in found and no_email in found and "None" not in found
+    booking = client.get(f"/reception/book?patient={piero.id}").get_data(as_text=True)
+    assert no_email in booking and "None" not in booking
+    panel = client.get(f"/reception/appointments/{appointment.id}").get_data(as_text=True)
+    assert no_email in panel and "None" not in panel and "Resend invite" not in panel
