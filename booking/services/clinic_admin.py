@@ -36,7 +36,7 @@ from booking.services.schedule_admin import require_admin
 
 SETTINGS_FIELDS = ("name", "timezone", "phone", "email", "address", "horizon_days", "min_notice_hours",
                    "cancel_cutoff_hours", "slot_step_minutes", "reminder_hours", "show_treatment_in_invites",
-                   "primary_color", "country", "region", "currency")
+                   "primary_color", "country", "region", "currency", "messages_off")
 USER_FIELDS = ("name", "email", "phone", "role", "active")
 
 
@@ -52,7 +52,14 @@ def save_settings(actor: Actor, values: Mapping[str, Any]) -> ClinicSettings:
     currency = (values["currency"] or "").strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise InvalidRequest("Give the currency as a three-letter ISO code such as EUR.", code="unknown_currency")
-    values = {**values, "country": country, "region": region, "currency": currency}
+    values = {**values, "country": country, "region": region, "currency": currency,
+              # Optional text left empty (or out of the post) is stored as "", never NULL.
+              **{name: (values.get(name) or "").strip() for name in ("phone", "email", "address")}}
+    from booking.services.course import MESSAGE_KINDS
+
+    unknown = set(values.get("messages_off") or []) - set(MESSAGE_KINDS)
+    if unknown:
+        raise InvalidRequest(f"Unknown message kind(s): {', '.join(sorted(unknown))}.", code="unknown_message_kind")
     begin_write(db.session)
     settings = db.session.get(ClinicSettings, 1)
     if settings is None:
@@ -62,7 +69,9 @@ def save_settings(actor: Actor, values: Mapping[str, Any]) -> ClinicSettings:
     else:
         before = columns(settings, SETTINGS_FIELDS)
     for name in SETTINGS_FIELDS:
-        setattr(settings, name, values[name])
+        if name == "messages_off" and name not in values:
+            continue  # the course's message switches keep their values when not given
+        setattr(settings, name, list(values[name] or []) if name == "messages_off" else values[name])
     db.session.flush()
     audit.record("settings.changed", actor_id=actor.user_id, entity_type="clinic_settings", entity_id=1,
                  before=before, after=columns(settings, SETTINGS_FIELDS))

@@ -329,3 +329,26 @@ def test_the_course_command_asks_for_due_prep_confirmations_once(clinic, runner)
     assert "asked 1 prep confirmation(s)" in result.output
     assert runner.invoke(args=["course", "run"]).output.startswith("asked 0 prep confirmation(s)")
     assert [m.appointment_id for m in mails("prep.confirm")] == [appointment.id]
+
+
+def test_the_admin_turns_message_kinds_off_and_on(client, clinic):
+    from booking.services.clinic import get_settings
+    from tests.integration.clinic import PASSWORD
+
+    assert client.post("/login", data={"email": clinic.admin.email, "password": PASSWORD}).status_code == 302
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert "Prep confirmation requests before each session" in page
+    assert page.count('type="checkbox"') >= 4 and page.count("checked") >= 4  # every kind is sent at first
+    form = {"name": "Test Clinic", "timezone": "Europe/Rome", "horizon_days": 180, "min_notice_hours": 24,
+            "cancel_cutoff_hours": 24, "slot_step_minutes": 15, "reminder_hours": 48, "primary_color": "#2f6f6a",
+            "country": "IT", "region": "", "currency": "EUR", "messages_shown": "1",  # no phone: stored empty
+            "messages_sent": ["prep.confirm", "recall.invite"]}
+    assert client.post("/admin/settings", data=form).status_code == 302
+    db.session.expire_all()
+    assert sorted(get_settings().messages_off) == ["aftercare", "recall.reminder"]
+    del form["messages_shown"], form["messages_sent"]  # an older form without the switches keeps them
+    assert client.post("/admin/settings", data=form).status_code == 302
+    db.session.expire_all()
+    assert sorted(get_settings().messages_off) == ["aftercare", "recall.reminder"]
+    form.update(messages_shown="1", messages_sent=["bogus"])
+    assert client.post("/admin/settings", data=form).status_code == 400  # not a choice

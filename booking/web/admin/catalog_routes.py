@@ -15,6 +15,7 @@ from booking.services import audit_log, catalog_admin, clinic_admin, schedule_ad
 from booking.services.catalog_admin import PROTOCOL_FIELDS, TREATMENT_FIELDS
 from booking.services.clinic import get_settings
 from booking.services.clinic_admin import SETTINGS_FIELDS, USER_FIELDS
+from booking.services.course import MESSAGE_KINDS
 from booking.web.access import current_actor, roles_required
 from booking.web.admin import bp
 from booking.web.admin.forms import ConfirmForm, PrepRuleForm, SettingsForm, TreatmentForm, UserForm
@@ -156,12 +157,15 @@ def delete_prep(rule_id: int):
 def settings():
     """The clinic's settings."""
     current = get_settings()
-    form = SettingsForm(obj=current) if request.method == "GET" else SettingsForm()
+    sent = [k for k in MESSAGE_KINDS if k not in (current.messages_off or [])]
+    form = SettingsForm(obj=current, messages_sent=sent) if request.method == "GET" else SettingsForm()
     if request.method == "POST":
         if form.validate_on_submit():
             refusal_page(lambda error: (render_template("admin/settings.html", form=form, clinic=get_settings()),
                                         error.status))
-            clinic_admin.save_settings(current_actor(), {name: form.data[name] for name in SETTINGS_FIELDS})
+            values = {name: form.data[name] for name in SETTINGS_FIELDS if name != "messages_off"}
+            values["messages_off"] = form.messages_off_for(current.messages_off)
+            clinic_admin.save_settings(current_actor(), values)
             flash("Settings saved.", "info")
             return redirect(url_for("admin.settings"))
         return render_template("admin/settings.html", form=form, clinic=current), 400

@@ -13,6 +13,7 @@ from wtforms import (
     DecimalField,
     DateTimeLocalField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -40,6 +41,7 @@ from booking.models.catalog import BODY_AREAS, TREATMENT_KINDS
 from booking.models.outbox import OUTBOX_STATUSES
 from booking.scheduling.model import WEEKDAYS
 from booking.services.clinic import get_settings
+from booking.services.course import MESSAGE_KINDS
 from booking.services.errors import InvalidRequest
 from booking.services.holidays import check_place
 from booking.web.forms_base import SafeForm
@@ -272,6 +274,19 @@ class SettingsForm(SafeForm):
             check_place(self.country.data, field.data)
         except InvalidRequest as error:
             raise ValidationError(error.message) from None
+
+
+    # --- the course messages (issue 14): each kind can be turned off ------------------------
+    messages_sent = SelectMultipleField("Messages to patients", choices=[SelectChoice(k, v) for k, v in MESSAGE_KINDS.items()],
+                                        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    messages_shown = HiddenField()  # "1" from the page; without it (an older form) the switches keep their values
+
+    def messages_off_for(self, current: list[str]) -> list[str]:
+        """The message kinds to turn off: those not ticked, or the current ones when the
+        switches were not part of the post."""
+        if self.messages_shown.data != "1":
+            return list(current or [])
+        return [k for k in MESSAGE_KINDS if k not in (self.messages_sent.data or [])]
 
 
 class HolidaysForm(SafeForm):
