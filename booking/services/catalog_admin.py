@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from booking.database import begin_write
 from booking.extensions import db
-from booking.models import Practitioner, PrepRule, Protocol, Room, Treatment
+from booking.models import AftercareRule, Practitioner, PrepRule, Protocol, Room, Treatment
 from booking.services import audit
 from booking.services.actor import Actor
 from booking.services.errors import InvalidRequest, NotFound
@@ -26,7 +26,8 @@ TREATMENT_FIELDS = ("slug", "name", "description", "kind", "body_area", "duratio
                     "buffer_before_minutes", "buffer_after_minutes", "needs_room", "color", "active")
 PROTOCOL_FIELDS = ("sessions", "interval_min_days", "interval_target_days", "interval_max_days",
                    "consultation_treatment_id", "consultation_min_days_before", "consultation_valid_days",
-                   "aftercare_hours", "maintenance_interval_days", "contraindications")
+                   "aftercare_hours", "maintenance_interval_days", "contraindications",
+                   "prep_confirm_hours", "prep_answer_by_hours")
 
 
 def columns(row: Any, names: Iterable[str]) -> dict[str, Any]:
@@ -151,6 +152,40 @@ def remove_prep_rule(actor: Actor, rule_id: int) -> int:
     before = columns(rule, ("id", "instruction", "lead_hours", "remind"))
     db.session.delete(rule)
     audit.record("catalog.prep_rule_removed", actor_id=actor.user_id, entity_type="treatment",
+                 entity_id=treatment_id, before=before)
+    db.session.commit()
+    return treatment_id
+
+
+def add_aftercare_rule(actor: Actor, treatment_id: int, *, instruction: str, hours: int) -> AftercareRule:
+    """Add an aftercare step (what to avoid after a session, and for how long); audited."""
+    require_admin(actor)
+    if not 1 <= hours <= 24 * 60:
+        raise InvalidRequest("Aftercare lasts from 1 hour to 60 days.")
+    begin_write(db.session)
+    treatment = db.session.get(Treatment, treatment_id)
+    if treatment is None or treatment.protocol is None:
+        raise NotFound("Save the treatment's protocol first.")
+    rule = AftercareRule(protocol_id=treatment.protocol.id, instruction=instruction.strip(), hours=hours)
+    db.session.add(rule)
+    db.session.flush()
+    audit.record("catalog.aftercare_rule_added", actor_id=actor.user_id, entity_type="treatment",
+                 entity_id=treatment.id, after=columns(rule, ("id", "instruction", "hours")))
+    db.session.commit()
+    return rule
+
+
+def remove_aftercare_rule(actor: Actor, rule_id: int) -> int:
+    """Remove an aftercare step; returns its treatment's id."""
+    require_admin(actor)
+    begin_write(db.session)
+    rule = db.session.get(AftercareRule, rule_id)
+    if rule is None:
+        raise NotFound("That aftercare step no longer exists.")
+    treatment_id = rule.protocol.treatment_id
+    before = columns(rule, ("id", "instruction", "hours"))
+    db.session.delete(rule)
+    audit.record("catalog.aftercare_rule_removed", actor_id=actor.user_id, entity_type="treatment",
                  entity_id=treatment_id, before=before)
     db.session.commit()
     return treatment_id

@@ -119,6 +119,8 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "admin.new_treatment": ADMIN,
     "admin.add_prep": ADMIN,
     "admin.delete_prep": ADMIN,
+    "admin.add_aftercare": ADMIN,
+    "admin.delete_aftercare": ADMIN,
     "admin.settings": ADMIN,
     "admin.users": ADMIN,
     "admin.user": ADMIN,
@@ -144,7 +146,7 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "api.get_invite": SIGNED_IN,
     "api.get_intake": PATIENT,
     "api.put_intake": PATIENT,
-    "api.get_prep": frozenset({"patient", "practitioner", "receptionist", "admin"}),
+    "api.get_prep": SIGNED_IN,
     "api.put_prep": BOOKERS,
 }
 

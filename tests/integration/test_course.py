@@ -352,3 +352,25 @@ def test_the_admin_turns_message_kinds_off_and_on(client, clinic):
     assert sorted(get_settings().messages_off) == ["aftercare", "recall.reminder"]
     form.update(messages_shown="1", messages_sent=["bogus"])
     assert client.post("/admin/settings", data=form).status_code == 400  # not a choice
+
+
+def test_the_admin_sets_prep_confirmation_and_aftercare_steps_on_a_protocol(client, clinic):
+    from tests.integration.clinic import PASSWORD
+
+    assert client.post("/login", data={"email": clinic.admin.email, "password": PASSWORD}).status_code == 302
+    page = client.get(f"/admin/treatments/{clinic.face.id}").get_data(as_text=True)
+    assert "No sauna or swimming" in page and "Ask the patient to confirm their prep" in page
+    bad = client.post(f"/admin/treatments/{clinic.face.id}/aftercare", data={"instruction": "No sun", "hours": "0"})
+    assert bad.status_code == 400
+    added = client.post(f"/admin/treatments/{clinic.face.id}/aftercare",
+                        data={"instruction": "No sun exposure", "hours": "336"})
+    assert added.status_code == 302
+    db.session.expire_all()
+    rules = {r.instruction: r for r in clinic.face.protocol.aftercare_rules}
+    assert rules["No sun exposure"].hours == 336
+    removed = client.post(f"/admin/aftercare/{rules['No make-up'].id}/delete")
+    assert removed.status_code == 302
+    db.session.expire_all()
+    assert "No make-up" not in {r.instruction for r in clinic.face.protocol.aftercare_rules}
+    assert {e.action for e in db.session.scalars(select(AuditEvent))} >= {
+        "catalog.aftercare_rule_added", "catalog.aftercare_rule_removed"}

@@ -18,7 +18,7 @@ from booking.services.clinic_admin import SETTINGS_FIELDS, USER_FIELDS
 from booking.services.course import MESSAGE_KINDS
 from booking.web.access import current_actor, roles_required
 from booking.web.admin import bp
-from booking.web.admin.forms import ConfirmForm, PrepRuleForm, SettingsForm, TreatmentForm, UserForm
+from booking.web.admin.forms import AftercareRuleForm, ConfirmForm, PrepRuleForm, SettingsForm, TreatmentForm, UserForm
 from booking.web.refusals import refusal_page
 
 
@@ -73,9 +73,11 @@ def _treatment_form(row: Treatment | None, formdata=None) -> TreatmentForm:
     return form
 
 
-def _treatment_page(row: Treatment | None, form: TreatmentForm, status: int = 200, prep: PrepRuleForm | None = None):
-    """The treatment's page: its form and (for a saved one) its prep rules."""
+def _treatment_page(row: Treatment | None, form: TreatmentForm, status: int = 200, prep: PrepRuleForm | None = None,
+                    aftercare: AftercareRuleForm | None = None):
+    """The treatment's page: its form and (for a saved one) its prep and aftercare steps."""
     return render_template("admin/treatment.html", treatment=row, form=form, prep=prep or PrepRuleForm(formdata=None),
+                           aftercare=aftercare or AftercareRuleForm(formdata=None),
                            delete_form=ConfirmForm(), clinic=get_settings()), status
 
 
@@ -92,6 +94,8 @@ def _save_treatment(row: Treatment | None):
     protocol = {name: data[name] for name in PROTOCOL_FIELDS}
     protocol["consultation_treatment_id"] = protocol["consultation_treatment_id"] or None
     protocol["contraindications"] = list(protocol["contraindications"] or [])
+    if protocol["prep_answer_by_hours"] is None:
+        protocol["prep_answer_by_hours"] = 24
     refusal_page(lambda error: _treatment_page(db.session.get(Treatment, row.id) if row else None, form,
                                                error.status))
     saved = catalog_admin.save_treatment(current_actor(), row.id if row else None, treatment=values,
@@ -148,6 +152,36 @@ def delete_prep(rule_id: int):
     refusal_page(lambda error: redirect(url_for("admin.treatments")))
     treatment_id = catalog_admin.remove_prep_rule(current_actor(), rule_id)
     flash("Prep step removed.", "info")
+    return redirect(url_for("admin.treatment", treatment_id=treatment_id))
+
+
+@bp.route("/treatments/<int(max=2147483647):treatment_id>/aftercare", methods=["POST"])
+@roles_required("admin")
+def add_aftercare(treatment_id: int):
+    """Add an aftercare step."""
+    row = db.session.get(Treatment, treatment_id)
+    if row is None:
+        abort(404, description="There is no such treatment.")
+    aftercare = AftercareRuleForm()
+    if not aftercare.validate_on_submit():
+        return _treatment_page(row, _treatment_form(row), 400, aftercare=aftercare)
+    refusal_page(lambda error: _treatment_page(row, _treatment_form(row), error.status, aftercare=aftercare))
+    catalog_admin.add_aftercare_rule(current_actor(), treatment_id, instruction=aftercare.instruction.data,
+                                     hours=aftercare.hours.data)
+    flash("Aftercare step added.", "info")
+    return redirect(url_for("admin.treatment", treatment_id=treatment_id))
+
+
+@bp.route("/aftercare/<int(max=2147483647):rule_id>/delete", methods=["POST"])
+@roles_required("admin")
+def delete_aftercare(rule_id: int):
+    """Remove an aftercare step."""
+    if not ConfirmForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("admin.treatments"))
+    refusal_page(lambda error: redirect(url_for("admin.treatments")))
+    treatment_id = catalog_admin.remove_aftercare_rule(current_actor(), rule_id)
+    flash("Aftercare step removed.", "info")
     return redirect(url_for("admin.treatment", treatment_id=treatment_id))
 
 

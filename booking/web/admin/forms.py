@@ -201,6 +201,10 @@ class TreatmentForm(SafeForm):
                                              validators=[Optional(), NumberRange(1, 3650)])
     contraindications = MultiCheckboxField(
         "Contraindicated by", choices=[SelectChoice(k, v) for k, v in INTAKE_QUESTIONS.items()])
+    prep_confirm_hours = IntegerField("Ask the patient to confirm their prep (hours before)",
+                                      validators=[Optional(), NumberRange(1, 24 * 14)])
+    prep_answer_by_hours = IntegerField("Reception calls when no answer by (hours before)", default=24,
+                                        validators=[Optional(), NumberRange(0, 24 * 14)])
 
     def validate_price(self, field) -> None:
         """From 0 up to 99999.99, with at most two decimals (cents); "NaN" and "Infinity" are no prices."""
@@ -215,6 +219,13 @@ class TreatmentForm(SafeForm):
     def price_cents(self) -> int | None:
         """The price in cents, or None ("price on request")."""
         return None if self.price.data is None else int(self.price.data * 100)
+
+
+class AftercareRuleForm(SafeForm):
+    """An aftercare step."""
+
+    instruction = StringField("What to avoid", validators=[DataRequired(), Length(max=200)])
+    hours = IntegerField("For how many hours after the session", validators=[InputRequired(), NumberRange(1, 24 * 60)])
 
 
 class PrepRuleForm(SafeForm):
