@@ -318,3 +318,25 @@ def test_when_the_window_has_passed_the_page_says_so_and_offers_a_call(client, c
     assert "The window for this session has passed" in text(page)
     assert "/book/callback" in page.get_data(as_text=True) and not picker_days(page)
     assert "1 of 4 done · 3 cancelled" in text(client.get("/me"))
+
+
+def test_moving_a_booked_session_in_the_portal_is_a_day_picker_of_its_window_too(client, clinic):
+    appointments = book_series(client, clinic)
+    login(client, clinic.patient.email)
+    url = f"/me/appointments/{appointments[1].id}/reschedule"
+    page = client.get(url)
+    days = picker_days(page)
+    before, after = (a.start_at.astimezone(TZ).date() for a in (appointments[0], appointments[2]))
+    assert days and all(10 <= (d - before).days <= 21 and 10 <= (after - d).days <= 21 for d in days)
+    options = choices.reschedule_options(Actor.of(clinic.patient), appointments[1].id)
+    assert days == {s.start.astimezone(TZ).date() for s in options}
+    # The session's own day first; another day on asking; each time with whom.
+    own = appointments[1].start_at.astimezone(TZ).date()
+    other = max(days)
+    for day, response in ((own, page), (other, client.get(url, query_string={"day": other.isoformat()}))):
+        values = [unescape(v) for v in re.findall(r'name="slot" value="([^"]+)"', response.get_data(as_text=True))]
+        assert values and {datetime.fromisoformat(v.split("|")[0]).astimezone(TZ).date() for v in values} == {day}
+    moved = client.post(url, data={"slot": values[0]})
+    assert moved.headers["Location"].endswith("/me")
+    db.session.expire_all()
+    assert db.session.get(Appointment, appointments[1].id).start_at == datetime.fromisoformat(values[0].split("|")[0])

@@ -26,6 +26,8 @@ from booking.web.book.state import (
     needs_consultation,
     parse_dates,
     patient_actor,
+    month_grid,
+    months_spanning,
     session_count,
     summary_for,
     timeline_for,
@@ -71,7 +73,7 @@ def choose(slug: str):
         practitioner_id=practitioner_id, month=month, days=days, day=day, today=window.today,
         slots=[(to_local(s.start, tz), s, names.get(s.practitioner_id, "")) for s in slots],
         prev_month=prev_month if prev_month >= window.first_month else None, next_month=next_month,
-        then=then, calendar_weeks=_month_grid(month), day_links=day_links,
+        then=then, calendar_weeks=month_grid(month), day_links=day_links,
         summary=summary_for(treatment, practitioner=names.get(practitioner_id), day=day),
     )
 
@@ -82,22 +84,6 @@ def _date_arg(name: str, suffix: str = "") -> date | None:
         return date.fromisoformat(request.args[name] + suffix) if request.args.get(name) else None
     except ValueError:
         return None
-
-
-def _month_grid(month: date) -> list[list[date | None]]:
-    """Weeks (Monday first) of the month, None outside it."""
-    first = month - timedelta(days=month.weekday())
-    weeks = []
-    day = first
-    while day < (month.replace(day=28) + timedelta(days=4)).replace(day=1) or day.weekday() != 0:
-        week = []
-        for _ in range(7):
-            week.append(day if day.month == month.month else None)
-            day += timedelta(days=1)
-        weeks.append(week)
-        if day.month != month.month and day.weekday() == 0:
-            break
-    return weeks
 
 
 @bp.route("/<slug>/pick")
@@ -194,12 +180,7 @@ def change(slug: str, index: int):
     day = _date_arg("day")
     if day not in by_day:
         day = current if current in by_day else (min(by_day) if by_day else None)
-    months = []
-    if by_day:
-        month = min(by_day).replace(day=1)
-        while month <= max(by_day) and len(months) < 3:
-            months.append((month, _month_grid(month)))
-            month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    months = months_spanning(by_day)
     encoded = encode(sessions)
     day_links = {d: url_for("book.change", slug=slug, index=index, s=encoded, avoid=avoid, day=d.isoformat())
                  + "#times" for d in by_day}

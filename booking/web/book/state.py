@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import abort, flash
 from flask_login import current_user
@@ -120,3 +120,30 @@ def summary_for(treatment: Treatment, sessions=(), *, practitioner: str | None =
         "practitioner": ", ".join(people) if people else practitioner, "times": chosen, "day": day,
         "changing": changing,
     }
+
+
+def month_grid(month: date) -> list[list[date | None]]:
+    """Weeks (Monday first) of the month, None outside it."""
+    first = month - timedelta(days=month.weekday())
+    weeks = []
+    day = first
+    while day < (month.replace(day=28) + timedelta(days=4)).replace(day=1) or day.weekday() != 0:
+        week = []
+        for _ in range(7):
+            week.append(day if day.month == month.month else None)
+            day += timedelta(days=1)
+        weeks.append(week)
+        if day.month != month.month and day.weekday() == 0:
+            break
+    return weeks
+
+
+def months_spanning(days) -> list[tuple[date, list[list[date | None]]]]:
+    """The month grids from the first to the last of ``days`` (at most three)."""
+    months = []
+    if days:
+        month = min(days).replace(day=1)
+        while month <= max(days) and len(months) < 3:
+            months.append((month, month_grid(month)))
+            month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return months

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
@@ -19,7 +19,7 @@ from booking.web.access import current_actor, roles_required, safe_next
 from booking.web.downloads import google_calendar_link, invite_response, series_response
 from booking.mail.rendering import manage_url
 from booking.web.book.forms import CallbackForm, intake_form_class
-from booking.web.book.routes import _month_grid
+from booking.web.book.state import months_spanning
 from booking.web.portal import bp
 from booking.web.portal.forms import ConfirmForm, NewFeedForm
 from booking.web.refusals import refusal_page
@@ -77,13 +77,10 @@ def rebook(appointment_id: int):
     return _rebook_page(appointment_id)
 
 
-def _rebook_page(appointment_id: int, status: int = 200):
-    """The day picker of the cancelled session's window, the chosen day's times, or a call back."""
-    actor = current_actor()
-    cancelled = patient_bookings.rebookable(actor, appointment_id)
-    settings = get_settings()
-    tz = settings.timezone
-    slots = patient_bookings.rebook_options(actor, appointment_id)
+def _day_picker(slots, link, current: date | None = None) -> dict:
+    """Offered times as a day picker: the months they span, the days with times (each a link),
+    the chosen day (``?day=``, else ``current``, else the first) and its times as radio values."""
+    tz = get_settings().timezone
     names = choices.practitioner_names() if slots else {}
     by_day: dict = {}
     for slot in slots:
@@ -95,21 +92,26 @@ def _rebook_page(appointment_id: int, status: int = 200):
     except ValueError:
         day = None
     if day not in by_day:
-        day = min(by_day) if by_day else None
-    months = []
-    if by_day:
-        month = min(by_day).replace(day=1)
-        while month <= max(by_day) and len(months) < 3:
-            months.append((month, _month_grid(month)))
-            month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        day = current if current in by_day else (min(by_day) if by_day else None)
+    months = months_spanning(by_day)
+    return {"months": months, "counts": {d: len(v) for d, v in by_day.items()}, "day": day,
+            "links": {d: link(d) + "#times" for d in by_day}, "options": by_day.get(day, []),
+            "first": min(by_day) if by_day else None, "last": max(by_day) if by_day else None}
+
+
+def _rebook_page(appointment_id: int, status: int = 200):
+    """The day picker of the cancelled session's window, the chosen day's times, or a call back."""
+    actor = current_actor()
+    cancelled = patient_bookings.rebookable(actor, appointment_id)
+    settings = get_settings()
+    tz = settings.timezone
+    picker = _day_picker(patient_bookings.rebook_options(actor, appointment_id),
+                         lambda d: url_for("portal.rebook", appointment_id=appointment_id, day=d.isoformat()))
     end = choices.window_end(cancelled)
     callback = CallbackForm(formdata=None, note=f"Please help me book session {(cancelled.series_index or 0) + 1} "
                                                f"of my {cancelled.treatment.name} series again.")
     return render_template(
-        "portal/rebook.html", appointment=cancelled, months=months, counts={d: len(v) for d, v in by_day.items()},
-        day_links={d: url_for("portal.rebook", appointment_id=appointment_id, day=d.isoformat()) + "#times"
-                   for d in by_day},
-        day=day, options=by_day.get(day, []), window_end=to_local(end, tz) if end else None,
+        "portal/rebook.html", appointment=cancelled, picker=picker, window_end=to_local(end, tz) if end else None,
         window_passed=end is not None and end <= utcnow(), form=ConfirmForm(), callback=callback, clinic=settings,
     ), status
 
@@ -136,14 +138,9 @@ def reschedule(appointment_id: int):
     settings = get_settings()
     inside_cutoff = not patient_bookings.changeable_online(appointment)
     options = [] if inside_cutoff or appointment.status != "booked" else choices.reschedule_options(actor, appointment_id)
-    tz = settings.timezone
-    names = choices.practitioner_names() if options else {}
-    by_day: dict = {}
-    for slot in options:
-        local = to_local(slot.start, tz)
-        by_day.setdefault(local.date(), []).append((local, names.get(slot.practitioner_id, ""),
-                                                    f"{slot.start.isoformat()}|{slot.practitioner_id}"))
-    return render_template("portal/reschedule.html", appointment=appointment, by_day=by_day,
+    picker = _day_picker(options, lambda d: url_for("portal.reschedule", appointment_id=appointment_id, day=d.isoformat()),
+                         current=to_local(appointment.start_at, settings.timezone).date())
+    return render_template("portal/reschedule.html", appointment=appointment, picker=picker,
                            inside_cutoff=inside_cutoff, clinic=settings, form=form)
 
 
