@@ -17,10 +17,11 @@ from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
 from booking.models import Appointment, ClinicClosure, Practitioner, Series, Treatment
+from booking.models.base import utcnow
 from booking.scheduling.clock import day_breaks, day_periods, local_day_bounds, local_to_utc, to_local
 from booking.scheduling.intervals import clip, merge, subtract
 from booking.scheduling.model import Interval
-from booking.services import schedules
+from booking.services import reception, schedules
 from booking.services.clinic import get_settings
 
 WALL_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -147,7 +148,9 @@ def events(start: datetime, end: datetime, *, by: str, editable: bool,
     ``only``: just these practitioners' appointments."""
     tz = get_settings().timezone
     out = []
+    now = utcnow()
     for a in appointments_between(start, end, practitioner_ids=only):
+        movable = editable and reception.why_not(a, "move", now=now) is None  # the panel's rule, for a drag
         resource = f"p{a.practitioner_id}" if by == "practitioner" else f"r{a.room_id or 0}"
         colour = a.treatment.color or "#4a7fb5"
         out.append({
@@ -159,8 +162,8 @@ def events(start: datetime, end: datetime, *, by: str, editable: bool,
             "backgroundColor": colour,
             "textColor": readable_text(colour),
             "classNames": [f"status-{a.status}"] + (["overridden"] if a.override_reason else []),
-            "editable": editable and a.status == "booked",
-            "startEditable": editable and a.status == "booked",
+            "editable": movable,
+            "startEditable": movable,
             "durationEditable": False,
             "extendedProps": {"status": a.status, "treatment": a.treatment.name,
                               "practitioner": a.practitioner.name, "room": a.room.name if a.room else None,
