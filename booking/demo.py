@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 
 from booking.extensions import db
 from booking.models import (
+    AftercareRule,
     Appointment,
     AuditEvent,
     Break,
@@ -29,6 +30,7 @@ from booking.models import (
     PrepRule,
     Protocol,
     Room,
+    Series,
     Treatment,
     User,
     WorkingHours,
@@ -39,6 +41,8 @@ from booking.services import holidays
 from booking.services.actor import Actor
 from booking.services.availability import available_slots
 from booking.services.booking import Booking, plan_for, write_sessions
+from booking.services.changes import update_series_status
+from booking.services.recall import series_ended
 
 DEMO_PASSWORD = "demo-clinic"
 TIMEZONE = "Europe/Rome"
@@ -91,6 +95,19 @@ CATALOG = (
                  ("pregnant", "active_infection", "keloids")),
 )
 
+# Aftercare after each session (issue 14): (what to avoid, hours), from common clinic guidance.
+AFTERCARE = {
+    "mesotherapy-face": (("No make-up", 12), ("No sauna, swimming or hard exercise", 48),
+                         ("No other facial treatment", 72)),
+    "mesotherapy-scalp": (("No hair washing or colouring", 24), ("No sauna or swimming", 48)),
+    "mesotherapy-body": (("No sauna, swimming or hard exercise", 48),),
+    "polynucleotides-eyes": (("No make-up around the eyes", 12), ("No sauna or swimming", 48)),
+    "microneedling-face": (("No make-up", 24), ("No sauna or swimming", 72), ("No sun or tanning", 14 * DAY)),
+}
+# Days from a series' last session to its maintenance session (None: no recall).
+MAINTENANCE_DAYS = {"polynucleotides-eyes": 60, "microneedling-face": 180}
+PREP_CONFIRM_HOURS = 48  # treatments with prep steps ask the patient to confirm them this long before
+
 # name, email, colour, weekly hours {weekday: (start, end)}, breaks {weekday: (start, end)}, slugs
 PRACTITIONERS = (
     ("Dr Giulia Bianchi", "giulia@clinic.example", "#2f6f6a",
@@ -140,6 +157,7 @@ PATIENTS = (
     ("Valentina Rizzo", "valentina@example.com", "+39 333 100 0012"),
     ("Matteo Fontana", "matteo@example.com", "+39 333 100 0013"),
     ("Sofia Esposito", "sofia@example.com", "+39 333 100 0014"),
+    ("Laura Ferrara", "laura@example.com", "+39 333 100 0015"),
 )
 
 # Patients part-way through a course: e-mail, treatment, sessions done by "now" (about: the
@@ -155,7 +173,10 @@ COURSES = (
     ("giorgia@example.com", "mesotherapy-body", 6),  # 6 of 10
     ("simone@example.com", "polynucleotides-eyes", 2),  # 2 of 3
     ("alessandro@example.com", "microneedling-face", 1),  # 1 of 4
+    ("laura@example.com", "polynucleotides-eyes", 3),  # 3 of 3: completed, due for maintenance soon
 )
+# Series recorded as a prepaid course (issue 14): e-mail -> months until it expires.
+PREPAID = {"paolo@example.com": 6}
 # New patients whose first consultation is booked for the coming days.
 NEW_PATIENTS = ("valentina@example.com", "matteo@example.com", "sofia@example.com")
 # Days of choice given to the free-time search for a consultation or a series' first session.
@@ -233,6 +254,10 @@ def seed_demo(now: datetime | None = None, seed: int = 42) -> dict[str, int]:
     for email in NEW_PATIENTS:
         seeder.consultation(by_email[email], today + timedelta(days=1), today + timedelta(days=SEARCH_DAYS))
     seeder.mark_completed()
+    for email, months in PREPAID.items():
+        series = db.session.scalar(select(Series).where(Series.patient_id == by_email[email].id))
+        series.course_sessions = series.treatment.protocol.sessions
+        series.course_expires_on = today + timedelta(days=30 * months)
     # The booking pipeline queued a confirmation for each booking; the demo's made-up history
     # sends no mail (reminders for the coming days are queued as for any booking).
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.id > outbox_before))
@@ -283,9 +308,12 @@ def _seed_catalog() -> dict[str, Treatment]:
             consultation_min_days_before=0 if entry.kind == "consultation" else 2,
             consultation_valid_days=180,
             aftercare_hours=entry.aftercare_hours,
-            maintenance_interval_days=None if entry.kind == "consultation" else 90,
+            maintenance_interval_days=None if entry.kind == "consultation" else MAINTENANCE_DAYS.get(entry.slug, 90),
             contraindications=list(entry.contraindications),
             prep_rules=[PrepRule(instruction=i, lead_hours=h) for i, h in entry.prep],
+            prep_confirm_hours=PREP_CONFIRM_HOURS if entry.kind == "treatment" and entry.prep else None,
+            prep_answer_by_hours=24,
+            aftercare_rules=[AftercareRule(instruction=i, hours=h) for i, h in AFTERCARE.get(entry.slug, ())],
         )
     db.session.flush()
     return by_slug
@@ -349,10 +377,15 @@ class _Seeder:
         raise RuntimeError(f"The demo found no {treatment.name} series for {patient.name} from {first}.")
 
     def mark_completed(self) -> None:
-        """What has ended by now happened: completed."""
+        """What has ended by now happened: completed; a series with nothing left is completed
+        and its patient is due for maintenance (the recall the app makes at a series' end)."""
         for appointment in self.written:
             if appointment.end_at <= self.now:
                 appointment.status = "completed"
+        db.session.flush()
+        for series in {a.series for a in self.written if a.series is not None}:
+            update_series_status(series)
+            series_ended(series)
         db.session.flush()
 
     def _free(self, patient: User, slug: str, first_day: date, last_day: date, booked_at: datetime) -> list[Slot]:

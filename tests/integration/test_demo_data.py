@@ -10,7 +10,7 @@ interval would otherwise land on the 25th or 26th), on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import holidays
 import pytest
@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from booking.demo import COURSES, PATIENTS, seed_demo
 from booking.extensions import db
-from booking.models import Appointment, ClinicClosure, OutboxMessage, Series, User
+from booking.models import Appointment, ClinicClosure, OutboxMessage, Recall, Series, User
 from booking.scheduling import ProposedSession, check_booking
 from booking.scheduling.clock import local_date
 from booking.scheduling.problems import IN_PAST, MIN_NOTICE, PREP_WINDOW
@@ -102,12 +102,21 @@ def test_patients_are_mid_series_with_one_valid_consultation(app, now):
             assert protocol.consultation_min_days_before <= days <= protocol.consultation_valid_days
     series = list(db.session.scalars(select(Series)))
     assert len(series) == len(COURSES)
-    # Mid-course: each series has sessions done and sessions to come.
+    # Mid-course: each series has sessions done and sessions to come; a completed one is due
+    # for maintenance (issue 14).
     for row in series:
         statuses = [a.status for a in row.appointments]
         assert len(statuses) == row.treatment.protocol.sessions
-        assert "completed" in statuses and "booked" in statuses, (row.patient.name, statuses)
         assert statuses == sorted(statuses, key=lambda s: s != "completed")
+        if row.status == "completed":
+            assert set(statuses) == {"completed"}
+            (recall,) = db.session.scalars(select(Recall).where(Recall.series_id == row.id))
+            last = max(a.start_at for a in row.appointments)
+            assert recall.due_on == local_date(last, TZ) + timedelta(days=row.treatment.protocol.maintenance_interval_days)
+        else:
+            assert "completed" in statuses and "booked" in statuses, (row.patient.name, statuses)
+    assert sum(row.status == "completed" for row in series) >= 1
+    assert any(row.course_sessions for row in series)  # a prepaid course
     # Anna, who signs in for the README's walkthrough, has one completed consultation only.
     anna = db.session.scalar(select(User).where(User.email == PATIENTS[0][1]))
     assert [(a.treatment.slug, a.status) for a in by_patient[anna.id]] == [("consultation", "completed")]
