@@ -225,3 +225,20 @@ def test_the_practitioner_chooser_changes_the_columns_and_one_practitioners_week
     expect(page.locator("#calendar .ec-event:not(.ec-bg-event)")).to_have_count(2)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     check_accessibility(page)
+
+
+def test_next_free_time_fills_the_start_on_the_booking_page(desktop, clinic, live_server):
+    page = desktop
+    monday = monday_in(2)
+    taken = book_consultation(clinic, clinic.other_patient, at(monday, 9), status="booked")
+    taken.practitioner_id = clinic.anna.id
+    db.session.commit()
+    sign_in(page, clinic.receptionist)
+    page.goto(f"/reception/book?patient={clinic.patient.id}")
+    page.get_by_label("Treatment").select_option("consultation")
+    page.get_by_label("Start (clinic time)").fill(f"{monday.isoformat()}T09:00")
+    page.get_by_label("Practitioner", exact=True).select_option(str(clinic.anna.id))
+    page.get_by_role("button", name="Next free time").click()
+    expect(page.locator("body")).to_contain_text("Next free time:")
+    assert page.get_by_label("Start (clinic time)").input_value() == f"{monday.isoformat()}T09:30"
+    check_accessibility(page)
