@@ -28,6 +28,8 @@ CANCELLATION_CUTOFF = "cancellation_cutoff"
 WRONG_PRACTITIONER = "wrong_practitioner"
 WRONG_ROOM = "wrong_room"
 INTAKE_REQUIRED = "intake_required"
+# Not a time rule: a session past a prepaid course's sessions or expiry (services.course).
+COURSE_EXCEEDED = "course_exceeded"
 
 ALL_CODES = frozenset(
     {
@@ -47,6 +49,7 @@ ALL_CODES = frozenset(
         WRONG_PRACTITIONER,
         WRONG_ROOM,
         INTAKE_REQUIRED,
+        COURSE_EXCEEDED,
     }
 )
 

@@ -16,6 +16,7 @@ from booking.services import audit, consultations, schedules
 from booking.services.actor import Actor
 from booking.services.booking import Booking, check_practitioner_exists, plan_for, require_aware, write_sessions
 from booking.services.clinic import get_settings
+from booking.services.course import course_problems
 from booking.services.errors import ServiceError
 from booking.services.loading import load_appointment_for, load_treatment, require_writer
 from booking.services.rules import decide
@@ -72,7 +73,8 @@ def reschedule(
     treatment = load_treatment(appointment.treatment.slug)
     before_sessions, after_sessions = _series_neighbours(appointment)
     moving = [appointment] + (after_sessions if replan_following else [])
-    problems = _cutoff_problems(appointment, now) + consultations.dependents_problems(appointment, start)
+    problems = (_cutoff_problems(appointment, now) + consultations.dependents_problems(appointment, start)
+                + course_problems(appointment.series, adding=0, starts=[start], index=appointment.series_index))
     new_starts = {appointment.id: (start, practitioner_id)}
     if replan_following and after_sessions:
         problems += _replan(treatment, appointment, after_sessions, start, practitioner_id, moving, now, new_starts)

@@ -531,3 +531,21 @@ def run_timers(now: datetime | None = None) -> str:
     recalls = queue_recalls(now)
     return (f"asked {asked} prep confirmation(s); {recalls.invited} maintenance invitation(s), "
             f"{recalls.reminded} reminder(s); {recalls.booked} recall(s) found booked")
+
+
+def course_problems(series: Series | None, *, adding: int, starts: list[datetime],
+                    index: int | None = None) -> list:
+    """The ``course_exceeded`` problem of writing sessions into a prepaid course (``adding`` new
+    ones, at ``starts``): past its sessions or its expiry. Staff may go ahead with a reason (the
+    warning is audited with the override); a patient is told to contact the clinic."""
+    from booking.scheduling.model import Problem
+    from booking.scheduling.problems import COURSE_EXCEEDED
+
+    if series is None or series.course_sessions is None or not starts:
+        return []
+    tz = get_settings().timezone
+    warning = course_warning(course_of_series(series), adding, max(local_date(s, tz) for s in starts),
+                             series.course_expires_on)
+    if warning is None:
+        return []
+    return [Problem(COURSE_EXCEEDED, f"{warning} Please contact the clinic.", index)]

@@ -20,6 +20,7 @@ from booking.services.actor import Actor
 from booking.services.booking import Booking, check_practitioner_exists, require_aware, write_sessions
 from booking.services.changes import InvalidState
 from booking.services.clinic import get_settings
+from booking.services.course import course_problems
 from booking.services.loading import load_appointment_for, load_treatment, require_writer
 
 
@@ -136,6 +137,7 @@ def rebook(actor: Actor, appointment_id: int, *, start: datetime, practitioner_i
         neighbours_before=max((a.start_at for a in active if (a.series_index or 0) < index), default=None),
         neighbours_after=min((a.start_at for a in active if (a.series_index or 0) > index), default=None),
         prep_acknowledged=cancelled.prep_acknowledged_at is not None,
+        problems=course_problems(series, adding=1, starts=[start], index=index),
     ))
     appointment = written[0]
     appointment.series, appointment.series_index = series, index

@@ -374,3 +374,37 @@ def test_the_admin_sets_prep_confirmation_and_aftercare_steps_on_a_protocol(clie
     assert "No make-up" not in {r.instruction for r in clinic.face.protocol.aftercare_rules}
     assert {e.action for e in db.session.scalars(select(AuditEvent))} >= {
         "catalog.aftercare_rule_added", "catalog.aftercare_rule_removed"}
+
+
+def test_booking_past_a_prepaid_course_tells_the_patient_to_call_and_staff_go_ahead_only_with_a_reason(clinic):
+    from booking.services import patient_bookings
+
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    desk, patient = Actor.of(clinic.receptionist), Actor.of(clinic.patient)
+    last = series.appointments[-1]
+    expires = local_date(last.start_at, "Europe/Rome")
+    course.set_course(desk, series.id, sessions=3, expires_on=expires)  # one session fewer than booked
+    third = series.appointments[2]
+    moved_at = third.start_at - timedelta(days=7)
+    changes.cancel(desk, third.id, reason="patient asked", now=moved_at)
+    options = patient_bookings.rebook_options(patient, third.id, now=moved_at)
+    assert options
+    # 3 bought: 3 still booked (sessions 1, 2 and 4) before this rebooking -> none left.
+    with pytest.raises(RuleViolation) as refused:
+        patient_bookings.rebook(patient, third.id, start=options[0].start, practitioner_id=options[0].practitioner_id,
+                                now=moved_at)
+    (problem,) = [p for p in refused.value.problems if p.code == "course_exceeded"]
+    assert "contact the clinic" in problem.message and "0 of 3" in problem.message
+    # Moving the last session past the expiry date is refused to the patient, too.
+    later = last.start_at + timedelta(days=2)
+    with pytest.raises(RuleViolation) as refused:
+        changes.reschedule(patient, last.id, start=later, now=moved_at)
+    assert "course_exceeded" in [p.code for p in refused.value.problems]
+    # Staff are warned the same way, and go ahead only with a reason (audited with the override).
+    with pytest.raises(RuleViolation):
+        changes.reschedule(desk, last.id, start=later, now=moved_at)
+    moved = changes.reschedule(desk, last.id, start=later, override_reason="Course extended by phone", now=moved_at)
+    assert moved.start_at == later
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "appointment.moved")
+                               .order_by(AuditEvent.id.desc())).first()
+    assert "course_exceeded" in (event.after or {}).get("overridden", []) and event.reason == "Course extended by phone"

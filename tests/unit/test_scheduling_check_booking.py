@@ -205,7 +205,7 @@ def test_override_constants():
     }
     assert PRACTITIONER_ONLY == {"contraindicated"} and PRACTITIONER_ONLY <= OVERRIDABLE
     assert CONFLICT_CODES == {"slot_taken", "patient_busy"}
-    assert len(ALL_CODES) == 16
+    assert len(ALL_CODES) == 17
 
 
 PROBLEMS = [
