@@ -480,6 +480,23 @@ def _outbox_retried(s: _Story) -> str:
     return f"{s.actor} queued a failed e-mail{about} again"
 
 
+def _prep_answered(s: _Story) -> str:
+    status = s.after.get("status")
+    outcome = {"prepared": "every step done", "needs_attention": "a step not done",
+               "callback": "asked for a call back"}.get(status, "answered")
+    how = " (from the e-mailed link)" if s.after.get("via") == "link" else ""
+    who = f"{s.patient} answered" if s.by_patient or s.after.get("via") == "link" else f"{s.actor} recorded"
+    return f"{who} the prep checklist for {s.whose()} {s.appointment()}: {outcome}{how}"
+
+
+def _course_set(s: _Story) -> str:
+    sessions = s.after.get("sessions")
+    if not sessions:
+        return f"{s.actor} recorded that {s.patient}'s series is not a prepaid course"
+    until = f", to be used by {_day(s.after['expires_on'])}" if s.after.get("expires_on") else ""
+    return f"{s.actor} recorded {s.patient}'s series as a prepaid course of {sessions} sessions{until}"
+
+
 # Every action the services write (grep ``audit.record``), told as a sentence; an action not
 # listed here gets ``_generic``.
 SENTENCES: dict[str, Callable[[_Story], str]] = {
@@ -522,6 +539,20 @@ SENTENCES: dict[str, Callable[[_Story], str]] = {
     "catalog.prep_rule_changed": _prep_rule_changed,
     "catalog.prep_rule_removed": _prep_rule("removed a preparation step from", "before"),
     "outbox.retried": _outbox_retried,
+    # The course after booking (issue 14).
+    "prep.answered": _prep_answered,
+    "series.course_set": _course_set,
+    "series.session_rebooked": lambda s: f"{s.actor} booked a cancelled session of {s.whose()} series again",
+    "recall.created": lambda s: (f"{s.patient} completed a series and is due for maintenance from "
+                                 f"{_day(s.after.get('due_on'))}"),
+    "recall.booked": _status("{patient} booked their maintenance: {appointment}"),
+    "recall.declined": lambda s: f"{s.actor} recorded that {s.patient} declined maintenance for now",
+    "catalog.aftercare_rule_added": lambda s: (f"{s.actor} added an aftercare step to {s.entity()}: "
+                                               f"{_quoted(s.after.get('instruction', ''))}"
+                                               + (f", {s.after['hours']} h" if isinstance(s.after.get("hours"), int)
+                                                  else "")),
+    "catalog.aftercare_rule_removed": lambda s: (f"{s.actor} removed an aftercare step from {s.entity()}: "
+                                                 f"{_quoted(s.before.get('instruction', ''))}"),
     "demo.seeded": lambda s: (f"The demo data was loaded ({s.after.get('appointments')} appointments)"
                               if isinstance(s.after.get("appointments"), int) else "The demo data was loaded"),
 }

@@ -408,3 +408,17 @@ def test_booking_past_a_prepaid_course_tells_the_patient_to_call_and_staff_go_ah
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "appointment.moved")
                                .order_by(AuditEvent.id.desc())).first()
     assert "course_exceeded" in (event.after or {}).get("overridden", []) and event.reason == "Course extended by phone"
+
+
+def test_prep_answers_read_as_sentences_in_the_audit_log(client, clinic):
+    from tests.integration.clinic import PASSWORD
+
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    first = series.appointments[0]
+    keys = [s.key for s in course.steps_of(first)]
+    course.answer_prep(Actor.of(clinic.patient), first.id, {keys[0]: "not_done", keys[1]: "done"},
+                       now=first.start_at - timedelta(hours=50))
+    assert client.post("/login", data={"email": clinic.admin.email, "password": PASSWORD}).status_code == 302
+    page = client.get("/admin/audit?action=prep").get_data(as_text=True)
+    assert "Paola Patient answered the prep checklist for their Mesotherapy, face (session 1)" in page
+    assert "a step not done" in page
