@@ -21,7 +21,7 @@ from booking.models.base import utcnow
 from booking.scheduling.clock import day_breaks, day_periods, local_day_bounds, local_to_utc, to_local
 from booking.scheduling.intervals import clip, merge, subtract
 from booking.scheduling.model import Interval
-from booking.services import reception, schedules
+from booking.services import course, reception, schedules
 from booking.services.clinic import get_settings
 
 WALL_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -149,7 +149,9 @@ def events(start: datetime, end: datetime, *, by: str, editable: bool,
     tz = get_settings().timezone
     out = []
     now = utcnow()
-    for a in appointments_between(start, end, practitioner_ids=only):
+    rows = appointments_between(start, end, practitioner_ids=only)
+    preps = course.prep_states([a.id for a in rows])  # the patient's prep answers (issue 14)
+    for a in rows:
         movable = editable and reception.why_not(a, "move", now=now) is None  # the panel's rule, for a drag
         resource = f"p{a.practitioner_id}" if by == "practitioner" else f"r{a.room_id or 0}"
         colour = a.treatment.color or "#4a7fb5"
@@ -158,16 +160,17 @@ def events(start: datetime, end: datetime, *, by: str, editable: bool,
             "resourceIds": [resource],
             "start": wall(a.start_at, tz),
             "end": wall(a.end_at, tz),
-            "title": label(a),
+            "title": label(a) + (f" · {course.PREP_WORDS[preps[a.id]]}" if a.id in preps else ""),
             "backgroundColor": colour,
             "textColor": readable_text(colour),
-            "classNames": [f"status-{a.status}"] + (["overridden"] if a.override_reason else []),
+            "classNames": [f"status-{a.status}"] + (["overridden"] if a.override_reason else [])
+                          + ([f"prep-{preps[a.id]}"] if a.id in preps else []),
             "editable": movable,
             "startEditable": movable,
             "durationEditable": False,
             "extendedProps": {"status": a.status, "treatment": a.treatment.name,
                               "practitioner": a.practitioner.name, "room": a.room.name if a.room else None,
-                              "series": a.series_id is not None},
+                              "series": a.series_id is not None, "prep": preps.get(a.id)},
         })
         out += buffer_events(a, resource, tz)
     return out

@@ -331,6 +331,9 @@ def calls_due(now: datetime | None = None, *, days: int = 14) -> list[Call]:
     return calls
 
 
+PREP_WORDS = {"prepared": "prepared", "needs_attention": "not prepared", "callback": "asked for a call"}
+
+
 def prep_states(appointment_ids: list[int]) -> dict[int, str]:
     """The prep answer of each appointment about its current start ("prepared",
     "needs_attention", "callback"), for calendars and day sheets; unanswered ones are absent."""

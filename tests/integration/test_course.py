@@ -422,3 +422,26 @@ def test_prep_answers_read_as_sentences_in_the_audit_log(client, clinic):
     page = client.get("/admin/audit?action=prep").get_data(as_text=True)
     assert "Paola Patient answered the prep checklist for their Mesotherapy, face (session 1)" in page
     assert "a step not done" in page
+
+
+def test_reception_sees_the_prep_answer_on_the_calendar_the_day_sheet_and_the_panel(client, clinic):
+    from tests.integration.clinic import PASSWORD
+
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    first, second = series.appointments[0], series.appointments[1]
+    keys = [s.key for s in course.steps_of(first)]
+    now = first.start_at - timedelta(hours=50)
+    course.answer_prep(Actor.of(clinic.patient), first.id, {k: "done" for k in keys}, now=now)
+    course.answer_prep(Actor.of(clinic.patient), second.id, {keys[0]: "not_done", keys[1]: "done"}, now=now)
+    assert client.post("/login", data={"email": clinic.receptionist.email, "password": PASSWORD}).status_code == 302
+    day = first.start_at.astimezone(TZ).date()
+    span = f"start={day - timedelta(days=1)}T00:00:00&end={day + timedelta(days=30)}T00:00:00"
+    events = {e["id"]: e for e in client.get(f"/reception/api/events?by=practitioner&{span}").get_json()}
+    assert events[str(first.id)]["title"].endswith("· prepared") and "prep-prepared" in events[str(first.id)]["classNames"]
+    assert events[str(second.id)]["extendedProps"]["prep"] == "needs_attention"
+    sheet = client.get(f"/reception/day-sheet?date={day}").get_data(as_text=True)
+    assert '<strong class="prep-prepared">prepared</strong>' in sheet
+    panel = client.get(f"/reception/appointments/{second.id}").get_data(as_text=True)
+    assert "not prepared" in panel and f"/reception/patients/{clinic.patient.id}/course" in panel
+    course_page = client.get(f"/reception/patients/{clinic.patient.id}/course").get_data(as_text=True)
+    assert "not prepared" in course_page and "Save prepaid course" in course_page

@@ -16,7 +16,7 @@ from booking.models import INTAKE_QUESTIONS, Appointment, Practitioner
 from booking.models.base import utcnow
 from booking.scheduling.checks import partition_problems
 from booking.scheduling.clock import local_date, local_to_utc, to_local
-from booking.services import changes, clearances, clinic_calendar, reception
+from booking.services import changes, clearances, clinic_calendar, course, reception
 from booking.services.clinic import get_settings
 from booking.services.errors import RuleViolation, ServiceError
 from booking.web.access import current_actor, roles_required, safe_next
@@ -212,7 +212,8 @@ def _panel(row: Appointment, *, partial: bool = False, next_url: str | None = No
     return render_template(template, appointment=row, partial=partial, series=series, clinic=get_settings(), back=back,
                            editable=can_edit(), actions=reception.applicable_actions(row), move_form=move_form,
                            no_email=NO_EMAIL, label=clinic_calendar.label(row),
-                           position=clinic_calendar.series_position(row)), status
+                           position=clinic_calendar.series_position(row),
+                           prep_state=course.prep_states([row.id]).get(row.id), prep_words=course.PREP_WORDS), status
 
 
 def _refused_on_panel(appointment_id: int) -> None:
@@ -311,9 +312,11 @@ def day_sheet():
     """A printable list of the day, per practitioner."""
     form = DayForm(request.args)
     day = form.date.data if form.validate() and form.date.data else _today()
-    return render_template("reception/day_sheet.html", form=form, day=day, columns=clinic_calendar.day_sheet(day),
+    columns = clinic_calendar.day_sheet(day)
+    return render_template("reception/day_sheet.html", form=form, day=day, columns=columns,
                            clinic=get_settings(), label=clinic_calendar.label,
-                           position=clinic_calendar.series_position)
+                           position=clinic_calendar.series_position, prep_words=course.PREP_WORDS,
+                           prep=course.prep_states([a.id for c in columns for a in c.appointments]))
 
 
 @bp.route("/my-schedule")
