@@ -499,7 +499,7 @@ def course_view(patient_id: int, *, now: datetime | None = None) -> CourseView:
             standing = next((a for a in candidates if a.status in ("booked", "checked_in", "completed")),
                             max(candidates, key=lambda a: (a.updated_at, a.id)))
             gone = False
-            if standing.status in ("cancelled", "no_show") and series.status == "active":
+            if standing.status in ("cancelled", "no_show"):
                 end = window_end(standing)
                 gone = end is not None and end <= now
             lines.append(SessionLine(index, standing, session_state(standing.status, preps.get(standing.id)), gone))

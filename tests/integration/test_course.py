@@ -445,3 +445,55 @@ def test_reception_sees_the_prep_answer_on_the_calendar_the_day_sheet_and_the_pa
     assert "not prepared" in panel and f"/reception/patients/{clinic.patient.id}/course" in panel
     course_page = client.get(f"/reception/patients/{clinic.patient.id}/course").get_data(as_text=True)
     assert "not prepared" in course_page and "Save prepaid course" in course_page
+
+
+def test_a_missed_session_is_rebooked_inside_its_window_and_a_passed_window_is_said(client, clinic):
+    from booking.services import patient_bookings
+    from tests.integration.clinic import PASSWORD
+
+    first_start = at(monday_in(1), 10)
+    series = book_face_series(clinic, first_start, gap_days=21, now=first_start - timedelta(days=20))
+    first, second, third = series.appointments[0], series.appointments[1], series.appointments[2]
+    desk, patient = Actor.of(clinic.receptionist), Actor.of(clinic.patient)
+    reception.change_status(desk, first.id, "no_show", now=first.end_at)
+    missed_at = first.end_at + timedelta(hours=1)
+    view = course.course_view(clinic.patient.id, now=missed_at)
+    (line,) = [l for l in view.series[0].sessions if l.index == 0]
+    assert line.state == "missed" and not line.window_gone
+    options = patient_bookings.rebook_options(patient, first.id, now=missed_at)
+    last_day = local_date(second.start_at, "Europe/Rome") - timedelta(days=10)  # keeps the minimum interval
+    assert options and all(local_date(o.start, "Europe/Rome") <= last_day for o in options)
+    rebooked = patient_bookings.rebook(patient, first.id, start=options[-1].start,
+                                       practitioner_id=options[-1].practitioner_id, now=missed_at)
+    assert rebooked.series_id == series.id and rebooked.series_index == 0
+    view = course.course_view(clinic.patient.id, now=missed_at)
+    assert [l.state for l in view.series[0].sessions] == ["booked", "booked", "booked", "booked"]
+    # Session 2 missed too; once its window (before session 3 minus the minimum interval) has
+    # passed the course view says the series needs re-planning.
+    reception.change_status(desk, second.id, "no_show", now=second.end_at)
+    late = third.start_at - timedelta(days=9)
+    view = course.course_view(clinic.patient.id, now=late)
+    assert view.series[0].window_gone
+    assert client.post("/login", data={"email": clinic.patient.email, "password": PASSWORD}).status_code == 302
+    page = client.get("/me/course").get_data(as_text=True)
+    assert f"/me/appointments/{second.id}/rebook" in page  # today (before the window ends) it can be rebooked
+
+
+def test_my_appointments_shows_aftercare_today_and_the_prep_checklist(client, clinic):
+    from tests.integration.clinic import PASSWORD
+
+    done_start = at(monday_in(0), 10) - timedelta(days=3)  # a session given three days ago ...
+    book_consultation(clinic, clinic.patient, done_start - timedelta(days=9))
+    given = booking_service.book_appointment(Actor.of(clinic.receptionist), treatment_slug="mesotherapy-face",
+                                             start=done_start, practitioner_id=clinic.anna.id,
+                                             patient_id=clinic.patient.id, override_reason="test history",
+                                             now=done_start - timedelta(days=8))
+    clinic.face.protocol.aftercare_rules.append(AftercareRule(instruction="No sun exposure", hours=24 * 14))
+    db.session.commit()
+    reception.change_status(Actor.of(clinic.receptionist), given.id, "complete", now=given.end_at)
+    series = book_face_series(clinic, at(monday_in(4), 10))
+    assert client.post("/login", data={"email": clinic.patient.email, "password": PASSWORD}).status_code == 302
+    page = client.get("/me").get_data(as_text=True)
+    assert "Aftercare that applies today" in page and "No sun exposure" in page  # ... 14 days of it
+    assert "No make-up" not in page  # 12 hours: over
+    assert f"/me/appointments/{series.appointments[0].id}/prep" in page and "/me/course" in page

@@ -12,7 +12,7 @@ from booking.extensions import db
 from booking.models import INTAKE_QUESTIONS, Series
 from booking.models.base import utcnow
 from booking.scheduling.clock import to_local
-from booking.services import changes, choices, feed_links, patient_bookings, patients
+from booking.services import changes, choices, course, feed_links, patient_bookings, patients
 from booking.services.clinic import get_settings
 from booking.services.loading import load_appointment_for
 from booking.web.access import current_actor, roles_required, safe_next
@@ -33,6 +33,8 @@ def me():
     settings = get_settings()
     manage = manage_url(current_app.config["BASE_URL"])
     return render_template("portal/me.html", upcoming=mine.upcoming, past=mine.past, progress=mine.progress,
+                           aftercare=course.aftercare_now(current_user.id),
+                           prep=course.prep_states([a.id for a in mine.upcoming]), prep_words=course.PREP_WORDS,
                            changeable=mine.changeable, clinic=settings, form=ConfirmForm(),
                            google={a.id: google_calendar_link(a, settings, manage) for a in mine.upcoming})
 
