@@ -6,6 +6,7 @@ appointment keeps one UID for life and its SEQUENCE rises with every change the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -123,6 +124,21 @@ def build_current(appointment: Appointment, settings: ClinicSettings, manage_url
     if appointment.status == "cancelled":
         return build_cancel(appointment, settings, stamp=appointment.updated_at)
     return build_request(appointment, settings, manage_url, stamp=appointment.updated_at)
+
+
+def build_publish(appointments: Sequence[Appointment], settings: ClinicSettings, manage_url: str) -> bytes:
+    """One METHOD:PUBLISH calendar with every given appointment: each event is the one its invite
+    carries (same UID and SEQUENCE, same discreet text and alarms), without the ATTENDEE that
+    PUBLISH does not allow (RFC 5546 §3.2.1), so importing it adds every session at once and a
+    later invite for one of them updates the same event."""
+    calendar = _calendar("PUBLISH")
+    for appointment in appointments:
+        invite = Calendar.from_ical(build_request(appointment, settings, manage_url, stamp=appointment.updated_at))
+        for event in invite.walk("VEVENT"):
+            event.pop("ATTENDEE", None)
+            calendar.add_component(event)
+    return with_timezone(calendar.to_ical(), settings.timezone, min(a.start_at for a in appointments),
+                         max(a.end_at for a in appointments))
 
 
 def with_timezone(ical: bytes, tzid: str, first: datetime, last: datetime) -> bytes:

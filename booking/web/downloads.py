@@ -8,7 +8,6 @@ from datetime import UTC
 from urllib.parse import urlencode
 
 from flask import Response, current_app
-from icalendar import Calendar
 
 from booking.calendar import invites
 from booking.mail.rendering import manage_url
@@ -29,28 +28,9 @@ def invite_response(appointment: Appointment) -> Response:
         "Content-Disposition": f'attachment; filename="appointment-{appointment.id}.ics"'})
 
 
-def all_sessions_ics(appointments: Sequence[Appointment], settings: ClinicSettings, manage: str) -> bytes:
-    """One METHOD:PUBLISH calendar with every given appointment: each event is the one its invite
-    carries (same UID and SEQUENCE, same discreet text and alarms), without the ATTENDEE that
-    PUBLISH does not allow (RFC 5546 §3.2.1), so importing it adds every session at once and a
-    later invite for one of them updates the same event."""
-    calendar = Calendar()
-    calendar.add("prodid", invites.PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
-    for appointment in appointments:
-        invite = Calendar.from_ical(invites.build_request(appointment, settings, manage, stamp=appointment.updated_at))
-        for event in invite.walk("VEVENT"):
-            event.pop("ATTENDEE", None)
-            calendar.add_component(event)
-    starts = [a.start_at for a in appointments]
-    return invites.with_timezone(calendar.to_ical(), settings.timezone, min(starts), max(a.end_at for a in appointments))
-
-
 def series_response(appointments: Sequence[Appointment], name: str) -> Response:
-    """``all_sessions_ics`` as a download named ``name``."""
-    body = all_sessions_ics(appointments, get_settings(), manage_url(current_app.config["BASE_URL"]))
+    """``invites.build_publish`` of ``appointments`` as a download named ``name``."""
+    body = invites.build_publish(appointments, get_settings(), manage_url(current_app.config["BASE_URL"]))
     return Response(body, content_type="text/calendar; charset=utf-8; method=PUBLISH", headers={
         "Content-Disposition": f'attachment; filename="{name}"'})
 
