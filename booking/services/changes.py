@@ -89,6 +89,11 @@ def reschedule(
     return appointment
 
 
+def replan_after(treatment, appointment, following, start, practitioner_id, now, new_starts) -> list[Problem]:
+    """``_replan`` for a session booked again at ``start`` (``following`` are moved)."""
+    return _replan(treatment, appointment, following, start, practitioner_id, following, now, new_starts)
+
+
 def _replan(treatment, appointment, following, start, practitioner_id, moving, now, new_starts) -> list[Problem]:
     """Plan the following sessions again from the moved one; fill ``new_starts``.
 

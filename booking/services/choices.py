@@ -151,16 +151,19 @@ def session_alternatives(
 
 def reschedule_options(
     actor: Actor, appointment_id: int, *, now: datetime | None = None, include_current: bool = False,
+    replan_following: bool = False,
 ) -> list[Slot]:
     """Times a booked appointment can move to that keep everything around it valid: its series
     neighbours' spacing, the consultation it needs, the sessions that need it (a consultation).
-    For a cancelled session of a series (booking it again) ``include_current`` keeps its old time."""
+    For a cancelled session of a series (booking it again) ``include_current`` keeps its old time;
+    with ``replan_following`` the later sessions will be planned again from the new time, so
+    they do not bound it."""
     now = now or utcnow()
     appointment = load_appointment_for(actor, appointment_id)
     treatment = appointment.treatment
     tz = get_settings().timezone
-    current = local_date(appointment.start_at, tz)
-    within = allowed_window(appointment)
+    current = max(local_date(appointment.start_at, tz), local_date(now, tz))
+    within = allowed_window(appointment, following=not replan_following)
     if not within:
         return []
     first_day = current - timedelta(days=14) if within[0][0] == EARLIEST else local_date(from_ticks(within[0][0]), tz)
@@ -170,10 +173,11 @@ def reschedule_options(
     return [s for s in slots if include_current or s.start != appointment.start_at]
 
 
-def allowed_window(appointment: Appointment) -> list[tuple[int, int]]:
+def allowed_window(appointment: Appointment, *, following: bool = True) -> list[tuple[int, int]]:
     """When (as tick pairs) the rules let ``appointment`` take place given everything around it:
-    its series neighbours' spacing, the consultation it needs, the sessions that need it. Empty
-    when nothing would be accepted (the questionnaire is missing or rules it out)."""
+    its series neighbours' spacing (the later ones only with ``following``), the consultation it
+    needs, the sessions that need it. Empty when nothing would be accepted (the questionnaire is
+    missing or rules it out)."""
     treatment = appointment.treatment
     spec = schedules.treatment_spec(treatment)
     tz = get_settings().timezone
@@ -182,7 +186,7 @@ def allowed_window(appointment: Appointment) -> list[tuple[int, int]]:
         active = [a for a in appointment.series.appointments if a.id != appointment.id
                   and a.status in ("booked", "checked_in", "completed")]
         before = [a for a in active if (a.series_index or 0) < (appointment.series_index or 0)]
-        after = [a for a in active if (a.series_index or 0) > (appointment.series_index or 0)]
+        after = [a for a in active if (a.series_index or 0) > (appointment.series_index or 0)] if following else []
     within = [spacing_allowed(spec.protocol, tz, previous=before[-1].start_at if before else None,
                               following=after[0].start_at if after else None)]
     facts = patient_facts(appointment.patient_id, treatment, ignore_ids=frozenset({appointment.id}))

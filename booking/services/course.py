@@ -444,7 +444,7 @@ class SessionLine:
     index: int
     appointment: Appointment
     state: str  # booked / prepared / needs_attention / checked_in / done / missed / cancelled
-    window_gone: bool  # cancelled or missed, and no time is left inside its window
+    window_gone: bool  # cancelled or missed, and no free time is left inside its window
 
 
 @dataclass(frozen=True)
@@ -477,7 +477,7 @@ class CourseView:
 def course_view(patient_id: int, *, now: datetime | None = None) -> CourseView:
     """The course of one patient, newest series first."""
     from booking.models import Recall
-    from booking.services.choices import window_end
+    from booking.services.choices import reschedule_options
 
     now = now or utcnow()
     all_series = db.session.scalars(
@@ -500,8 +500,10 @@ def course_view(patient_id: int, *, now: datetime | None = None) -> CourseView:
                             max(candidates, key=lambda a: (a.updated_at, a.id)))
             gone = False
             if standing.status in ("cancelled", "no_show"):
-                end = window_end(standing)
-                gone = end is not None and end <= now
+                # No free time left inside its window (the rule book's own options): the rest
+                # of the series must be planned again from a new time.
+                gone = not reschedule_options(Actor(patient_id, "patient"), standing.id, now=now,
+                                              include_current=True)
             lines.append(SessionLine(index, standing, session_state(standing.status, preps.get(standing.id)), gone))
         upcoming = sorted((line.appointment for line in lines
                            if line.appointment.status in ("booked", "checked_in") and line.appointment.end_at > now),

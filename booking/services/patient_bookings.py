@@ -15,7 +15,7 @@ from booking.extensions import db
 from booking.models import BLOCKING_STATUSES, Appointment, Series
 from booking.models.base import utcnow
 from booking.scheduling import ProposedSession, Slot, check_cancellation_cutoff
-from booking.services import audit, choices, schedules
+from booking.services import audit, changes, choices, schedules
 from booking.services.actor import Actor
 from booking.services.booking import Booking, check_practitioner_exists, require_aware, write_sessions
 from booking.services.changes import InvalidState
@@ -109,19 +109,26 @@ def rebookable(actor: Actor, appointment_id: int) -> Appointment:
     return appointment
 
 
-def rebook_options(actor: Actor, appointment_id: int, now: datetime | None = None) -> list[Slot]:
+def rebook_options(actor: Actor, appointment_id: int, now: datetime | None = None, *,
+                   replan_following: bool = False) -> list[Slot]:
     """Free times inside the cancelled session's window (between its series neighbours, by the
-    rules), its old time included if it is still free."""
+    rules), its old time included if it is still free. With ``replan_following`` (the window has
+    passed) the later sessions are planned again from the chosen time, so they do not bound it."""
     rebookable(actor, appointment_id)
-    return choices.reschedule_options(actor, appointment_id, now=now, include_current=True)
+    return choices.reschedule_options(actor, appointment_id, now=now, include_current=True,
+                                      replan_following=replan_following)
 
 
 @retry_deadlocks
 def rebook(actor: Actor, appointment_id: int, *, start: datetime, practitioner_id: int,
-           now: datetime | None = None) -> Appointment:
-    """Book a cancelled session of a series again: a new appointment at the same position of the
-    series, through the booking pipeline (every rule, with the series neighbours' spacing), with
-    its own invite. The cancelled appointment stays as it was (its cancellation was sent)."""
+           now: datetime | None = None, replan_following: bool = False) -> Appointment:
+    """Book a cancelled or missed session of a series again: a new appointment at the same
+    position of the series, through the booking pipeline (every rule, with the series
+    neighbours' spacing), with its own invite. The old appointment stays as it was.
+
+    With ``replan_following`` (its window has passed) the later booked sessions are planned
+    again from the new time by the series planner and moved in the same transaction (same
+    UIDs, higher SEQUENCE), so the series keeps its spacing."""
     require_aware(start, "start")
     begin_write(db.session)
     now = now or utcnow()
@@ -132,10 +139,15 @@ def rebook(actor: Actor, appointment_id: int, *, start: datetime, practitioner_i
     check_practitioner_exists(practitioner_id)
     treatment = load_treatment(cancelled.treatment.slug)
     active = [a for a in series.appointments if a.status in BLOCKING_STATUSES]
+    following = [a for a in active if (a.series_index or 0) > index and a.status == "booked"] if replan_following else []
+    new_starts: dict[int, tuple[datetime, int]] = {}
+    later_problems = (changes.replan_after(treatment, cancelled, following, start, practitioner_id, now, new_starts)
+                      if following else [])
     written, _ = write_sessions(Booking(
         actor, treatment, cancelled.patient, [ProposedSession(start, practitioner_id, None, index)], None, now,
         neighbours_before=max((a.start_at for a in active if (a.series_index or 0) < index), default=None),
-        neighbours_after=min((a.start_at for a in active if (a.series_index or 0) > index), default=None),
+        neighbours_after=None if replan_following else min(
+            (a.start_at for a in active if (a.series_index or 0) > index), default=None),
         prep_acknowledged=cancelled.prep_acknowledged_at is not None,
         problems=course_problems(series, adding=1, starts=[start], index=index),
     ))
@@ -143,8 +155,15 @@ def rebook(actor: Actor, appointment_id: int, *, start: datetime, practitioner_i
     appointment.series, appointment.series_index = series, index
     series.status = "active"
     db.session.flush()
+    if following:
+        write_sessions(Booking(
+            actor, treatment, cancelled.patient,
+            [ProposedSession(*new_starts[a.id], None, a.series_index) for a in following], None, now,
+            moving=following, neighbours_before=start, problems=later_problems,
+        ))
     audit.record("series.session_rebooked", actor_id=actor.user_id, entity_type="series", entity_id=series.id,
-                 after={"session": index + 1, "appointment_id": appointment.id, "replaces": cancelled.id},
+                 after={"session": index + 1, "appointment_id": appointment.id, "replaces": cancelled.id,
+                        "replanned": [a.id for a in following]},
                  patient_id=cancelled.patient_id, appointment_id=appointment.id)
     db.session.commit()
     return appointment

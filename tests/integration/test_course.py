@@ -497,3 +497,34 @@ def test_my_appointments_shows_aftercare_today_and_the_prep_checklist(client, cl
     assert "Aftercare that applies today" in page and "No sun exposure" in page  # ... 14 days of it
     assert "No make-up" not in page  # 12 hours: over
     assert f"/me/appointments/{series.appointments[0].id}/prep" in page and "/me/course" in page
+
+
+def test_a_missed_session_whose_window_has_passed_is_booked_again_and_the_later_sessions_re_planned(clinic):
+    from booking.services import patient_bookings
+
+    first_start = at(monday_in(1), 10)
+    series = book_face_series(clinic, first_start, gap_days=14, now=first_start - timedelta(days=20))
+    first = series.appointments[0]
+    later = [a for a in series.appointments[1:]]
+    later_uids = {a.id: (a.ical_uid, a.ical_sequence, a.start_at) for a in later}
+    desk, patient = Actor.of(clinic.receptionist), Actor.of(clinic.patient)
+    reception.change_status(desk, first.id, "no_show", now=first.end_at)
+    missed_at = first.end_at + timedelta(hours=1)
+    # Session 2 is 14 days later and needs 10 days' gap; the prep needs 7 days from now: no time fits.
+    assert patient_bookings.rebook_options(patient, first.id, now=missed_at) == []
+    assert course.course_view(clinic.patient.id, now=missed_at).series[0].window_gone
+    options = patient_bookings.rebook_options(patient, first.id, now=missed_at, replan_following=True)
+    assert options and min(o.start for o in options) >= missed_at + timedelta(days=7)  # prep from now
+    chosen = options[0]
+    patient_bookings.rebook(patient, first.id, start=chosen.start, practitioner_id=chosen.practitioner_id,
+                            now=missed_at, replan_following=True)
+    db.session.expire_all()
+    moved = [db.session.get(Appointment, a.id) for a in later]
+    starts = [chosen.start] + [a.start_at for a in moved]
+    gaps = [(local_date(b, "Europe/Rome") - local_date(a, "Europe/Rome")).days for a, b in zip(starts, starts[1:])]
+    assert all(10 <= g <= 21 for g in gaps), gaps  # the protocol's spacing holds again
+    for a in moved:
+        uid, sequence, start = later_uids[a.id]
+        assert a.ical_uid == uid and (a.start_at == start or a.ical_sequence == sequence + 1)
+    assert any(a.start_at != later_uids[a.id][2] for a in moved)
+    assert course.course_view(clinic.patient.id, now=missed_at).series[0].window_gone is False

@@ -20,6 +20,7 @@ from booking.services.actor import Actor
 from booking.services.booking import SessionRequest
 from tests.integration.clinic import PASSWORD, TZ, at, book_consultation, build_clinic, monday_in
 from tests.web.conftest import check_accessibility, save_screenshot
+from tests.web.test_every_page_fits_browser import overflow
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +59,7 @@ def test_one_patient_from_consultation_to_maintenance(page, clinic, live_server)
     page.goto(link)
     assert "Are you ready for your session?" in page.content()
     check_accessibility(page)
+    assert overflow(page) is None
     save_screenshot(page, "prep-checklist")
     page.get_by_role("group", name=re.compile("Stop aspirin")).get_by_label("Not done / not sure").check()
     page.get_by_role("group", name=re.compile("No alcohol")).get_by_label("Done", exact=True).check()
@@ -80,6 +82,7 @@ def test_one_patient_from_consultation_to_maintenance(page, clinic, live_server)
     assert page.locator(".course-sessions li").count() == 4
     assert "not prepared" in page.locator(".course-sessions li").first.inner_text()
     check_accessibility(page)
+    assert overflow(page) is None
     save_screenshot(page, "course-view")
 
     # The sessions are given; the last one puts the patient on the recall list.
@@ -89,9 +92,11 @@ def test_one_patient_from_consultation_to_maintenance(page, clinic, live_server)
     desk.goto("/reception/recalls")
     assert "Paola Patient" in desk.content()
     check_accessibility(desk)
+    assert overflow(desk) is None
     page.goto(f"/me/maintenance/{recall.id}")
     assert "maintenance" in page.content()
     check_accessibility(page)
+    assert overflow(page) is None
     page.get_by_role("button", name=re.compile("^Book")).click()
     page.wait_for_load_state()
     assert "Booked" in page.content()

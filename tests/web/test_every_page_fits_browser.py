@@ -85,6 +85,8 @@ def patient_pages(page, problems: list[str], clinic, appointment_id: int, bookin
     # Booking pages (issue 13): the confirmation of the seeded series, and rebooking its cancelled last session.
     series_id, cancelled_id = booking_pages
     visit(page, problems, [f"/book/done?series={series_id}", f"/me/appointments/{cancelled_id}/rebook"])
+    # The course after booking (issue 14): the course view and a session's prep checklist.
+    visit(page, problems, ["/me/course", f"/me/appointments/{appointment_id}/prep"])
 
 
 def staff_pages(page, problems: list[str], monday, appointment_id: int, patient_id: int) -> None:
@@ -96,7 +98,8 @@ def staff_pages(page, problems: list[str], monday, appointment_id: int, patient_
                            f"/reception/day-sheet?date={monday.isoformat()}",
                            f"/reception/appointments/{appointment_id}",
                            f"/reception/patients/{patient_id}",
-                           "/reception/book?q=paola", f"/reception/book?patient={patient_id}", "/calendar"])
+                           "/reception/book?q=paola", f"/reception/book?patient={patient_id}", "/calendar",
+                           "/reception/calls", "/reception/recalls", f"/reception/patients/{patient_id}/course"])
 
 
 ADMIN_PAGES = ("/admin", "/admin/practitioners", "/admin/practitioners/1", "/admin/rooms", "/admin/rooms/1",

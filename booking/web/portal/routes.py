@@ -61,9 +61,10 @@ def rebook(appointment_id: int):
     actor = current_actor()
     cancelled = patient_bookings.rebookable(actor, appointment_id)  # another's is a 404
     form = ConfirmForm()
+    replan = (request.form.get("replan") or request.args.get("replan")) == "1"
     if form.validate_on_submit():
         # A refused time (taken meanwhile, outside the window): the page again, with the reason.
-        refusal_page(lambda error: _rebook_page(appointment_id, status=error.status))
+        refusal_page(lambda error: _rebook_page(appointment_id, status=error.status, replan=replan))
         iso, _, pid = request.form.get("slot", "").partition("|")
         try:
             start = datetime.fromisoformat(iso)
@@ -72,11 +73,13 @@ def rebook(appointment_id: int):
             start, practitioner_id = None, 0
         if start is None or start.tzinfo is None or not 1 <= practitioner_id <= 2147483647:
             flash("Choose one of the offered times.", "error")
-            return _rebook_page(appointment_id, status=400)
-        patient_bookings.rebook(actor, cancelled.id, start=start, practitioner_id=practitioner_id)
-        flash(f"Session {(cancelled.series_index or 0) + 1} is booked again. An invite is on its way.", "info")
+            return _rebook_page(appointment_id, status=400, replan=replan)
+        patient_bookings.rebook(actor, cancelled.id, start=start, practitioner_id=practitioner_id,
+                                replan_following=replan)
+        flash(f"Session {(cancelled.series_index or 0) + 1} is booked again"
+              + (" and the later sessions re-planned from it" if replan else "") + ". Invites are on their way.", "info")
         return redirect(url_for("portal.me"))
-    return _rebook_page(appointment_id)
+    return _rebook_page(appointment_id, replan=replan)
 
 
 def _day_picker(slots, link, current: date | None = None) -> dict:
@@ -101,20 +104,33 @@ def _day_picker(slots, link, current: date | None = None) -> dict:
             "first": min(by_day) if by_day else None, "last": max(by_day) if by_day else None}
 
 
-def _rebook_page(appointment_id: int, status: int = 200):
-    """The day picker of the cancelled session's window, the chosen day's times, or a call back."""
+def _rebook_page(appointment_id: int, status: int = 200, replan: bool = False):
+    """The day picker of the cancelled session's window, the chosen day's times, or a call back.
+
+    When no time is left inside the window, the patient can book it from a new time and have
+    the later sessions re-planned from there (``replan``)."""
     actor = current_actor()
     cancelled = patient_bookings.rebookable(actor, appointment_id)
     settings = get_settings()
     tz = settings.timezone
-    picker = _day_picker(patient_bookings.rebook_options(actor, appointment_id),
-                         lambda d: url_for("portal.rebook", appointment_id=appointment_id, day=d.isoformat()))
+    slots = patient_bookings.rebook_options(actor, appointment_id)
+    can_replan = False
+    if not slots:
+        replanned = patient_bookings.rebook_options(actor, appointment_id, replan_following=True)
+        can_replan = bool(replanned)
+        if replan:
+            slots = replanned
+    else:
+        replan = False
+    picker = _day_picker(slots, lambda d: url_for("portal.rebook", appointment_id=appointment_id, day=d.isoformat(),
+                                                  replan="1" if replan else None))
     end = choices.window_end(cancelled)
     callback = CallbackForm(formdata=None, note=f"Please help me book session {(cancelled.series_index or 0) + 1} "
                                                f"of my {cancelled.treatment.name} series again.")
     return render_template(
         "portal/rebook.html", appointment=cancelled, picker=picker, window_end=to_local(end, tz) if end else None,
         window_passed=end is not None and end <= utcnow(), form=ConfirmForm(), callback=callback, clinic=settings,
+        replan=replan, can_replan=can_replan,
     ), status
 
 
