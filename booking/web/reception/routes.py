@@ -268,7 +268,7 @@ def set_status(appointment_id: int):
     if not form.validate_on_submit():
         flash("That action is not known; nothing was changed.", "error")
         return _after_action(appointment_id)
-    _refused_on_panel(appointment_id)
+    # A refusal goes back where the panel was opened, with the message (booking.web.refusals).
     row = reception.change_status(current_actor(), appointment_id, form.action.data)
     words = {"check_in": "Checked in", "complete": "Marked completed", "no_show": "Marked as no-show"}
     flash(f"{words[form.action.data]}: {clinic_calendar.label(row)}.", "info")
@@ -284,8 +284,7 @@ def cancel(appointment_id: int):
         flash("Say why the appointment is cancelled; nothing was changed.", "error")
         return _after_action(appointment_id)
     reason = form.reason.data.strip()
-    _refused_on_panel(appointment_id)
-    row = reception.require_applicable(current_actor(), appointment_id, "cancel")
+    row = reception.require_applicable(current_actor(), appointment_id, "cancel")  # refused: back, with the message
     has_email = bool(row.patient.email)
     changes.cancel(current_actor(), appointment_id, reason=reason, patient_message=form.patient_message.data,
                    rest_of_series=form.rest_of_series.data, override_reason=reason)
