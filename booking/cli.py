@@ -21,6 +21,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(outbox)
     app.cli.add_command(reminders)
     app.cli.add_command(course)
+    app.cli.add_command(waitlist)
 
 
 @click.command("seed-demo")
@@ -105,6 +106,19 @@ def run_course_timers() -> None:
     from booking.services.course import run_timers
 
     click.echo(run_timers())
+
+
+@click.group()
+def waitlist() -> None:
+    """Holds, offers and the waitlist."""
+
+
+@waitlist.command("run")
+def run_waitlist_timers() -> None:
+    """Remove the holds that have run out (they already count for nothing; safe on several servers)."""
+    from booking.services.holds import expire_holds
+
+    click.echo(f"removed {expire_holds()} expired hold(s)")
 
 
 @click.group()

@@ -4,6 +4,8 @@ from booking.models.access import ApiToken, FeedToken, IdempotencyRecord
 from booking.models.appointments import (
     APPOINTMENT_STATUSES,
     BLOCKING_STATUSES,
+    BUSY_STATUSES,
+    HELD,
     Appointment,
     Series,
 )
@@ -12,6 +14,7 @@ from booking.models.base import Base, UTCDateTime, utcnow
 from booking.models.catalog import PrepRule, Protocol, Treatment
 from booking.models.clinic import ClinicClosure, ClinicSettings, Room, RoomClosure
 from booking.models.course import PREP_CHECK_STATUSES, RECALL_STATUSES, AftercareRule, PrepCheck, Recall
+from booking.models.offers import OFFER_STATUSES, WAITLIST_STATUSES, Offer, WaitlistRequest
 from booking.models.outbox import OutboxMessage
 from booking.models.people import (
     INTAKE_QUESTIONS,
@@ -35,6 +38,12 @@ __all__ = [
     "Recall",
     "APPOINTMENT_STATUSES",
     "BLOCKING_STATUSES",
+    "BUSY_STATUSES",
+    "HELD",
+    "OFFER_STATUSES",
+    "WAITLIST_STATUSES",
+    "Offer",
+    "WaitlistRequest",
     "INTAKE_QUESTIONS",
     "ROLES",
     "STAFF_ROLES",

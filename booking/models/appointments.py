@@ -10,10 +10,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.models.base import Base, utcnow
 
-APPOINTMENT_STATUSES = ("booked", "checked_in", "completed", "cancelled", "no_show")
+APPOINTMENT_STATUSES = ("booked", "checked_in", "completed", "cancelled", "no_show", "held")
 # Statuses that hold the practitioner's and the room's time. A no-show frees it (a walk-in may
-# take it); a cancelled appointment never blocks. The database constraints use the same list.
+# take it); a cancelled appointment never blocks.
 BLOCKING_STATUSES = ("booked", "checked_in", "completed")
+# A hold (issue 15) is an appointment row with status "held" until ``hold_expires_at``: the
+# database's no-overlap rules cover it as they cover bookings, so a held time can never be
+# booked by anyone else; once expired it counts for nothing, and the next write over it
+# removes it first (services.holds). The database constraints use this list.
+HELD = "held"
+BUSY_STATUSES = (*BLOCKING_STATUSES, HELD)
 SERIES_STATUSES = ("active", "completed", "cancelled")
 
 _BLOCKING_SQL = "status IN ('booked', 'checked_in', 'completed')"
@@ -64,9 +70,10 @@ class Appointment(Base):
     __tablename__ = "appointment"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('booked', 'checked_in', 'completed', 'cancelled', 'no_show')",
+            "status IN ('booked', 'checked_in', 'completed', 'cancelled', 'no_show', 'held')",
             name="status_known",
         ),
+        CheckConstraint("(status = 'held') = (hold_expires_at IS NOT NULL)", name="held_until"),
         CheckConstraint("end_at > start_at", name="ends_after_start"),
         CheckConstraint("busy_start <= start_at AND busy_end >= end_at", name="busy_covers_time"),
         CheckConstraint("ical_sequence >= 0", name="sequence_not_negative"),
@@ -101,6 +108,9 @@ class Appointment(Base):
     override_reason: Mapped[str | None] = mapped_column(String(500))
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
     prep_acknowledged_at: Mapped[datetime | None]
+    # A hold: until when the time is kept, and the offer it belongs to (issue 15).
+    hold_expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offer.id", ondelete="CASCADE", use_alter=True), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))

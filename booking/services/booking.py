@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from booking.database import begin_write, retry_deadlocks
 from booking.extensions import db
 from booking.mail import notifications
-from booking.models import Appointment, Practitioner, Series, Treatment, User
+from booking.models import HELD, Appointment, Practitioner, Series, Treatment, User
 from booking.models.base import utcnow
 from booking.scheduling import (
     BookedAppointment,
@@ -133,6 +134,20 @@ class Booking:
     neighbours_after: datetime | None = None
     problems: list[Problem] = field(default_factory=list)
     prep_acknowledged: bool = False
+    # A hold (issue 15): the session is written with status "held" until then, offered to the
+    # patient rather than booked (no invite; ``offer_id`` groups the holds of one offer).
+    hold_until: datetime | None = None
+    offer_id: int | None = None
+
+
+def purge_expired_holds(low: datetime, high: datetime) -> None:
+    """Remove the expired holds whose time meets ``[low, high)``: an expired hold counts for
+    nothing, and the no-overlap rules must not see it when this write takes its time. (A hold
+    is removed only once expired, by whichever write or timer comes first.)"""
+    db.session.execute(delete(Appointment).where(
+        Appointment.status == HELD, Appointment.hold_expires_at <= utcnow(),
+        Appointment.busy_start < high, Appointment.busy_end > low,
+    ).execution_options(synchronize_session=False))
 
 
 def write_sessions(booking: Booking) -> tuple[list[Appointment], str | None]:
@@ -161,6 +176,8 @@ def write_sessions(booking: Booking) -> tuple[list[Appointment], str | None]:
     overridden = decide(actor, list(dict.fromkeys(problems)), booking.override_reason)
     reason = booking.override_reason if overridden else None
     settings = get_settings()
+    span = timedelta(minutes=treatment.buffer_before_minutes + treatment.duration_minutes + treatment.buffer_after_minutes)
+    purge_expired_holds(min(starts) - span, max(starts) + span)
     series = None
     if booking.new_series:
         series = Series(patient_id=patient.id, treatment_id=treatment.id, status="active",
@@ -185,7 +202,9 @@ def write_sessions(booking: Booking) -> tuple[list[Appointment], str | None]:
             appointment = Appointment(
                 patient_id=patient.id, practitioner_id=session.practitioner_id, room_id=session.room_id,
                 treatment_id=treatment.id, series=series, series_index=session.index if series is not None else None,
-                status="booked", override_reason=reason, created_by_id=actor.user_id, updated_by_id=actor.user_id,
+                status=HELD if booking.hold_until else "booked", hold_expires_at=booking.hold_until,
+                offer_id=booking.offer_id,
+                override_reason=reason, created_by_id=actor.user_id, updated_by_id=actor.user_id,
             )
             db.session.add(appointment)
         appointment.place(session.start, treatment.duration_minutes, treatment.buffer_before_minutes,
@@ -193,13 +212,16 @@ def write_sessions(booking: Booking) -> tuple[list[Appointment], str | None]:
         if booking.prep_acknowledged:
             appointment.prep_acknowledged_at = booking.now
         flush_or_conflict(session.index)
-        action = "appointment.moved" if snapshot is not None else "appointment.booked"
+        action = "appointment.moved" if snapshot is not None else (
+            "hold.created" if booking.hold_until else "appointment.booked")
         audit.record_appointment(action, appointment, actor_id=actor.user_id, before=snapshot, reason=reason,
                                  overridden=overridden)
         if booking.prep_acknowledged:
             audit.record_appointment("appointment.prep_acknowledged", appointment, actor_id=actor.user_id)
         written.append(appointment)
-    if booking.moving:
+    if booking.hold_until:
+        pass  # a hold is offered, not booked: its invite goes out when it is accepted
+    elif booking.moving:
         for appointment in written:
             notifications.queue_invite(appointment, settings, "moved")
     elif series is not None:

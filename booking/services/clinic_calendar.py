@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
-from booking.models import Appointment, ClinicClosure, Practitioner, Series, Treatment
+from booking.models import HELD, Appointment, ClinicClosure, Practitioner, Series, Treatment
 from booking.models.base import utcnow
 from booking.scheduling.clock import day_breaks, day_periods, local_day_bounds, local_to_utc, to_local
 from booking.scheduling.intervals import clip, merge, subtract
@@ -137,6 +137,8 @@ def appointments_between(start: datetime, end: datetime, *, include_cancelled: b
     )
     if not include_cancelled:
         query = query.where(Appointment.status != "cancelled")
+    # Holds show while they hold their time (issue 15); an expired one counts for nothing.
+    query = query.where(or_(Appointment.status != HELD, Appointment.hold_expires_at > utcnow()))
     if practitioner_ids is not None:
         query = query.where(Appointment.practitioner_id.in_(sorted(practitioner_ids)))
     return list(db.session.scalars(query))
@@ -160,7 +162,8 @@ def events(start: datetime, end: datetime, *, by: str, editable: bool,
             "resourceIds": [resource],
             "start": wall(a.start_at, tz),
             "end": wall(a.end_at, tz),
-            "title": label(a) + (f" · {course.PREP_WORDS[preps[a.id]]}" if a.id in preps else ""),
+            "title": label(a) + (f" · {course.PREP_WORDS[preps[a.id]]}" if a.id in preps else "")
+                     + (f" · held until {to_local(a.hold_expires_at, tz):%H:%M}" if a.status == HELD else ""),
             "backgroundColor": colour,
             "textColor": readable_text(colour),
             "classNames": [f"status-{a.status}"] + (["overridden"] if a.override_reason else [])
@@ -287,7 +290,7 @@ def day_sheet(day: date) -> list[SheetColumn]:
     """Each practitioner's appointments on local ``day`` (active practitioners, and any with bookings)."""
     tz = get_settings().timezone
     bounds = local_day_bounds(day, tz)
-    rows = appointments_between(bounds.start, bounds.end, include_cancelled=False)
+    rows = [a for a in appointments_between(bounds.start, bounds.end, include_cancelled=False) if a.status != HELD]
     by_practitioner: dict[int, list[Appointment]] = {}
     for row in rows:
         by_practitioner.setdefault(row.practitioner_id, []).append(row)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from booking.calendar.feeds import FeedAftercare, FeedEvent, FeedPrep
 from booking.extensions import db
 from booking.models import (
-    AftercareRule, Appointment, AuditEvent, FeedToken, Practitioner, PrepRule, Protocol, Room, Treatment, User,
+    HELD, AftercareRule, Appointment, AuditEvent, FeedToken, Practitioner, PrepRule, Protocol, Room, Treatment, User,
 )
 from booking.models.access import hash_secret
 from booking.models.base import UTCDateTime, utcnow
@@ -66,6 +66,7 @@ def _window(feed: FeedToken, now: datetime):
         _scope_filter(feed),
         Appointment.start_at >= now - HISTORY,
         or_(Appointment.status != "cancelled", Appointment.updated_at >= now - CANCELLED_KEPT),
+        Appointment.status != HELD,  # a hold is offered, not booked: calendars see it once accepted
     )
 
 

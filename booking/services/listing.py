@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
-from booking.models import Appointment
+from booking.models import HELD, Appointment
 from booking.models.base import utcnow
 from booking.scheduling import local_day_bounds
 from booking.services.actor import Actor
@@ -24,7 +24,8 @@ def appointments_for(
     """The caller's own appointments (patients) or everyone's (staff), between two local dates
     (inclusive, either open); staff with neither date get yesterday to four weeks ahead."""
     tz = get_settings().timezone
-    query = select(Appointment).options(selectinload(Appointment.treatment)).order_by(Appointment.start_at)
+    query = (select(Appointment).where(Appointment.status != HELD)  # holds are listed at /holds, not here
+             .options(selectinload(Appointment.treatment)).order_by(Appointment.start_at))
     if actor.is_patient:
         query = query.where(Appointment.patient_id == actor.user_id)
     if first_day is not None:

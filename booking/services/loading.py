@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 from booking.extensions import db
 from booking.models import (
     BLOCKING_STATUSES,
+    HELD,
     Appointment,
     Clearance,
     Intake,
@@ -129,7 +130,7 @@ def resolve_patient(actor: Actor, patient_id: int | None) -> User:
 
 def load_appointment_for(actor: Actor, appointment_id: int, *, for_update: bool = False) -> Appointment:
     """An appointment the caller may see: their own (patients) or any (staff); else 404."""
-    query = select(Appointment).where(Appointment.id == appointment_id)
+    query = select(Appointment).where(Appointment.id == appointment_id, Appointment.status != HELD)
     if for_update and db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     appointment = db.session.scalar(query)

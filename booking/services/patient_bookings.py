@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from booking.database import begin_write, retry_deadlocks
 from booking.extensions import db
-from booking.models import BLOCKING_STATUSES, Appointment, Series
+from booking.models import BLOCKING_STATUSES, HELD, Appointment, Series
 from booking.models.base import utcnow
 from booking.scheduling import ProposedSession, Slot, check_cancellation_cutoff
 from booking.services import audit, changes, choices, schedules
@@ -60,7 +60,7 @@ def overview(patient_id: int, now: datetime | None = None) -> Overview:
     """The patient's appointments and series."""
     now = now or utcnow()
     rows = db.session.scalars(
-        select(Appointment).where(Appointment.patient_id == patient_id)
+        select(Appointment).where(Appointment.patient_id == patient_id, Appointment.status != HELD)
         .options(selectinload(Appointment.treatment), selectinload(Appointment.practitioner),
                  selectinload(Appointment.series))
         .order_by(Appointment.start_at)

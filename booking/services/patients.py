@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from booking.extensions import db
 from booking.mail.outbox import enqueue
 from booking.models import (
+    HELD,
     INTAKE_QUESTIONS,
     Appointment,
     AuditEvent,
@@ -187,7 +188,7 @@ def export_data(patient_id: int) -> dict[str, Any]:
     if user is None:
         raise NotFound("No such patient.")
     appointments = db.session.scalars(
-        select(Appointment).where(Appointment.patient_id == patient_id)
+        select(Appointment).where(Appointment.patient_id == patient_id, Appointment.status != HELD)
         .options(selectinload(Appointment.treatment), selectinload(Appointment.practitioner))
         .order_by(Appointment.start_at)
     ).all()

@@ -19,7 +19,7 @@ from booking.database import begin_write
 from booking.extensions import db
 from booking.mail import notifications
 from booking.mail.rendering import MailRenderer
-from booking.models import Appointment, Treatment, User
+from booking.models import HELD, Appointment, Treatment, User
 from booking.models.base import utcnow
 from booking.scheduling import Slot
 from booking.scheduling.clock import local_date, local_day_bounds
@@ -58,7 +58,7 @@ def require_front_desk(actor: Actor) -> None:
 
 def _load(appointment_id: int) -> Appointment:
     """The appointment (locked for update on PostgreSQL), or NotFound."""
-    query = select(Appointment).where(Appointment.id == appointment_id)
+    query = select(Appointment).where(Appointment.id == appointment_id, Appointment.status != HELD)
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     appointment = db.session.scalar(query)

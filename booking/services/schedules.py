@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from booking.extensions import db
 from booking.models import (
     BLOCKING_STATUSES,
+    HELD,
     Appointment,
     ClinicClosure,
     ClinicSettings,
@@ -24,6 +25,7 @@ from booking.models import (
     Room,
     Treatment,
 )
+from booking.models.base import utcnow
 from booking.scheduling import model as sm
 from booking.scheduling.rulebook import Reach
 
@@ -199,7 +201,7 @@ def booked_between(
     order = (Appointment.start_at, Appointment.id)
     # Through the connection: plain Core rows, without the ORM's result machinery.
     rows = db.session.connection().execute(
-        select(*columns).where(Appointment.status.in_(BLOCKING_STATUSES), where).order_by(*order)
+        select(*columns).where(busy_clause(), where).order_by(*order)
     ).all()
     # Per treatment: (body area, buffer before, buffer after, aftercare hours, kind).
     if treatments is not None:
@@ -247,10 +249,16 @@ def booked_version(start: datetime, end: datetime, *, reach: Reach) -> tuple:
             func.sum(Appointment.practitioner_id), func.sum(func.coalesce(Appointment.room_id, 0)),
             func.sum(Appointment.patient_id), func.sum(seconds(Appointment.busy_start)),
             func.sum(seconds(Appointment.updated_at)),
-        ).where(Appointment.status.in_(BLOCKING_STATUSES),
-                *_held_in(start - reach.resources_before, end + reach.resources_after))
+        ).where(busy_clause(), *_held_in(start - reach.resources_before, end + reach.resources_after))
     ).one()
     return tuple(str(value) for value in row)
+
+
+def busy_clause(now: datetime | None = None):
+    """WHERE: appointments that hold their time now: booked ones, and holds not yet expired
+    (an expired hold counts for nothing, even before anything removes it)."""
+    return or_(Appointment.status.in_(BLOCKING_STATUSES),
+               and_(Appointment.status == HELD, Appointment.hold_expires_at > (now or utcnow())))
 
 
 def _held_in(low: datetime, high: datetime) -> tuple:

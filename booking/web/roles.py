@@ -148,6 +148,9 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "api.put_intake": PATIENT,
     "api.get_prep": SIGNED_IN,
     "api.put_prep": BOOKERS,
+    "api.create_hold": BOOKERS,
+    "api.book_hold": BOOKERS,
+    "api.release_hold": BOOKERS,
 }
 
 

@@ -290,3 +290,25 @@ class PrepIn(Strict):
     answers: dict[Annotated[str, Field(max_length=40)], Literal["done", "not_done"]] = Field(
         max_length=40, description='Every step\'s key to "done" or "not_done"; no more, no less')
     callback: bool = Field(default=False, description="Ask the clinic to call the patient")
+
+
+class HoldIn(Strict):
+    treatment: Line = Field(min_length=1, max_length=80)
+    start: Moment
+    practitioner_id: Id
+    patient_id: Id | None = None
+    minutes: int | None = Field(default=None, ge=1, le=24 * 60, description="How long to hold (default 15)")
+
+
+class HoldOut(BaseModel):
+    id: int
+    treatment: str
+    patient_id: int
+    practitioner_id: int
+    start: datetime
+    end: datetime
+    expires_at: datetime
+
+
+class HoldPath(BaseModel):
+    hold_id: Id
