@@ -183,6 +183,7 @@ def register_blueprints(app: Flask) -> None:
     from booking.web.auth import bp as auth_bp
     from booking.web.book import bp as book_bp
     from booking.web.course import bp as course_bp
+    from booking.web.offers import bp as offers_bp
     from booking.web.feeds import bp as feeds_bp
     from booking.web.portal import bp as portal_bp
     from booking.web.public import bp as public_bp
@@ -195,6 +196,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(book_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(course_bp)
+    app.register_blueprint(offers_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(reception_bp)
     app.register_blueprint(admin_bp)

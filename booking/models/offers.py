@@ -35,6 +35,9 @@ class Offer(Base):
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id", ondelete="CASCADE"))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("waitlist_request.id", ondelete="SET NULL"))
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    # Times offered without holding them (the waitlist's "several notified, first to accept wins"
+    # mode): [{"start": ISO, "practitioner_id": int}]; accepting books the time if still free.
+    unheld: Mapped[list[dict]] = mapped_column(JSON, default=list)
     link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))

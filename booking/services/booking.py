@@ -138,6 +138,8 @@ class Booking:
     # patient rather than booked (no invite; ``offer_id`` groups the holds of one offer).
     hold_until: datetime | None = None
     offer_id: int | None = None
+    # Appointments the rules look past: the one a held time is offered to replace.
+    ignoring: frozenset[int] = frozenset()
 
 
 def purge_expired_holds(low: datetime, high: datetime) -> None:
@@ -158,7 +160,7 @@ def write_sessions(booking: Booking) -> tuple[list[Appointment], str | None]:
     """
     treatment, patient, actor = booking.treatment, booking.patient, booking.actor
     spec = schedules.treatment_spec(treatment)
-    ignore = frozenset(a.id for a in booking.moving)
+    ignore = frozenset(a.id for a in booking.moving) | booking.ignoring
     starts = [s.start for s in booking.sessions]
     context = load_context(min(starts), max(starts) + timedelta(minutes=spec.duration_minutes),
                            treatment_id=treatment.id, practitioner_ids={s.practitioner_id for s in booking.sessions},

@@ -66,6 +66,17 @@ def reschedule(
     now = now or utcnow()
     require_writer(actor)
     appointment = load_appointment_for(actor, appointment_id, for_update=True)
+    move(actor, appointment, start=start, practitioner_id=practitioner_id, override_reason=override_reason,
+         replan_following=replan_following, now=now)
+    db.session.commit()
+    return appointment
+
+
+def move(actor: Actor, appointment: Appointment, *, start: datetime, practitioner_id: int | None,
+         override_reason: str | None, now: datetime, replan_following: bool = False,
+         check_cutoff: bool = True) -> None:
+    """``reschedule``'s move in the caller's transaction. An accepted offer moves this way too,
+    without the patients' change cut-off (``check_cutoff``): the clinic offered the new time."""
     if appointment.status != "booked":
         raise InvalidState(f"Only a booked appointment can be moved; this one is {appointment.status}.")
     practitioner_id = practitioner_id or appointment.practitioner_id
@@ -73,7 +84,8 @@ def reschedule(
     treatment = load_treatment(appointment.treatment.slug)
     before_sessions, after_sessions = _series_neighbours(appointment)
     moving = [appointment] + (after_sessions if replan_following else [])
-    problems = (_cutoff_problems(appointment, now) + consultations.dependents_problems(appointment, start)
+    problems = ((_cutoff_problems(appointment, now) if check_cutoff else [])
+                + consultations.dependents_problems(appointment, start)
                 + course_problems(appointment.series, adding=0, starts=[start], index=appointment.series_index))
     new_starts = {appointment.id: (start, practitioner_id)}
     if replan_following and after_sessions:
@@ -85,8 +97,6 @@ def reschedule(
         neighbours_before=max((a.start_at for a in before_sessions), default=None),
         neighbours_after=None if replan_following else min((a.start_at for a in after_sessions), default=None),
     ))
-    db.session.commit()
-    return appointment
 
 
 def replan_after(treatment, appointment, following, start, practitioner_id, now, new_starts) -> list[Problem]:

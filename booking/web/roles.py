@@ -151,6 +151,10 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "api.create_hold": BOOKERS,
     "api.book_hold": BOOKERS,
     "api.release_hold": BOOKERS,
+    "api.list_offers": BOOKERS,
+    "api.accept_offer": BOOKERS,
+    "api.decline_offer": BOOKERS,
+    "offers.answer": PUBLIC,  # the link is the offer's key, for this offer only
 }
 
 

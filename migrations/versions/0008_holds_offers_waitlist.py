@@ -106,6 +106,7 @@ def upgrade():
         sa.Column('appointment_id', sa.Integer(), nullable=True),
         sa.Column('request_id', sa.Integer(), nullable=True),
         sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('unheld', sa.JSON(), nullable=False),
         sa.Column('link_hash', sa.String(length=64), nullable=True),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('created_by_id', sa.Integer(), nullable=True),

@@ -312,3 +312,24 @@ class HoldOut(BaseModel):
 
 class HoldPath(BaseModel):
     hold_id: Id
+
+
+class OfferOut(BaseModel):
+    id: int
+    kind: Literal["waitlist", "replan"]
+    status: str
+    appointment_id: int | None = Field(description="The appointment a re-planning offer moves")
+    holds: list[HoldOut]
+    expires_at: datetime
+
+
+class OfferList(RootModel[list[OfferOut]]):
+    pass
+
+
+class OfferPath(BaseModel):
+    offer_id: Id
+
+
+class OfferAccept(Strict):
+    hold_id: Id | None = Field(default=None, description="Which of the offer's times (default: the first)")

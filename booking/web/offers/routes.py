@@ -1,0 +1,37 @@
+"""The offer page: the held times, one tap to take one, or "none of these"."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+
+from booking.models.base import utcnow
+from booking.services import offers
+from booking.services.choices import practitioner_names
+from booking.services.clinic import get_settings
+from booking.web.offers import bp
+from booking.web.portal.forms import ConfirmForm
+from booking.web.refusals import refusal_page
+
+
+@bp.route("/offers/<string(maxlength=100):secret>", methods=["GET", "POST"])
+def answer(secret: str):
+    """Show the offer's times; take one (``hold``) or decline (``decline``)."""
+    def refused(error):
+        return render_template("offers/closed.html", message=error.message, clinic=get_settings()), error.status
+
+    refusal_page(refused, announce=False)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        if request.form.get("decline"):
+            offers.decline(None, secret=secret)
+            return render_template("offers/closed.html", clinic=get_settings(),
+                                   message="Thank you: the times were released. The clinic will be in touch."), 200
+        hold_id = request.form.get("hold", type=int)
+        appointment = offers.accept(None, secret=secret, hold_id=hold_id)
+        return render_template("offers/taken.html", appointment=appointment, clinic=get_settings())
+    offer = offers.offer_by_link(secret)
+    if offer.status != "open" or offer.expires_at <= utcnow():
+        return refused(offers.OfferTaken(f"This offer was {offer.status} already.") if offer.status not in ("open", "expired")
+                       else offers.OfferExpired("This offer has expired; the times it held went back to the calendar."))
+    return render_template("offers/offer.html", offer=offer, holds=offers.live_holds(offer, utcnow()), form=form,
+                           names=practitioner_names(), clinic=get_settings())
