@@ -115,10 +115,13 @@ def waitlist() -> None:
 
 @waitlist.command("run")
 def run_waitlist_timers() -> None:
-    """Remove the holds that have run out (they already count for nothing; safe on several servers)."""
+    """Close the offers and remove the holds that have run out (each offer's time goes back, a
+    waitlist offer passes to the next request); safe on several servers."""
     from booking.services.holds import expire_holds
+    from booking.services.offers import expire_offers
 
-    click.echo(f"removed {expire_holds()} expired hold(s)")
+    closed = expire_offers()
+    click.echo(f"closed {closed} expired offer(s); removed {expire_holds()} expired hold(s)")
 
 
 @click.group()

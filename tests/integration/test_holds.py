@@ -155,5 +155,5 @@ def test_the_waitlist_command_removes_expired_holds(clinic, runner):
                              start=at(monday_in(2), 16), practitioner_id=clinic.anna.id)
     expire(hold.id)
     result = runner.invoke(args=["waitlist", "run"])
-    assert result.exit_code == 0 and "removed 1 expired hold(s)" in result.output
+    assert result.exit_code == 0 and "removed 1 expired hold(s)" in result.output, result.output
     assert count(Appointment, Appointment.status == HELD) == 1 and live.id
