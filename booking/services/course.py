@@ -14,7 +14,6 @@ aftercare after it.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -29,6 +28,7 @@ from booking.mail import rendering
 from booking.mail.notifications import named, when
 from booking.mail.outbox import enqueue
 from booking.models import Appointment, PrepCheck, Protocol, Series, Treatment
+from booking.models.access import hash_secret
 from booking.models.base import utcnow
 from booking.scheduling.clock import local_date, to_local
 from booking.scheduling.course import (
@@ -68,10 +68,6 @@ class LinkRefused(ServiceError):
 def message_on(kind: str) -> bool:
     """Whether the clinic sends messages of ``kind`` (each can be turned off in admin)."""
     return kind not in (get_settings().messages_off or [])
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -194,7 +190,7 @@ def _record(appointment: Appointment, answers: dict[str, object], *, actor_id: i
 
 def _by_link(secret: str, now: datetime) -> tuple[Appointment, PrepCheck]:
     """The session a prep link is for, or LinkRefused with a reason the patient can act on."""
-    check = db.session.scalar(select(PrepCheck).where(PrepCheck.link_hash == _hash(secret)))
+    check = db.session.scalar(select(PrepCheck).where(PrepCheck.link_hash == hash_secret(secret)))
     if check is None:
         raise LinkRefused("This link is not valid any more (the session may have moved: a new link was sent).")
     if check.link_expires_at is None:  # an answer closes the link
@@ -261,7 +257,7 @@ def queue_prep_checks(now: datetime | None = None, *, base_url: str | None = Non
             with db.session.begin_nested():
                 check = _check_for(appointment)
                 secret = secrets.token_urlsafe(32)
-                check.link_hash, check.link_expires_at, check.requested_at = _hash(secret), appointment.start_at, now
+                check.link_hash, check.link_expires_at, check.requested_at = hash_secret(secret), appointment.start_at, now
                 if message_on("prep.confirm"):
                     _queue_prep_request(appointment, settings, mail, secret, ask.answer_by)
                 db.session.flush()

@@ -13,7 +13,6 @@ Accepting an offer that another patient's acceptance made impossible answers 409
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from booking.mail import rendering
 from booking.mail.notifications import named, when
 from booking.mail.outbox import enqueue
 from booking.models import HELD, Appointment, Offer, Treatment, User, WaitlistRequest
+from booking.models.access import hash_secret
 from booking.models.base import utcnow
 from booking.scheduling import ProposedSession, Slot
 from booking.scheduling.clock import to_local
@@ -53,10 +53,6 @@ class OfferTaken(ServiceError):
 
     status = 409
     code = "offer_taken"
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,7 @@ def make_offer(actor: Actor, *, kind: str, patient: User, treatment: Treatment, 
         db.session.flush()
         return None
     secret = secrets.token_urlsafe(32)
-    offer.link_hash = _hash(secret)
+    offer.link_hash = hash_secret(secret)
     db.session.flush()
     audit.record("offer.made", actor_id=actor.user_id, entity_type="offer", entity_id=offer.id,
                  patient_id=patient.id, appointment_id=appointment.id if appointment else None,
@@ -142,7 +138,7 @@ def load_offer(actor: Actor, offer_id: int, *, for_update: bool = False) -> Offe
 
 def offer_by_link(secret: str, *, for_update: bool = False) -> Offer:
     """The offer a link opens (the link is its key, for this offer only); else NotFound."""
-    query = select(Offer).where(Offer.link_hash == _hash(secret))
+    query = select(Offer).where(Offer.link_hash == hash_secret(secret))
     if for_update and db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     offer = db.session.scalar(query)
