@@ -106,6 +106,9 @@ class Config:
     SMTP_SECURITY = os.environ.get("SMTP_SECURITY", "starttls")  # starttls | ssl | none
     MAIL_FROM = os.environ.get("MAIL_FROM", "bookings@clinic.example")
     MAIL_DIR = os.environ.get("MAIL_DIR", str(INSTANCE_DIR / "mail"))
+    # The waitlist (issue 15): "one" offers a freed time to one request at a time, held for it;
+    # "several" tells several waiting patients at once and the first to accept books it.
+    WAITLIST_MODE = os.environ.get("WAITLIST_MODE", "one")
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
     # Development only (booking/devmail.py): the serving process delivers the outbox and queues due
     # reminders in a background thread, and takes BASE_URL from the first request when it was not

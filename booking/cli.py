@@ -116,12 +116,16 @@ def waitlist() -> None:
 @waitlist.command("run")
 def run_waitlist_timers() -> None:
     """Close the offers and remove the holds that have run out (each offer's time goes back, a
-    waitlist offer passes to the next request); safe on several servers."""
+    waitlist offer passes to the next request), then offer waiting requests the times the rule
+    book allows them (oldest request first); safe on several servers."""
+    from booking.services import waitlist
     from booking.services.holds import expire_holds
     from booking.services.offers import expire_offers
 
     closed = expire_offers()
     click.echo(f"closed {closed} expired offer(s); removed {expire_holds()} expired hold(s)")
+    made, lapsed = waitlist.run()
+    click.echo(f"made {made} waitlist offer(s); closed {lapsed} request(s) past their latest date")
 
 
 @click.group()

@@ -22,6 +22,17 @@ from booking.services.loading import load_appointment_for, load_treatment, requi
 from booking.services.rules import decide
 
 
+# Called right after a change that freed time has committed, with (start, end, practitioner_id,
+# now) for each freed time: the waitlist offers it (services.waitlist registers itself here).
+AFTER_FREED: list = []
+
+
+def _freed(times: list[tuple[datetime, datetime, int]], now: datetime) -> None:
+    for start, end, practitioner_id in times:
+        for hook in AFTER_FREED:
+            hook(start, end, practitioner_id, now)
+
+
 class InvalidState(ServiceError):
     """The appointment's status does not allow this change (409)."""
 
@@ -66,9 +77,11 @@ def reschedule(
     now = now or utcnow()
     require_writer(actor)
     appointment = load_appointment_for(actor, appointment_id, for_update=True)
+    old = [(appointment.start_at, appointment.end_at, appointment.practitioner_id)]
     move(actor, appointment, start=start, practitioner_id=practitioner_id, override_reason=override_reason,
          replan_following=replan_following, now=now)
     db.session.commit()
+    _freed(old, now)
     return appointment
 
 
@@ -168,7 +181,9 @@ def cancel(
         notifications.queue_cancel(target, settings, patient_message=(patient_message or "").strip() or None)
     if appointment.series is not None:
         update_series_status(appointment.series)
+    freed = [(t.start_at, t.end_at, t.practitioner_id) for t in targets]
     db.session.commit()
+    _freed(freed, now)
     return appointment
 
 

@@ -154,6 +154,13 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "api.list_offers": BOOKERS,
     "api.accept_offer": BOOKERS,
     "api.decline_offer": BOOKERS,
+    "api.create_waitlist_request": BOOKERS,
+    "api.list_waitlist": BOOKERS,
+    "api.withdraw_waitlist_request": BOOKERS,
+    "portal.waitlist_new": PATIENT,
+    "portal.waitlist_withdraw": PATIENT,  # object-level: only the caller's own request
+    "reception.waitlist_list": FRONT_DESK,
+    "reception.waitlist_withdraw": FRONT_DESK,
     "offers.answer": PUBLIC,  # the link is the offer's key, for this offer only
 }
 

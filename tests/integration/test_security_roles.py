@@ -228,7 +228,8 @@ MISSING_HERE = {"admin.revoke_feed", "admin.erase", "admin.delete_entry", "api.r
                 "feeds.feed", "book.change", "book.done", "portal.series_ics", "reception.my_schedule", "staff.mail_message",
                 "openapi.static", "static", "course.maintenance", "course.recall_book",
                 "admin.delete_aftercare", "api.book_hold", "api.release_hold",
-                "api.accept_offer", "api.decline_offer", "offers.answer"}
+                "api.accept_offer", "api.decline_offer", "offers.answer",
+                "api.withdraw_waitlist_request", "portal.waitlist_withdraw", "reception.waitlist_withdraw"}
 # A schema-valid body for each JSON endpoint, so that the answer is about the caller, not the input.
 API_BODIES = {
     "api.create_token": {"email": "paola@example.com", "password": PASSWORD},
@@ -246,6 +247,7 @@ API_BODIES = {
     "api.put_intake": {"answers": {key: False for key in INTAKE_QUESTIONS}},
     "api.put_prep": {"answers": {"prep-1": "done"}},
     "api.accept_offer": {},
+    "api.create_waitlist_request": {"treatment": "consultation"},
     "api.create_hold": {"treatment": "consultation", "start": "2030-03-04T10:00:00+01:00", "practitioner_id": 1},
 }
 # Values for path arguments; ids of rows that exist in the fixture clinic.

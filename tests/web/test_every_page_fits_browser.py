@@ -87,6 +87,8 @@ def patient_pages(page, problems: list[str], clinic, appointment_id: int, bookin
     visit(page, problems, [f"/book/done?series={series_id}", f"/me/appointments/{cancelled_id}/rebook"])
     # The course after booking (issue 14): the course view and a session's prep checklist.
     visit(page, problems, ["/me/course", f"/me/appointments/{appointment_id}/prep"])
+    # The waitlist (issue 15): the request form for a booked session and for a treatment.
+    visit(page, problems, [f"/me/waitlist/new?appointment={appointment_id}", "/me/waitlist/new?treatment=consultation"])
 
 
 def staff_pages(page, problems: list[str], monday, appointment_id: int, patient_id: int) -> None:
@@ -99,7 +101,8 @@ def staff_pages(page, problems: list[str], monday, appointment_id: int, patient_
                            f"/reception/appointments/{appointment_id}",
                            f"/reception/patients/{patient_id}",
                            "/reception/book?q=paola", f"/reception/book?patient={patient_id}", "/calendar",
-                           "/reception/calls", "/reception/recalls", f"/reception/patients/{patient_id}/course"])
+                           "/reception/calls", "/reception/recalls", f"/reception/patients/{patient_id}/course",
+                           "/reception/waitlist", f"/reception/waitlist?patient={patient_id}"])
 
 
 ADMIN_PAGES = ("/admin", "/admin/practitioners", "/admin/practitioners/1", "/admin/rooms", "/admin/rooms/1",

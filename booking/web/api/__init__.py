@@ -85,4 +85,4 @@ def handle_service_error(error: ServiceError) -> Response:
     return error_response(error.status, error.code, error.message, problems)
 
 
-from booking.web.api import course_routes, hold_routes, intake_routes, offer_routes, routes  # noqa: E402,F401  (registers the views on api)
+from booking.web.api import course_routes, hold_routes, intake_routes, offer_routes, routes, waitlist_routes  # noqa: E402,F401  (registers the views on api)

@@ -34,8 +34,15 @@ def list_offers():
 @api.post("/offers/<int:offer_id>/accept", tags=[booking_tag], security=SECURITY,
           responses={200: schemas.AppointmentOut})
 def accept_offer(path: schemas.OfferPath, body: schemas.OfferAccept):
-    """Take one of the offer's times: the booked or moved appointment."""
-    appointment = offers.accept(actor_required(), path.offer_id, hold_id=body.hold_id)
+    """Take one of the offer's times: the booked or moved appointment. A waitlist offer made
+    without holding its time (several patients told) books it if no one was faster (409 ``offer_taken``)."""
+    from booking.services import waitlist
+
+    actor = actor_required()
+    if offers.load_offer(actor, path.offer_id).unheld:
+        appointment = waitlist.accept_unheld(actor, path.offer_id)
+    else:
+        appointment = offers.accept(actor, path.offer_id, hold_id=body.hold_id)
     return _json(serialize.appointment(appointment))
 
 

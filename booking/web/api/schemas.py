@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel
@@ -333,3 +333,40 @@ class OfferPath(BaseModel):
 
 class OfferAccept(Strict):
     hold_id: Id | None = Field(default=None, description="Which of the offer's times (default: the first)")
+
+
+# ---- the waitlist (issue 15) -----------------------------------------------------------------
+class WaitlistIn(Strict):
+    treatment: Line | None = Field(default=None, min_length=1, max_length=80,
+                                   description="The treatment (needed unless appointment_id is given)")
+    appointment_id: Id | None = Field(default=None, description="A booked session to move earlier or elsewhere")
+    patient_id: Id | None = Field(default=None, description="Reception and admins: the patient this is for")
+    latest: Day | None = Field(default=None, description="The latest acceptable date (local)")
+    practitioner_ids: list[Id] = Field(default_factory=list, max_length=50, description="Empty: anyone qualified")
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(default_factory=list, max_length=7,
+                                                              description="0 = Monday; empty: any day")
+    from_time: time | None = Field(default=None, description="Not before this local time of day")
+    to_time: time | None = Field(default=None, description="Ending by this local time of day")
+
+
+class WaitlistOut(BaseModel):
+    id: int
+    status: Literal["waiting", "offered", "booked", "withdrawn", "expired"]
+    patient_id: int
+    treatment: str
+    appointment_id: int | None
+    latest: date | None
+    practitioner_ids: list[int]
+    weekdays: list[int]
+    from_time: time | None
+    to_time: time | None
+    created_at: datetime
+    offer_ids: list[int] = Field(description="Offers made for this request, oldest first")
+
+
+class WaitlistList(RootModel[list[WaitlistOut]]):
+    pass
+
+
+class WaitlistPath(BaseModel):
+    request_id: Id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import render_template, request
 
 from booking.models.base import utcnow
@@ -26,12 +28,23 @@ def answer(secret: str):
             offers.decline(None, secret=secret)
             return render_template("offers/closed.html", clinic=get_settings(),
                                    message="Thank you: the times were released. The clinic will be in touch."), 200
+        if request.form.get("time") is not None:  # a waitlist time told to several patients, not held
+            from booking.services import waitlist
+
+            appointment = waitlist.accept_unheld(None, secret=secret, index=request.form.get("time", 0, type=int))
+            return render_template("offers/taken.html", appointment=appointment, clinic=get_settings())
         hold_id = request.form.get("hold", type=int)
         appointment = offers.accept(None, secret=secret, hold_id=hold_id)
         return render_template("offers/taken.html", appointment=appointment, clinic=get_settings())
     offer = offers.offer_by_link(secret)
     if offer.status != "open" or offer.expires_at <= utcnow():
+        if offer.status == "taken" and offer.unheld:
+            from booking.services import waitlist
+
+            return refused(offers.OfferTaken(waitlist.TAKEN))
         return refused(offers.OfferTaken(f"This offer was {offer.status} already.") if offer.status not in ("open", "expired")
                        else offers.OfferExpired("This offer has expired; the times it held went back to the calendar."))
+    unheld = [(datetime.fromisoformat(t["start"]), t["practitioner_id"]) for t in offer.unheld or []]
     return render_template("offers/offer.html", offer=offer, holds=offers.live_holds(offer, utcnow()), form=form,
+                           unheld=unheld,
                            names=practitioner_names(), clinic=get_settings())

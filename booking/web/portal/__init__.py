@@ -21,4 +21,4 @@ def describe_refusal(error: ServiceError) -> str:
 # Every form here posts to its own page except revoking a subscription link.
 handle_refusals(bp, home="portal.calendar_feeds", describe=describe_refusal)
 
-from booking.web.portal import routes  # noqa: E402,F401
+from booking.web.portal import routes, waitlist_routes  # noqa: E402,F401
