@@ -268,6 +268,16 @@ def _waiting(day: date | None, practitioner_id: int | None) -> list[WaitlistRequ
     return found
 
 
+def _could_take(requests: list[WaitlistRequest], start: datetime, end: datetime) -> list[WaitlistRequest]:
+    """Those whose time of day can meet ``[start, end)`` (a cheap filter before the rule book)."""
+    tz = get_settings().timezone
+    low, high = to_local(start, tz), to_local(end, tz)
+    if low.date() != high.date():
+        return requests
+    return [r for r in requests if not (r.to_time and r.to_time <= low.time())
+            and not (r.from_time and r.from_time >= high.time())]
+
+
 def _times(slots) -> list[dict]:
     return [{"start": s.start.isoformat(), "practitioner_id": s.practitioner_id} for s in slots]
 
@@ -347,10 +357,13 @@ def on_time_freed(start: datetime, end: datetime, practitioner_id: int | None, n
     now = now or utcnow()
     if end <= now:
         return []
-    if commit:
-        begin_write(db.session)
     day = local_date(start, get_settings().timezone)
-    made = _serve(_waiting(day, practitioner_id), now, (max(start, now), end))
+    if commit:
+        if not _could_take(_waiting(day, practitioner_id), start, end):  # the common case: no one waits, no write lock taken
+            db.session.rollback()
+            return []
+        begin_write(db.session)
+    made = _serve(_could_take(_waiting(day, practitioner_id), start, end), now, (max(start, now), end))
     if commit:
         db.session.commit()
     return made
