@@ -37,7 +37,7 @@ from booking.services.booking import Booking, write_sessions
 from booking.services.clinic import get_settings
 from booking.services.course import course_problems
 from booking.services.errors import Forbidden, InvalidRequest, RuleViolation, ServiceError
-from booking.services.loading import load_treatment
+from booking.services.loading import load_treatment, patient_facts
 from booking.services.schedule_admin import Stranded, stranded
 
 ALTERNATIVES = 3
@@ -156,7 +156,11 @@ def _next_active(appointment: Appointment) -> Appointment | None:
 def _why_not(appointment: Appointment, tz) -> str:
     within = choices.allowed_window(appointment)
     if not within:
-        return "No time can be accepted until the patient's questionnaire is dealt with."
+        facts = patient_facts(appointment.patient_id, appointment.treatment, ignore_ids=frozenset({appointment.id}))
+        if facts.intake_missing or facts.contraindicated_ids:
+            return "No time can be accepted until the patient's questionnaire is dealt with."
+        return ("No time can be accepted: the rules around it (its series neighbours, the consultation it "
+                "needs) leave no window.")
     low = "" if within[0][0] == EARLIEST else f" from {local_date(from_ticks(within[0][0]), tz):%a %d %b}"
     high = "" if within[-1][1] == LATEST else f" to {local_date(from_ticks(within[-1][1] - 1), tz):%a %d %b}"
     return f"No free time the rules allow inside its window{low}{high}."

@@ -87,6 +87,9 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "reception.cancel": FRONT_DESK,
     "reception.resend": FRONT_DESK,
     "reception.book": FRONT_DESK,
+    "reception.replan": FRONT_DESK,
+    "reception.replan_apply": FRONT_DESK,
+    "reception.replan_offer": FRONT_DESK,
     "reception.new_patient": FRONT_DESK,
     # Health answers: practitioners (their own patients) and admins, never the front desk; the
     # clearance itself (a valid POST) is a clinical decision the use case leaves to practitioners.

@@ -20,7 +20,7 @@ from booking.services import changes, offers, replanning, schedule_admin
 from booking.services.actor import Actor
 from booking.services.booking import SessionRequest
 from booking.services.errors import InvalidRequest
-from tests.integration.clinic import TZ, at, book_consultation, build_clinic, monday_in
+from tests.integration.clinic import PASSWORD, TZ, at, book_consultation, build_clinic, monday_in
 from tests.integration.factories import make_user
 
 
@@ -218,3 +218,45 @@ def test_a_series_with_two_stranded_sessions_keeps_its_spacing(clinic):
     assert [m.ical_sequence for m in moved] == [1, 1]
     # The moves needed no override: the rule book finds nothing wrong with the series now.
     assert all(m.override_reason is None for m in moved)
+
+
+def login(client, user):
+    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+
+
+def test_the_reception_screen_applies_chosen_times_or_offers_them(client, clinic):
+    monday, series, booked, _ = absence(clinic)
+    found = {p.appointment.id: p for p in replanning.proposals(Actor.of(clinic.receptionist))}
+    login(client, clinic.practitioner_user)
+    assert client.get("/reception/replan").status_code == 403
+    client.post("/logout")
+    login(client, clinic.receptionist)
+    page = client.get(f"/reception/replan?practitioner={clinic.anna.id}&first_day=x").get_data(as_text=True)
+    assert "To re-plan: 5" in page and "Anna Practitioner" in page and page.count('name="choice-') == 5
+    assert "Re-plan stranded appointments" in client.get("/reception").get_data(as_text=True)
+    choices = {f"choice-{i}": replanning_value(p.best) for i, p in found.items()}
+    # Reception picks the second proposal for one row and leaves another alone.
+    picked, left = booked[0].id, booked[1].id
+    choices[f"choice-{picked}"] = replanning_value(found[picked].alternatives[0])
+    choices[f"choice-{left}"] = "skip"
+    refused = client.post("/reception/replan/apply", data=choices)
+    assert refused.status_code == 400 and "Give a reason" in refused.get_data(as_text=True)
+    garbled = client.post("/reception/replan/apply", data={**choices, f"choice-{picked}": "tomorrow@x", "reason": "Ill"})
+    assert garbled.status_code == 400 and "not understood" in garbled.get_data(as_text=True)
+    assert count(AuditEvent, AuditEvent.action == "replan.applied") == 0
+    done = client.post("/reception/replan/apply", data={**choices, "reason": "Anna is ill"})
+    assert done.status_code == 302
+    assert db.session.get(Appointment, picked).start_at == found[picked].alternatives[0].start
+    assert db.session.get(Appointment, left).start_at == booked[1].start_at
+    assert count(AuditEvent, AuditEvent.action == "replan.applied") == 4
+    # The one left alone is offered to its patient.
+    assert client.post("/reception/replan/offer", data={}).status_code == 302
+    assert [o.appointment_id for o in replanning.open_offers_list()] == [left]
+    page = client.get("/reception/replan").get_data(as_text=True)
+    assert "Offers waiting: 1" in page and "waiting for an answer" in page
+
+
+def replanning_value(slot):
+    from booking.web.reception.replan_routes import slot_value
+
+    return slot_value(slot)

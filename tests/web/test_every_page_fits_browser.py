@@ -6,9 +6,11 @@ One browser context per role and width, one page reused for all of that role's p
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from booking.services import changes
+from booking.services import changes, schedule_admin
 from booking.services.actor import Actor
 from tests.integration.clinic import PASSWORD, at, build_clinic, monday_in
 from tests.web.conftest import VIEWPORTS, check_accessibility
@@ -102,7 +104,7 @@ def staff_pages(page, problems: list[str], monday, appointment_id: int, patient_
                            f"/reception/patients/{patient_id}",
                            "/reception/book?q=paola", f"/reception/book?patient={patient_id}", "/calendar",
                            "/reception/calls", "/reception/recalls", f"/reception/patients/{patient_id}/course",
-                           "/reception/waitlist", f"/reception/waitlist?patient={patient_id}"])
+                           "/reception/replan", "/reception/waitlist", f"/reception/waitlist?patient={patient_id}"])
 
 
 ADMIN_PAGES = ("/admin", "/admin/practitioners", "/admin/practitioners/1", "/admin/rooms", "/admin/rooms/1",
@@ -118,6 +120,10 @@ def test_every_page_fits_the_screen_and_passes_axe(browser, live_server, clinic,
     appointment_id = min(a.id for a in series.appointments)
     last = max(series.appointments, key=lambda a: a.id)
     changes.cancel(Actor.of(clinic.patient), last.id, reason="a page to rebook it")
+    # A day off strands the third session: the re-planning page and the admin's list show it.
+    third = sorted(series.appointments, key=lambda a: a.series_index)[2]
+    schedule_admin.add_time_off(Actor.of(clinic.admin), third.practitioner_id, start=third.start_at - timedelta(hours=1),
+                                end=third.end_at + timedelta(hours=1), reason="Ill")
     problems: list[str] = []
     refused: list[str] = []  # the app's Content-Security-Policy must not block anything its own pages use
     walks = [(None, lambda page: patient_pages(page, problems, clinic, appointment_id, (series.id, last.id))),

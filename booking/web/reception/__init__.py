@@ -29,4 +29,4 @@ def natural_page() -> str:
 
 handle_refusals(bp, home=natural_page, describe=describe_refusal)
 
-from booking.web.reception import routes, booking_routes, waitlist_routes  # noqa: E402,F401
+from booking.web.reception import routes, booking_routes, waitlist_routes, replan_routes  # noqa: E402,F401
