@@ -9,6 +9,7 @@
 4. A 10,000-event feed, full and 304.
 5. (At 20k, on a copy) re-planning one practitioner's absence of 30 appointments, in-process
    and over HTTP.
+6. (At 20k, on a copy) the time from a cancellation to the first waitlist offer queued.
 
 It prints every figure with its target, then writes docs/PERFORMANCE.md and the plot.
 ``BENCH_QUICK=1`` runs a small, fast version (a smoke test: smaller data, fewer requests;
@@ -24,7 +25,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench import availability, booking_load, feeds, replan
+from bench import availability, booking_load, feeds, replan, waitlist
 from bench.database import bench_url, clone_database, drop_database, reset_database, sibling_url
 from bench.figures import Results, load_average
 from bench.generate import (
@@ -58,6 +59,7 @@ FEED_COLD = 3 if QUICK else 10
 FEED_304 = 30 if QUICK else 200
 DENSITY = (0.2, 0.6) if QUICK else (0.1, 0.3, 0.5, 0.7, 0.9)
 REPLAN_REPEAT = 2 if QUICK else 10
+WAITLIST_REPEAT = 5 if QUICK else 30
 
 
 def step(message: str) -> None:
@@ -109,6 +111,8 @@ def main_database(results: Results, url: str, now: datetime, ask: availability.A
                 drop_database(copy)
             step(f"re-planning one practitioner's absence ({replan.STRANDED} appointments, on a copy)")
             replan.measure(results, url, now, repeat=REPLAN_REPEAT, label=label(size))
+            step("the time from a cancellation to the first waitlist offer queued (on a copy)")
+            waitlist.measure(results, url, now, repeat=WAITLIST_REPEAT, label=label(size))
         elif size == SIZES[-1]:
             step(f"{size:,} appointments: over HTTP on gunicorn")
             with Gunicorn(url) as server:
