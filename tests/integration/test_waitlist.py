@@ -323,3 +323,24 @@ def test_waitlist_pages(client, clinic):
     listing = client.get("/reception/waitlist").get_data(as_text=True)
     assert "Otto Other" in listing and "Paola Patient" in listing and "withdrawn" in listing
     assert client.get("/reception/waitlist?q=otto").status_code == 200
+
+
+def test_flask_waitlist_run_offers_free_times_to_waiting_requests_and_closes_lapsed_ones(app, clinic):
+    day = monday_in(2)
+    waiting = ask(clinic.patient, practitioner_ids=[clinic.bruno.id], weekdays=[day.weekday()],
+                  from_time=time(15, 0), to_time=time(16, 0), latest=day + timedelta(days=7))
+    lapsed = ask(clinic.other_patient)
+    db.session.get(WaitlistRequest, lapsed.id).latest = utcnow().astimezone(TZ).date() - timedelta(days=1)
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["waitlist", "run"])
+    assert result.exit_code == 0 and "made 1 waitlist offer(s); closed 1 request(s)" in result.output, result.output
+    offer = open_offer(waiting.id)
+    assert offer is not None and 1 <= len(offer.holds) <= offers.MAX_TIMES
+    for hold in offer.holds:  # the earliest times that fit, every one by the rule book's own check
+        local = hold.start_at.astimezone(TZ)
+        assert hold.practitioner_id == clinic.bruno.id and local.weekday() == day.weekday()
+        assert time(15) <= local.time() and (local + timedelta(minutes=30)).time() <= time(16)
+        assert rule_book_problems(hold, None, utcnow()) == []
+    assert db.session.get(WaitlistRequest, lapsed.id).status == "expired"
+    # Run again: nothing new (the request is offered already).
+    assert "made 0 waitlist offer(s)" in app.test_cli_runner().invoke(args=["waitlist", "run"]).output
