@@ -16,7 +16,10 @@ matched right after the change's commit, in its own transaction, over that one d
 single query reads the waiting requests whose latest date and preferred practitioners allow
 it, and the rule book is asked only for those, oldest first, until one is offered. A failure
 there is logged and never undoes the cancellation. The full sweep (new hours, closures lifted,
-anything missed) runs in ``flask waitlist run`` (``run``), which also closes lapsed requests.
+anything missed) runs in ``flask waitlist run`` (``run``), which also closes lapsed requests;
+the sweep offers each waiting request up to three held times in either mode (a time no one
+freed just now is not a race to announce). An accepted offer that moves a booked session frees
+its old time without this hook (``offers.accept`` moves it directly): the next sweep offers it.
 
 **Modes** (``WAITLIST_MODE``): ``one`` (default): the first matching request is offered the
 time as a hold (``offers.make_offer``); if the offer is declined or lapses (``offers.AFTER_CLOSED``)
