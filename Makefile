@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install migrate seed serve bench clean
+.PHONY: run test install migrate seed serve bench clean translations-extract translations-update translations-compile
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,27 @@ node_modules/.installed: package.json package-lock.json
 	@if command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund && touch $@; \
 	 else echo "npm not found: browser accessibility checks will be skipped"; fi
 
-install: $(STAMP)
+# Languages (issue 16): catalogs in booking/translations/; the .mo files are built here, not committed.
+TRANSLATIONS := booking/translations
+CATALOGS := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile -l $* -i $< -o $@
+
+## translations-extract: collect every marked string into booking/translations/messages.pot
+translations-extract: install
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-location --sort-output \
+	  --project clinic-booking -o $(TRANSLATIONS)/messages.pot .
+
+## translations-update: merge the template into every language's messages.po (then translate them)
+translations-update: translations-extract
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching --ignore-obsolete
+
+## translations-compile: build the .mo files the app reads
+translations-compile: $(COMPILED)
+
+install: $(STAMP) $(COMPILED)
 
 migrate: install
 	$(BIN)/flask db upgrade
@@ -29,13 +49,13 @@ seed: migrate
 	$(BIN)/flask seed-demo --if-empty
 
 ## run: set everything up (venv, install, migrate, demo clinic) and serve on http://127.0.0.1:5000
-run: seed
+run: seed translations-compile
 	@$(BIN)/python -c "from booking.demo import demo_logins; from booking.cli import print_logins; print_logins(demo_logins())"
 	@echo "Serving on http://127.0.0.1:5000 (Ctrl+C to stop)"
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 ## test: the whole suite on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set
-test: install node_modules/.installed
+test: install translations-compile node_modules/.installed
 	$(BIN)/python -m pytest
 
 ## serve: production server (needs DATABASE_URL and SECRET_KEY)

@@ -117,6 +117,8 @@ class Config:
     DEV_MAIL_INTERVAL_SECONDS = 3.0
     BASE_URL_FROM_REQUEST = False
     PASSWORD_HASH_METHOD = "scrypt"
+    # Issue 16: the languages the pages can be shown in (catalogs in booking/translations/).
+    LANGUAGES = ("en", "it")
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
     PROXY_HOPS = _env_int("PROXY_HOPS", 0)
     # Security headers (Flask-Talisman, see booking/__init__.py and docs/SECURITY.md). Scripts

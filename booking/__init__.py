@@ -60,6 +60,9 @@ def create_app(config: str | type | None = None, **overrides: Any) -> Flask:
     register_security_headers(app)
     register_mail(app)
     register_template_helpers(app)
+    from booking.i18n import register_i18n
+
+    register_i18n(app)  # issue 16: Flask-Babel, the language of each request, locale-aware filters
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -156,16 +159,7 @@ def register_template_helpers(app: Flask) -> None:
         """A UTC datetime shown in the clinic's time zone."""
         return to_local(moment, get_settings().timezone).strftime(fmt) if moment else ""
 
-    def money(cents, currency: str | None = None) -> str:
-        """A price in cents as the clinic shows it: "€180", "€60.50"; "price on request" for None.
-        (A symbol for a few currencies, else the ISO code; issue 16 moves this to Babel.)"""
-        if cents is None:
-            return "price on request"
-        code = (currency or get_settings().currency or "EUR").upper()
-        whole, rest = divmod(int(cents), 100)
-        amount = f"{whole:,}" + (f".{rest:02d}" if rest else "")
-        symbol = {"EUR": "€", "GBP": "£", "USD": "$", "CHF": "CHF "}.get(code)
-        return f"{symbol}{amount}" if symbol else f"{amount} {code}"
+    from booking.i18n import price as money  # Babel's format_currency, the clinic's currency (issue 16)
 
     app.jinja_env.filters["local"] = local
     app.jinja_env.filters["money"] = money

@@ -48,6 +48,8 @@ class ClinicSettings(Base):
     country: Mapped[str] = mapped_column(String(2), default="IT")
     region: Mapped[str] = mapped_column(String(10), default="")
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    # Issue 16: the language pages and mail use when nobody chose one (config LANGUAGES).
+    default_locale: Mapped[str] = mapped_column(String(5), default="en", server_default="en")
     # Message kinds the clinic has turned off (issue 14: "prep.confirm", "aftercare", "recall.invite",
     # "recall.reminder"); everything else is sent.
     messages_off: Mapped[list[str]] = mapped_column(JSON, default=list)  # ISO 4217, for treatment prices

@@ -53,6 +53,8 @@ class User(UserMixin, Base):
     # Part of the id kept in the session and the remember cookie (``get_id``); raising it ends
     # every session and remember cookie of the account (sign-out, a new password).
     session_version: Mapped[int] = mapped_column(default=1)
+    # Issue 16: the language the user chose ("en", "it"); None: no preference (the clinic's default).
+    locale: Mapped[str | None] = mapped_column(String(5))
 
     practitioner: Mapped["Practitioner | None"] = relationship(back_populates="user", uselist=False)
     intake: Mapped["Intake | None"] = relationship(

@@ -37,6 +37,7 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "static": PUBLIC,
     "public.home": PUBLIC,
     "public.healthz": PUBLIC,
+    "public.language": PUBLIC,  # issue 16: the language switcher
     "auth.login": PUBLIC,
     "auth.register": PUBLIC,
     "auth.reset_request": PUBLIC,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from booking.extensions import limiter, sign_in_limits
@@ -34,7 +35,7 @@ def login():
         if user is not None:
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(form.next.data, home_for(user)))
-        form.password.errors.append("Wrong e-mail or password.")
+        form.password.errors.append(_("Wrong e-mail or password."))
     return render_template("auth/login.html", form=form, clinic=get_settings())
 
 
@@ -48,7 +49,7 @@ def logout():
     if current_user.is_authenticated:
         tokens.sign_out(current_user.id)
     logout_user()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("public.home"))
 
 
@@ -92,7 +93,7 @@ def reset_request():
     if form.validate_on_submit():
         patients.queue_password_reset(form.email.data, secret_key=current_app.config["SECRET_KEY"],
                                       base_url=current_app.config["BASE_URL"])
-        flash("If an account uses that e-mail, a reset link is on its way. It works for one hour.", "info")
+        flash(_("If an account uses that e-mail, a reset link is on its way. It works for one hour."), "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset_request.html", form=form, clinic=get_settings())
 
@@ -108,6 +109,6 @@ def reset(token: str):
         # An expired, used or broken link: ask for a new one.
         refusal_page(lambda error: redirect(url_for("auth.reset_request")))
         patients.reset_password(token, form.password.data, secret_key=current_app.config["SECRET_KEY"])
-        flash("Your password is changed. Sign in with the new one.", "info")
+        flash(_("Your password is changed. Sign in with the new one."), "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset.html", form=form, clinic=get_settings())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -41,12 +42,12 @@ def review():
     """Sign in or register, the questionnaire, then confirm: all sessions or none."""
     pending = session.get(PENDING)
     if not pending:
-        flash("Choose a treatment and a time first.", "info")
+        flash(_("Choose a treatment and a time first."), "info")
         return redirect(url_for("public.home"))
     if not current_user.is_authenticated:
         return redirect(url_for("auth.register", next=url_for("book.review")))
     if current_user.role != "patient":
-        abort(403, description="Staff book for patients from the reception calendar.")
+        abort(403, description=_("Staff book for patients from the reception calendar."))
     treatment = treatment_or_404(pending["slug"])
     if patients.intake_needed(current_user.id, treatment):
         return redirect(url_for("portal.intake", next=url_for("book.review")))
@@ -59,7 +60,7 @@ def review():
     needs_ack = bool(treatment.protocol and treatment.protocol.prep_rules) and not pending.get("prep_read")
     if form.validate_on_submit():
         if needs_ack and not form.prep_read.data:
-            form.prep_read.errors = ["Please confirm you have read what to do before the session."]
+            form.prep_read.errors = [_("Please confirm you have read what to do before the session.")]
             return _review_page(treatment, sessions, form)
         if form.prep_read.data:
             pending["prep_read"] = True
@@ -145,7 +146,7 @@ def replace(index: int):
         sessions = [(s.start, s.practitioner_id) for s in proposal.sessions]
     pending["sessions"] = encode(sessions)
     session[PENDING] = pending
-    flash("Updated: check the new times, then confirm.", "info")
+    flash(_("Updated: check the new times, then confirm."), "info")
     return redirect(url_for("book.review"))
 
 
@@ -160,7 +161,7 @@ def callback():
     if form.validate_on_submit():
         patients.request_callback(current_user.id, treatment.id if treatment else None, form.note.data or "")
         session.pop(PENDING, None)
-        flash("Thank you: the clinic will call you.", "info")
+        flash(_("Thank you: the clinic will call you."), "info")
         return redirect(url_for("public.home"))
     return redirect(url_for("book.review"))
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from booking.extensions import db
@@ -44,8 +45,8 @@ def choose(slug: str):
     actor = patient_actor()
     consultation = needs_consultation(treatment, actor)
     if consultation is not None:
-        flash(f"{treatment.name} starts with a consultation. Book it first; after it you can book "
-              f"your sessions.", "info")
+        flash(_("%(treatment)s starts with a consultation. Book it first; after it you can book your sessions.",
+                treatment=treatment.name), "info")
         return redirect(url_for("book.choose", slug=consultation.slug, then=slug))
     settings = get_settings()
     tz = settings.timezone
@@ -120,8 +121,8 @@ def series(slug: str):
         avoid = sorted(set(avoid) | set(parse_dates(request.args["keep_clear"])))
     replan = request.args.get("replan", type=int)
     if replan is not None and not 0 <= replan < len(given):
-        abort(400, description=f"There is no session {replan} to plan from; choose one of the "
-                               f"{len(given)} session(s) shown.")
+        abort(400, description=_("There is no session %(number)d to plan from; choose one of the %(count)d "
+                                 "session(s) shown.", number=replan, count=len(given)))
     if request.args.get("keep_clear") or request.args.get("avoid_changed"):
         # Other dates to keep clear: keep the sessions chosen so far while they still keep them
         # clear; plan again only from the session before the first one that does not.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from flask import abort, flash
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from booking.extensions import db
@@ -34,7 +35,7 @@ def treatment_or_404(slug: str) -> Treatment:
     try:
         return load_treatment(slug)
     except ServiceError:
-        abort(404, description="There is no such treatment.")
+        abort(404, description=_("There is no such treatment."))
 
 
 def encode(sessions) -> list[str]:
@@ -45,18 +46,18 @@ def encode(sessions) -> list[str]:
 def decode(values: list[str], limit: int | None = None) -> list[tuple[datetime, int]]:
     """Parse "iso|practitioner" strings (at most ``limit`` of them); 400 on anything malformed."""
     if limit is not None and len(values) > limit:
-        abort(400, description=f"That booking link has {len(values)} sessions; this treatment has at most "
-                               f"{limit}. Please start again.")
+        abort(400, description=_("That booking link has %(count)d sessions; this treatment has at most "
+                                 "%(limit)d. Please start again.", count=len(values), limit=limit))
     sessions = []
     for value in values:
-        iso, _, pid = value.partition("|")
+        iso, _bar, pid = value.partition("|")
         try:
             start = datetime.fromisoformat(iso)
             practitioner = int(pid)
         except ValueError:
-            abort(400, description="That booking link is damaged; please start again.")
+            abort(400, description=_("That booking link is damaged; please start again."))
         if start.tzinfo is None or not 2000 <= start.year <= 2100 or not 1 <= practitioner <= MAX_ID:
-            abort(400, description="That booking link is damaged; please start again.")
+            abort(400, description=_("That booking link is damaged; please start again."))
         sessions.append((start, practitioner))
     return sessions
 
@@ -82,7 +83,7 @@ def parse_dates(raw: str) -> list[date]:
         try:
             days.append(date.fromisoformat(part))
         except ValueError:
-            flash(f"“{part}” is not a date; use the date picker.", "error")
+            flash(_("“%(text)s” is not a date; use the date picker.", text=part), "error")
     return sorted(set(days))
 
 
@@ -129,7 +130,7 @@ def month_grid(month: date) -> list[list[date | None]]:
     day = first
     while day < (month.replace(day=28) + timedelta(days=4)).replace(day=1) or day.weekday() != 0:
         week = []
-        for _ in range(7):
+        for _weekday in range(7):
             week.append(day if day.month == month.month else None)
             day += timedelta(days=1)
         weeks.append(week)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from urllib.parse import urlsplit
+
+from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
 from booking.models import Protocol, Treatment
 from booking.services.clinic import get_settings
+from booking.i18n import remember_choice, supported
+from booking.web.access import safe_next
 from booking.web.public import bp
 
 
@@ -22,6 +26,26 @@ def home() -> str:
         .order_by(Treatment.kind, Treatment.id)
     ).all()
     return render_template("public/home.html", treatments=treatments, clinic=get_settings())
+
+
+@bp.route("/language/<code>")
+def language(code: str):
+    """The language switcher: use ``code`` from now on (saved for a signed-in user), and go back
+    to the page the visitor was on (the Referer, when it is a page of this site). An unknown
+    code changes nothing."""
+    if code in supported():
+        remember_choice(code)
+    return redirect(safe_next(_same_site_path(request.referrer), url_for("public.home")))
+
+
+def _same_site_path(referrer: str | None) -> str | None:
+    """The path and query of ``referrer`` when it is on this site, else None."""
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 @bp.route("/healthz")

@@ -1,0 +1,143 @@
+"""Languages (issue 16): Flask-Babel, which language a request is answered in, and the
+locale-aware formatting helpers templates use.
+
+The language of a request, first that applies: ``?lang=it`` (remembered in the session, and
+saved as the signed-in user's preference), the signed-in user's saved preference, the clinic's
+default language, the browser's ``Accept-Language``. Babel formats in the clinic's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import Flask, current_app, request, session
+from babel.numbers import get_currency_symbol
+from flask_babel import Babel, format_currency, format_date, format_datetime, get_locale, lazy_gettext, refresh
+from flask_login import current_user
+
+SESSION_KEY = "lang"
+TRANSLATIONS = "translations"  # booking/translations/<locale>/LC_MESSAGES/messages.po
+
+LANGUAGE_NAMES = {"en": "English", "it": "Italiano"}
+
+
+def supported() -> tuple[str, ...]:
+    """The languages the app has catalogs for (config ``LANGUAGES``)."""
+    return tuple(current_app.config.get("LANGUAGES", ("en",)))
+
+
+def _clinic_default() -> str | None:
+    """The clinic's default language, when it is one we support."""
+    from booking.services.clinic import get_settings
+
+    value = getattr(get_settings(), "default_locale", None)
+    return value if value in supported() else None
+
+
+def select_locale() -> str:
+    """The language of this request (the order in the module docstring)."""
+    languages = supported()
+    if request and request.args.get("lang") in languages:
+        return request.args["lang"]  # kept by remember_asked_language before the view ran
+    if current_user and current_user.is_authenticated and getattr(current_user, "locale", None) in languages:
+        return current_user.locale
+    remembered = session.get(SESSION_KEY) if request else None
+    if remembered in languages:
+        return remembered
+    clinic = _clinic_default()
+    if clinic is not None:
+        return clinic
+    if request:
+        best = request.accept_languages.best_match(languages)
+        if best:
+            return best
+    return clinic or languages[0]
+
+
+def remember_asked_language() -> None:
+    """Before each request: forget the language Babel chose for an earlier request of the same
+    app context (tests and CLI reuse one), and keep a ``?lang=`` choice."""
+    refresh()
+    asked = request.args.get("lang")
+    if asked in supported():
+        remember_choice(asked)
+
+
+def remember_choice(locale: str) -> None:
+    """Keep a visitor's choice in the session, and a signed-in user's as their preference (for
+    next time, and for their mail)."""
+    from booking.extensions import db
+
+    session[SESSION_KEY] = locale
+    if current_user and current_user.is_authenticated and getattr(current_user, "locale", None) != locale:
+        current_user.locale = locale
+        db.session.commit()
+
+
+def select_timezone() -> str:
+    """Babel formats dates and times in the clinic's time zone."""
+    from booking.services.clinic import get_settings
+
+    return get_settings().timezone or "UTC"
+
+
+# --- formatting helpers for templates -------------------------------------------------------
+def when(value: datetime | date | None, pattern: str = "EEE dd MMM y, HH:mm") -> str:
+    """A date or datetime in the current language with a CLDR pattern; datetimes are shown in
+    the clinic's time zone ("EEEE d MMMM y, HH:mm" -> "giovedì 10 dicembre 2026, 11:15")."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return format_datetime(value, pattern)
+    return format_date(value, pattern)
+
+
+def price(cents: int | None, currency: str | None = None) -> str:
+    """A price in cents in the clinic's currency for the current language ("€180.00" in
+    English, "180,00 €" in Italian); "price on request" when there is none."""
+    from booking.services.clinic import get_settings
+
+    if cents is None:
+        return str(lazy_gettext("price on request"))
+    code = (currency or get_settings().currency or "EUR").upper()
+    amount = Decimal(int(cents)) / 100
+    locale = get_locale()
+    pattern = locale.currency_formats["standard"].pattern.split(";")[0]
+    if get_currency_symbol(code, locale) == code:
+        # No symbol in this language: the code after the amount ("60.50 SEK"), as people write it.
+        pattern = pattern.replace("¤", "").strip("\u00a0 ") + " ¤"
+    if int(cents) % 100 == 0:
+        # Whole amounts without decimals, as the clinic quotes them ("€180", "180 €").
+        pattern = pattern.replace(".00", "")
+    return format_currency(amount, code, format=pattern, currency_digits=False)
+
+
+def weekday_names(width: str = "abbreviated") -> list[str]:
+    """The days of the week, Monday first, in the current language ("Mon" ... / "lun" ...)."""
+    from babel.dates import get_day_names
+
+    names = get_day_names(width, context="format", locale=get_locale())
+    return [names[i] for i in range(7)]
+
+
+def switch_links() -> list[tuple[str, str, str, bool]]:
+    """The language switcher: (code, name, its link, current?). The links go through
+    ``public.language``, which comes back to this page (its Referer) in that language."""
+    from flask import url_for
+
+    current = str(get_locale())
+    return [(code, LANGUAGE_NAMES.get(code, code), url_for("public.language", code=code), code == current)
+            for code in supported()]
+
+
+def register_i18n(app: Flask) -> None:
+    """Bind Flask-Babel with our selectors, and add the template helpers."""
+    import os
+
+    Babel(app, locale_selector=select_locale, timezone_selector=select_timezone,
+          default_translation_directories=os.path.join(os.path.dirname(__file__), TRANSLATIONS))
+    app.before_request(remember_asked_language)
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["price"] = price
+    app.jinja_env.globals.update(language_links=switch_links, weekday_names=weekday_names, current_locale=lambda: str(get_locale()))
