@@ -2,8 +2,10 @@
 locale-aware formatting helpers templates use.
 
 The language of a request, first that applies: ``?lang=it`` (remembered in the session, and
-saved as the signed-in user's preference), the signed-in user's saved preference, the clinic's
-default language, the browser's ``Accept-Language``. Babel formats in the clinic's time zone.
+saved as the signed-in user's preference), the signed-in user's saved preference, a language the
+browser asks for (``Accept-Language``) that the app speaks, the clinic's default language: an
+English-speaking visitor of an Italian clinic reads English, a German one the clinic's Italian.
+Babel formats in the clinic's time zone.
 """
 
 from __future__ import annotations
@@ -45,14 +47,11 @@ def select_locale() -> str:
     remembered = session.get(SESSION_KEY) if request else None
     if remembered in languages:
         return remembered
-    clinic = _clinic_default()
-    if clinic is not None:
-        return clinic
     if request:
         best = request.accept_languages.best_match(languages)
         if best:
             return best
-    return clinic or languages[0]
+    return _clinic_default() or languages[0]
 
 
 def remember_asked_language() -> None:

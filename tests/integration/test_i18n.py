@@ -178,11 +178,14 @@ def test_every_page_links_both_languages(client, clinic):
     assert 'href="/language/en"' in page and 'href="/language/it"' in page and ">Italiano</a>" in page
 
 
-def test_the_clinics_default_comes_before_the_browser(client, clinic):
+def test_a_visitors_browser_language_comes_before_the_clinics_default(client, clinic):
     get_settings().default_locale = "it"
     db.session.commit()
     page = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
-    assert '<html lang="it">' in page and "Prenota" in visible_text(page)
+    assert '<html lang="en">' in page  # an English-speaking visitor of an Italian clinic
+    page = client.get("/", headers={"Accept-Language": "de-DE,de;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="it">' in page and "Prenota" in visible_text(page)  # no German: the clinic's Italian
+    assert '<html lang="it">' in client.get("/").get_data(as_text=True)  # no preference: the clinic's
 
 
 def test_the_browser_decides_when_the_clinics_default_has_no_catalog(client, clinic):
@@ -194,7 +197,8 @@ def test_the_browser_decides_when_the_clinics_default_has_no_catalog(client, cli
 
 def test_english_is_the_default_of_a_new_clinic(client, clinic):
     assert get_settings().default_locale == "en"
-    assert '<html lang="en">' in client.get("/", headers={"Accept-Language": "it"}).get_data(as_text=True)
+    assert '<html lang="en">' in client.get("/").get_data(as_text=True)
+    assert '<html lang="it">' in client.get("/", headers={"Accept-Language": "it"}).get_data(as_text=True)
 
 
 # --- (d) Italian pages --------------------------------------------------------------------
