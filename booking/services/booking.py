@@ -140,6 +140,9 @@ class Booking:
     offer_id: int | None = None
     # Appointments the rules look past: the one a held time is offered to replace.
     ignoring: frozenset[int] = frozenset()
+    # A rehearsal (re-planning tries a time in a transaction it rolls back): every rule and the
+    # database's constraints judge it, but nothing is audited or mailed.
+    rehearsal: bool = False
 
 
 def purge_expired_holds(low: datetime, high: datetime) -> None:
@@ -214,13 +217,17 @@ def write_sessions(booking: Booking) -> tuple[list[Appointment], str | None]:
         if booking.prep_acknowledged:
             appointment.prep_acknowledged_at = booking.now
         flush_or_conflict(session.index)
+        written.append(appointment)
+        if booking.rehearsal:
+            continue
         action = "appointment.moved" if snapshot is not None else (
             "hold.created" if booking.hold_until else "appointment.booked")
         audit.record_appointment(action, appointment, actor_id=actor.user_id, before=snapshot, reason=reason,
                                  overridden=overridden)
         if booking.prep_acknowledged:
             audit.record_appointment("appointment.prep_acknowledged", appointment, actor_id=actor.user_id)
-        written.append(appointment)
+    if booking.rehearsal:
+        return written, reason
     if booking.hold_until:
         pass  # a hold is offered, not booked: its invite goes out when it is accepted
     elif booking.moving:

@@ -99,13 +99,17 @@ def stranded_appointments(*, practitioner_id: int | None = None, room_id: int | 
 def _rank(appointment: Appointment, slots: Sequence[Slot], tz) -> list[Slot]:
     """Same practitioner first, then the nearest time of day, then the nearest day."""
     here = to_local(appointment.start_at, tz)
-    minute = here.hour * 60 + here.minute
+    minute, day, own = here.hour * 60 + here.minute, here.date(), appointment.practitioner_id
+    # Practitioners share start times: each start's distance is worked out once (thousands of slots).
+    distance: dict = {}
 
     def key(slot: Slot):
-        there = to_local(slot.start, tz)
-        return (slot.practitioner_id != appointment.practitioner_id,
-                abs(there.hour * 60 + there.minute - minute),
-                abs((there.date() - here.date()).days), slot.start, slot.practitioner_id)
+        start = slot.start
+        far = distance.get(start)
+        if far is None:
+            there = to_local(start, tz)
+            far = distance[start] = (abs(there.hour * 60 + there.minute - minute), abs((there.date() - day).days))
+        return slot.practitioner_id != own, far, start, slot.practitioner_id
 
     return sorted(slots, key=key)
 
@@ -275,7 +279,7 @@ def _rehearse(actor: Actor, appointment: Appointment, slot: Slot, now: datetime)
         with db.session.begin_nested():
             write_sessions(Booking(actor, appointment.treatment, appointment.patient,
                                    [ProposedSession(slot.start, slot.practitioner_id, None, appointment.series_index)],
-                                   None, now, moving=[appointment]))
+                                   None, now, moving=[appointment], rehearsal=True))
             db.session.flush()
     except RuleViolation:
         return False
