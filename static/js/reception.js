@@ -22,6 +22,8 @@
   var panel = document.getElementById("panel");
   var dialog = document.getElementById("move-dialog");
   var status = document.getElementById("calendar-status");
+  // Words on screen come translated from the page (data-t-* on #calendar); English if missing.
+  function t(key, english) { return cfg["t" + key] || english; }
 
   function pad(n) { return String(n).padStart(2, "0"); }
   function wall(d) {
@@ -37,7 +39,7 @@
   function feed(url) {
     return function (info) {
       return getJSON(url + "?by=" + by + only + "&start=" + wall(info.start) + "&end=" + wall(info.end))
-        .catch(function () { say("Could not load the calendar; reload the page."); return []; });
+        .catch(function () { say(t("LoadFailed", "Could not load the calendar; reload the page.")); return []; });
     };
   }
   function calendarUrl() { return window.location.pathname + window.location.search; }
@@ -88,7 +90,7 @@
   }
   function finish(ok) {
     if (!pending) { return; }
-    if (!ok) { pending.revert(); say("The appointment was put back."); }
+    if (!ok) { pending.revert(); say(t("PutBack", "The appointment was put back.")); }
     pending = null;
     if (dialog.open) { dialog.close(); }
     ec.refetchEvents();
@@ -104,7 +106,7 @@
       }
       var info = pending;
       move(info, reason, replan).then(function (res) {
-        if (res.ok) { say("Moved, with the override recorded."); finish(true); } else { showProblems(info, res.data.error); }
+        if (res.ok) { say(t("MovedOverride", "Moved, with the override recorded.")); finish(true); } else { showProblems(info, res.data.error); }
       });
     });
     dialog.querySelector("#move-cancel").addEventListener("click", function () { finish(false); });
@@ -130,10 +132,10 @@
     // reach it too.
     (root.matches && root.matches(".ec-main") ? [root] : []).concat(Array.from(root.querySelectorAll(".ec-main")))
       .forEach(function (n) {
-        if (!n.hasAttribute("tabindex")) { n.tabIndex = 0; n.setAttribute("aria-label", "Calendar grid"); }
+        if (!n.hasAttribute("tabindex")) { n.tabIndex = 0; n.setAttribute("aria-label", t("Grid", "Calendar grid")); }
       });
-    root.querySelectorAll("button.ec-prev:not([aria-label])").forEach(function (n) { n.setAttribute("aria-label", "Previous"); });
-    root.querySelectorAll("button.ec-next:not([aria-label])").forEach(function (n) { n.setAttribute("aria-label", "Next"); });
+    root.querySelectorAll("button.ec-prev:not([aria-label])").forEach(function (n) { n.setAttribute("aria-label", t("Previous", "Previous")); });
+    root.querySelectorAll("button.ec-next:not([aria-label])").forEach(function (n) { n.setAttribute("aria-label", t("Next", "Next")); });
   }
   new MutationObserver(function (records) {
     records.forEach(function (r) {
@@ -156,7 +158,7 @@
     columnWidth: "minmax(5rem, 1fr)",
     date: cfg.date,
     timeZone: cfg.clinicOffset || "UTC",
-    locale: "en-GB",
+    locale: cfg.locale || "en-GB",
     firstDay: 1,
     allDaySlot: false,
     nowIndicator: true,
@@ -168,8 +170,8 @@
     scrollTime: cfg.slotMin,
     height: "auto",
     headerToolbar: {start: "prev,next today", center: "title", end: DAY + "," + WEEK},
-    buttonText: {today: "Today", resourceTimeGridDay: "Day", resourceTimeGridWeek: "Week", timeGridDay: "Day",
-                 timeGridWeek: "Week"},
+    buttonText: {today: t("Today", "Today"), resourceTimeGridDay: t("Day", "Day"), resourceTimeGridWeek: t("Week", "Week"),
+                 timeGridDay: t("Day", "Day"), timeGridWeek: t("Week", "Week")},
     resources: function () { return getJSON(cfg.resourcesUrl + "?by=" + by + only); },
     // Words are never cut mid-letter (reception.css); what does not fit is clipped, and the
     // full text is the box's tooltip.
@@ -193,15 +195,15 @@
       window.location.assign(url);
     },
     eventDrop: function (info) {
-      say("Moving…");
+      say(t("Moving", "Moving…"));
       move(info).then(function (res) {
         if (res.ok) {
-          say(res.data.overridden ? "Moved." : "Moved; the patient gets the new time by e-mail.");
+          say(res.data.overridden ? t("Moved", "Moved.") : t("MovedMailed", "Moved; the patient gets the new time by e-mail."));
           pending = info; finish(true);
         } else {
           showProblems(info, res.data.error);
         }
-      }).catch(function () { pending = info; finish(false); say("Could not reach the server; nothing was moved."); });
+      }).catch(function () { pending = info; finish(false); say(t("Unreachable", "Could not reach the server; nothing was moved.")); });
     },
     datesSet: function (info) {
       var params = new URLSearchParams(window.location.search);

@@ -1,6 +1,7 @@
 """Reception: the clinic calendar, booking on behalf of patients, the appointment panel, the day sheet."""
 
 from flask import Blueprint, request, url_for
+from flask_babel import gettext as _
 
 from booking.scheduling.checks import partition_problems
 from booking.services.errors import RuleViolation, ServiceError
@@ -15,8 +16,8 @@ def describe_refusal(error: ServiceError) -> str:
     # The messages say what is wrong in words; the stable codes are for the API, not the screen.
     text = " ".join(p.message for p in problems) if problems else error.message
     if problems and not partition_problems(problems, staff=True, is_practitioner=False)[1]:
-        text += " Staff may override this with a reason."
-    return f"Not done: {text}"
+        text += " " + _("Staff may override this with a reason.")
+    return _("Not done: %(problems)s", problems=text)
 
 
 def natural_page() -> str:

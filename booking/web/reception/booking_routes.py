@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from wtforms.validators import Optional
 
 from booking.extensions import db
 from booking.models import Practitioner, Treatment, User
+from booking.i18n import when
 from booking.models.base import utcnow
 from booking.scheduling.checks import partition_problems
 from booking.scheduling.clock import local_date, local_to_utc, to_local
@@ -79,7 +82,8 @@ def _picked() -> str:
         return ""
     wanted = request.args.get("practitioner", type=int) or 0
     practitioner = db.session.get(Practitioner, wanted) if 0 < wanted <= MAX_ID else None
-    return f"{_local(start):%a %d %b %Y, %H:%M}" + (f" with {practitioner.name}" if practitioner else "")
+    moment = when(start, "EEE dd MMM y, HH:mm")
+    return _("%(when)s with %(name)s", when=moment, name=practitioner.name) if practitioner else moment
 
 
 def _render(form: BookingForm, *, patient: User | None = None, problems=(), overridable: bool = False,
@@ -109,8 +113,8 @@ def _plan(form: BookingForm, patient: User) -> list:
     _choices(form)
     missing = [s.index for s in proposal.sessions if not s.placed]
     if missing:
-        flash("The planner could not place session(s) " + ", ".join(str(i + 1) for i in missing)
-              + "; pick their times by hand.", "error")
+        flash(_("The planner could not place session(s) %(sessions)s; pick their times by hand.",
+                sessions=", ".join(str(i + 1) for i in missing)), "error")
     return proposal.problems
 
 
@@ -125,7 +129,7 @@ def book():
         return _render(form, patient=_patient(form))
     patient = _patient(form)
     if patient is None:
-        flash("Choose the patient first.", "error")
+        flash(_("Choose the patient first."), "error")
         return _render(form, status=400)
     refusal_page(lambda error: _refused(form, patient, error), announce=False)
     if form.next_free.data:
@@ -143,14 +147,15 @@ def book():
         series = booking_service.book_series(current_actor(), treatment_slug=form.treatment.data,
                                              sessions=sessions, patient_id=patient.id, override_reason=override)
         first = min(a.start_at for a in series.appointments)
-        message = f"Booked {len(series.appointments)} sessions for {patient.name}."
+        message = ngettext("Booked %(num)d session for %(name)s.", "Booked %(num)d sessions for %(name)s.",
+                           len(series.appointments), name=patient.name)
     else:
         appointment = booking_service.book_appointment(
             current_actor(), treatment_slug=form.treatment.data, start=_aware(form.start.data),
             practitioner_id=form.practitioner.data, patient_id=patient.id, override_reason=override)
         first = appointment.start_at
-        message = f"Booked {appointment.treatment.name} for {patient.name}."
-    flash(message + (" The invite is on its way." if patient.email else " " + NO_EMAIL), "info")
+        message = _("Booked %(treatment)s for %(name)s.", treatment=appointment.treatment.name, name=patient.name)
+    flash(message + " " + (_("The invite is on its way.") if patient.email else str(NO_EMAIL)), "info")
     return redirect(url_for("reception.calendar", date=local_date(first, get_settings().timezone).isoformat()))
 
 
@@ -166,13 +171,13 @@ def _next_free(form: BookingForm, patient: User):
     if found.note:
         flash(found.note, "info")
     if found.slot is None:
-        flash("No free time found up to the booking horizon; try another practitioner or treatment.", "error")
+        flash(_("No free time found up to the booking horizon; try another practitioner or treatment."), "error")
         return _render(form, patient=patient)
     practitioner = db.session.get(Practitioner, found.slot.practitioner_id)
     form.start.data, form.start.raw_data = _local(found.slot.start), None
     form.practitioner.data = found.slot.practitioner_id
-    flash(f"Next free time: {_local(found.slot.start):%a %d %b %Y, %H:%M} with {practitioner.name}. "
-          f"It is in the form; book it or change it.", "info")
+    flash(_("Next free time: %(when)s with %(name)s. It is in the form; book it or change it.",
+            when=when(found.slot.start, "EEE dd MMM y, HH:mm"), name=practitioner.name), "info")
     while form.sessions.entries:
         form.sessions.pop_entry()
     if form.mode.data == "series":
@@ -204,7 +209,7 @@ def new_patient():
     refusal_page(lambda error: _new_patient_refused(new_form, error), announce=False)
     patient = reception.create_patient(current_actor(), name=new_form.name.data, email=new_form.email.data,
                                        phone=new_form.phone.data)
-    flash(f"Added {patient.name}." + ("" if patient.email else " " + NO_EMAIL), "info")
+    flash(_("Added %(name)s.", name=patient.name) + ("" if patient.email else " " + str(NO_EMAIL)), "info")
     return redirect(url_for("reception.book", patient=patient.id, start=new_form.start.data or None,
                             practitioner=new_form.practitioner.data or None))
 

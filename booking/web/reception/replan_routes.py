@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from wtforms import DateField, HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -28,19 +31,19 @@ class FilterForm(SafeForm):
     class Meta:
         csrf = False
 
-    practitioner = SelectField("Practitioner", choices=[], validate_choice=False, validators=[Optional()])
-    first_day = DateField("From", validators=[Optional(), plausible_year])
-    last_day = DateField("To", validators=[Optional(), plausible_year])
+    practitioner = SelectField(_l("Practitioner"), choices=[], validate_choice=False, validators=[Optional()])
+    first_day = DateField(_l("From"), validators=[Optional(), plausible_year])
+    last_day = DateField(_l("To"), validators=[Optional(), plausible_year])
 
 
 class ApplyForm(SafeForm):
     """Move every listed appointment to its chosen time, with the staff reason."""
 
-    reason = StringField("Reason (kept in the audit log)", validators=[DataRequired(), Length(min=3, max=300)])
+    reason = StringField(_l("Reason (kept in the audit log)"), validators=[DataRequired(), Length(min=3, max=300)])
     practitioner = HiddenField()
     first_day = HiddenField()
     last_day = HiddenField()
-    submit = SubmitField("Apply all")
+    submit = SubmitField(_l("Apply all"))
 
 
 class OfferForm(SafeForm):
@@ -49,7 +52,7 @@ class OfferForm(SafeForm):
     practitioner = HiddenField()
     first_day = HiddenField()
     last_day = HiddenField()
-    submit = SubmitField("Offer to patients")
+    submit = SubmitField(_l("Offer to patients"))
 
 
 def _filters(source) -> dict:
@@ -86,7 +89,7 @@ def _page(filters: dict, *, apply_form=None, status: int = 200, message: str | N
     names = practitioner_names()
     found = replanning.proposals(actor, **filters)
     form = FilterForm(request.args)
-    form.practitioner.choices = [("", "Everyone")] + [(str(i), n) for i, n in sorted(names.items(), key=lambda x: x[1])]
+    form.practitioner.choices = [("", _("Everyone"))] + [(str(i), n) for i, n in sorted(names.items(), key=lambda x: x[1])]
     form.practitioner.data = str(filters["practitioner_id"] or "")
     return render_template(
         "reception/replan.html", clinic=get_settings(), proposals=found, names=names, filter_form=form,
@@ -114,10 +117,10 @@ def _posted_choices() -> list[replanning.Choice]:
             start_text, practitioner_text = value.rsplit("@", 1)
             start, practitioner_id = datetime.fromisoformat(start_text), int(practitioner_text)
         except ValueError as error:
-            raise InvalidRequest("A chosen time was not understood; open the page again.") from error
+            raise InvalidRequest(_("A chosen time was not understood; open the page again.")) from error
         if start.tzinfo is None or not (0 < appointment_id < 2**31 and 0 < practitioner_id < 2**31) \
                 or not 2000 <= start.year <= 2100:
-            raise InvalidRequest("A chosen time was not understood; open the page again.")
+            raise InvalidRequest(_("A chosen time was not understood; open the page again."))
         out.append(replanning.Choice(appointment_id, start, practitioner_id))
     return out
 
@@ -129,15 +132,15 @@ def replan_apply():
     filters = _filters(request.form)
     form = ApplyForm()
     if not form.validate_on_submit():
-        return _page(filters, apply_form=form, status=400, message="Give a reason to apply the proposals.")
+        return _page(filters, apply_form=form, status=400, message=_("Give a reason to apply the proposals."))
     try:
         chosen = _posted_choices()
         if not chosen:
-            raise InvalidRequest("Nothing was chosen to move.")
+            raise InvalidRequest(_("Nothing was chosen to move."))
         moved = replanning.apply_all(current_actor(), chosen, form.reason.data)
     except (InvalidRequest, replanning.ReplanFailed) as error:
         return _page(filters, apply_form=form, status=error.status, message=error.message)
-    flash(f"Moved {len(moved)} appointment(s); each patient gets an updated invite.", "info")
+    flash(_("Moved %(num)d appointment(s); each patient gets an updated invite.", num=len(moved)), "info")
     return redirect(url_for("reception.replan", practitioner=filters["practitioner_id"],
                             first_day=filters["first_day"], last_day=filters["last_day"]))
 
@@ -149,9 +152,10 @@ def replan_offer():
     filters = _filters(request.form)
     form = OfferForm()
     if not form.validate_on_submit():
-        return _page(filters, status=400, message="The form expired; try again.")
+        return _page(filters, status=400, message=_("The form expired; try again."))
     made, skipped = replanning.offer_all(current_actor(), **filters)
-    flash(f"Offered {len(made)} appointment(s) to the patients"
-          + (f"; {len(skipped)} not offered (no time, or an offer is open already)." if skipped else "."), "info")
+    flash(_("Offered %(num)d appointment(s) to the patients; %(skipped)d not offered (no time, or an offer is open "
+            "already).", num=len(made), skipped=len(skipped)) if skipped
+          else _("Offered %(num)d appointment(s) to the patients.", num=len(made)), "info")
     return redirect(url_for("reception.replan", practitioner=filters["practitioner_id"],
                             first_day=filters["first_day"], last_day=filters["last_day"]))

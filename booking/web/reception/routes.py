@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
 from booking.extensions import db
+from booking.i18n import when
 from booking.models import INTAKE_QUESTIONS, Appointment, Practitioner
 from booking.models.base import utcnow
 from booking.scheduling.checks import partition_problems
@@ -35,7 +38,7 @@ from booking.web.refusals import refusal_page
 STAFF = ("admin", "receptionist", "practitioner")
 FRONT_DESK = ("admin", "receptionist")
 VIEWS = ("day", "week")
-NO_EMAIL = "No e-mail: this patient gets no mail or invites."
+NO_EMAIL = _l("No e-mail: this patient gets no mail or invites.")
 
 
 def can_edit() -> bool:
@@ -89,7 +92,7 @@ def calendar():
 def _bad_practitioners():
     """The 400 answer to a ``p`` that is not a practitioner id."""
     return jsonify({"error": {"code": "bad_practitioner",
-                              "message": "Give practitioners as whole-number ids: ?p=1&p=3."}}), 400
+                              "message": _("Give practitioners as whole-number ids: ?p=1&p=3.")}}), 400
 
 
 def _window():
@@ -98,8 +101,8 @@ def _window():
         return clinic_calendar.wall_range(request.args.get("start", ""), request.args.get("end", ""),
                                           get_settings().timezone), None
     except ValueError:
-        message = (f"Give start and end as local date-times (YYYY-MM-DDTHH:MM:SS), end after start, "
-                   f"at most {clinic_calendar.MAX_RANGE_DAYS} days apart.")
+        message = _("Give start and end as local date-times (YYYY-MM-DDTHH:MM:SS), end after start, "
+                    "at most %(num)d days apart.", num=clinic_calendar.MAX_RANGE_DAYS)
         return None, (jsonify({"error": {"code": "bad_range", "message": message}}), 400)
 
 
@@ -162,16 +165,16 @@ def api_move(appointment_id: int):
     # is refused here rather than handed to the form, which expects a flat mapping.
     if not isinstance(body, dict) or not all(
             v is None or isinstance(v, (str, int, float, bool)) for v in body.values()):
-        return jsonify({"error": {"code": "bad_request", "message": "Send a JSON object: "
-                                  '{"start": "YYYY-MM-DDTHH:MM", "practitioner_id": 1, ...}.'}}), 400
+        return jsonify({"error": {"code": "bad_request", "message": _("Send a JSON object: %(example)s.", example=
+                                  '{"start": "YYYY-MM-DDTHH:MM", "practitioner_id": 1, ...}')}}), 400
     form = MoveForm(formdata=MultiDict({k: v for k, v in body.items() if v is not None}))
     if not form.validate_on_submit():
-        fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
-        return jsonify({"error": {"code": "bad_request", "message": f"Bad move request ({fields})."}}), 400
+        fields = "; ".join(f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items())
+        return jsonify({"error": {"code": "bad_request", "message": _("Bad move request (%(fields)s).", fields=fields)}}), 400
     try:
         start = clinic_calendar.wall_to_utc(form.start.data, get_settings().timezone)
     except ValueError:
-        return jsonify({"error": {"code": "bad_request", "message": "start must be a local date-time."}}), 400
+        return jsonify({"error": {"code": "bad_request", "message": _("start must be a local date-time.")}}), 400
     refusal_page(lambda error: (jsonify(_problem_body(error)), error.status), announce=False)
     reception.require_applicable(current_actor(), appointment_id, "move")
     appointment = changes.reschedule(
@@ -188,7 +191,7 @@ def _appointment_or_404(appointment_id: int) -> Appointment:
     """An appointment by id, or 404."""
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None:
-        abort(404, description="There is no such appointment.")
+        abort(404, description=_("There is no such appointment."))
     return appointment
 
 
@@ -222,7 +225,7 @@ def _refused_on_panel(appointment_id: int) -> None:
     def page(error: ServiceError):
         row = db.session.get(Appointment, appointment_id)
         if row is None:
-            return current_app.handle_http_exception(NotFound(description="There is no such appointment."))
+            return current_app.handle_http_exception(NotFound(description=_("There is no such appointment.")))
         return _panel(row, next_url=request.form.get("next"), status=error.status)
     refusal_page(page)
 
@@ -240,7 +243,8 @@ def move(appointment_id: int):
     form = PanelMoveForm()
     form.practitioner.choices = _practitioner_choices()
     if not form.validate_on_submit():
-        flash("Not moved: " + " ".join(e for errors in form.errors.values() for e in errors), "error")
+        flash(_("Not moved: %(problems)s", problems=" ".join(str(e) for errors in form.errors.values() for e in errors)),
+              "error")
         return _after_action(appointment_id)
     tz = get_settings().timezone
     start = local_to_utc(form.start.data.date(), form.start.data.time(), tz)
@@ -249,8 +253,9 @@ def move(appointment_id: int):
     row = changes.reschedule(current_actor(), appointment_id, start=start, practitioner_id=form.practitioner.data,
                              override_reason=(form.override_reason.data or "").strip() or None,
                              replan_following=form.replan_following.data)
-    flash(f"Moved to {to_local(row.start_at, tz):%a %d %b %Y, %H:%M}; "
-          + ("the patient gets the new time by e-mail." if row.patient.email else NO_EMAIL), "info")
+    moved = when(row.start_at, "EEE dd MMM y, HH:mm")
+    flash(_("Moved to %(when)s; the patient gets the new time by e-mail.", when=moved) if row.patient.email
+          else _("Moved to %(when)s; %(no_email)s", when=moved, no_email=NO_EMAIL), "info")
     return _after_action(appointment_id)
 
 
@@ -266,12 +271,13 @@ def set_status(appointment_id: int):
     """Check in, complete or mark a no-show."""
     form = StatusForm()
     if not form.validate_on_submit():
-        flash("That action is not known; nothing was changed.", "error")
+        flash(_("That action is not known; nothing was changed."), "error")
         return _after_action(appointment_id)
     # A refusal goes back where the panel was opened, with the message (booking.web.refusals).
     row = reception.change_status(current_actor(), appointment_id, form.action.data)
-    words = {"check_in": "Checked in", "complete": "Marked completed", "no_show": "Marked as no-show"}
-    flash(f"{words[form.action.data]}: {clinic_calendar.label(row)}.", "info")
+    words = {"check_in": _("Checked in: %(appointment)s."), "complete": _("Marked completed: %(appointment)s."),
+             "no_show": _("Marked as no-show: %(appointment)s.")}
+    flash(words[form.action.data] % {"appointment": clinic_calendar.label(row)}, "info")
     return _after_action(appointment_id)
 
 
@@ -281,14 +287,15 @@ def cancel(appointment_id: int):
     """Cancel with a reason (also the override reason inside the patients' cut-off)."""
     form = CancelForm()
     if not form.validate_on_submit():
-        flash("Say why the appointment is cancelled; nothing was changed.", "error")
+        flash(_("Say why the appointment is cancelled; nothing was changed."), "error")
         return _after_action(appointment_id)
     reason = form.reason.data.strip()
     row = reception.require_applicable(current_actor(), appointment_id, "cancel")  # refused: back, with the message
     has_email = bool(row.patient.email)
     changes.cancel(current_actor(), appointment_id, reason=reason, patient_message=form.patient_message.data,
                    rest_of_series=form.rest_of_series.data, override_reason=reason)
-    flash("Cancelled; " + ("the patient gets the cancellation by e-mail." if has_email else NO_EMAIL), "info")
+    flash(_("Cancelled; the patient gets the cancellation by e-mail.") if has_email
+          else _("Cancelled; %(no_email)s", no_email=NO_EMAIL), "info")
     return _after_action(appointment_id)
 
 
@@ -297,11 +304,11 @@ def cancel(appointment_id: int):
 def resend(appointment_id: int):
     """Send the invite again."""
     if not ConfirmForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return _after_action(appointment_id)
     # A refused resend (nothing to send) goes back with the message, like the blueprint's other posts.
     row = reception.resend_invite(current_actor(), appointment_id)
-    flash(f"The invite is queued again for {row.patient.email}.", "info")
+    flash(_("The invite is queued again for %(email)s.", email=row.patient.email), "info")
     return _after_action(appointment_id)
 
 
@@ -324,7 +331,7 @@ def my_schedule():
     """The signed-in practitioner's weekly hours, exceptions and time off (read-only)."""
     practitioner = current_user.practitioner
     if practitioner is None:
-        abort(404, description="Your account has no practitioner schedule.")
+        abort(404, description=_("Your account has no practitioner schedule."))
     return render_template("reception/my_schedule.html", practitioner=practitioner, clinic=get_settings())
 
 
@@ -340,11 +347,11 @@ def patient_health(patient_id: int):
         clearances.review(patient_id, current_actor())  # not one's patient: the 404 page, not the form again
         refusal_page(lambda error: _health_page(patient_id, form))
         clearances.clear(current_actor(), patient_id, form.treatment_id.data, form.note.data or "")
-        flash("Cleared: the patient can now book this treatment.", "info")
+        flash(_("Cleared: the patient can now book this treatment."), "info")
         return redirect(url_for("reception.patient_health", patient_id=patient_id))
     if request.method == "POST":
         for errors in form.errors.values():
-            flash(" ".join(errors), "error")
+            flash(" ".join(str(e) for e in errors), "error")
     return _health_page(patient_id, form)
 
 

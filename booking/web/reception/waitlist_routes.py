@@ -4,6 +4,8 @@ outcomes, and a request added on a patient's behalf."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from booking.extensions import db
@@ -16,6 +18,9 @@ from booking.web.portal.waitlist_routes import MAX_ID, WaitlistForm, prepare, su
 from booking.web.reception import bp
 from booking.web.reception.forms import PatientSearchForm
 from booking.web.refusals import refusal_page
+
+# The serving order (waitlist.ORDER) in words for the page; marked here so it is extracted.
+_ORDER_WORDS = _l("oldest request first, then the closest fit (nearest the freed time, then earliest)")
 
 
 def _patient() -> User | None:
@@ -61,17 +66,17 @@ def waitlist_list():
         return render_template("reception/waitlist.html", form=form, patient=patient, appointment=appointment,
                                booked=booked, search=search, found=found, requests=requests, offers=offers,
                                history=waitlist.history([r.id for r in requests]), confirm=ConfirmForm(),
-                               clinic=get_settings(), order=waitlist.ORDER, mode=waitlist.mode()), \
+                               clinic=get_settings(), order=_(waitlist.ORDER), mode=waitlist.mode()), \
             (error.status if error else 200)
 
     refusal_page(page, announce=False)
     if request.method == "POST":
         if patient is None:
-            flash("Choose the patient first.", "error")
+            flash(_("Choose the patient first."), "error")
             return redirect(url_for("reception.waitlist_list"))
         if form.validate_on_submit():
             submit(form, appointment, patient.id)
-            flash(f"{patient.name} is on the waitlist.", "success")
+            flash(_("%(name)s is on the waitlist.", name=patient.name), "success")
             return redirect(url_for("reception.waitlist_list"))
         return page()[0], 400
     return page()
@@ -83,5 +88,5 @@ def waitlist_withdraw(request_id: int):
     """Withdraw a request for the patient (an open offer for it is withdrawn)."""
     if ConfirmForm().validate_on_submit():
         waitlist.withdraw(current_actor(), request_id)
-        flash("Request withdrawn.", "success")
+        flash(_("Request withdrawn."), "success")
     return redirect(url_for("reception.waitlist_list"))
