@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from wtforms import DateField, HiddenField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -9,7 +10,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from booking.scheduling.course import DONE, NOT_DONE
 from booking.web.forms_base import SafeForm
 
-ANSWER_CHOICES = [SelectChoice(DONE, "Done"), SelectChoice(NOT_DONE, "Not done / not sure")]
+ANSWER_CHOICES = [SelectChoice(DONE, _l("Done")), SelectChoice(NOT_DONE, _l("Not done / not sure"))]
 
 
 def checklist_form_class(keys: list[tuple[str, str]]):
@@ -20,7 +21,7 @@ def checklist_form_class(keys: list[tuple[str, str]]):
 
     for key, instruction in keys:
         setattr(ChecklistForm, f"step_{key}", RadioField(instruction, choices=ANSWER_CHOICES,
-                                                         validators=[DataRequired("Answer every step.")]))
+                                                         validators=[DataRequired(_l("Answer every step."))]))
     return ChecklistForm
 
 
@@ -36,11 +37,11 @@ class MaintenanceForm(SafeForm):
 class DeclineForm(SafeForm):
     """Not now, thank you."""
 
-    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
+    reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=200)])
 
 
 class CourseForm(SafeForm):
     """A series recorded as a prepaid course."""
 
-    sessions = IntegerField("Sessions paid for", validators=[Optional(), NumberRange(min=1, max=100)])
-    expires_on = DateField("To be used by", validators=[Optional()])
+    sessions = IntegerField(_l("Sessions paid for"), validators=[Optional(), NumberRange(min=1, max=100)])
+    expires_on = DateField(_l("To be used by"), validators=[Optional()])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from booking.extensions import db
@@ -61,7 +62,7 @@ def prep(appointment_id: int):
         sheet = course.answer_prep(actor, appointment_id, _answers(form, sheet),
                                    callback=request.form.get("callback") == "yes")
         if sheet.status == "prepared":
-            flash("Thank you: you are all set for your session.", "info")
+            flash(gettext("Thank you: you are all set for your session."), "info")
             return redirect(url_for("course.my_course"))
         return render_template("course/prep_answered.html", sheet=sheet, clinic=get_settings(),
                                names=practitioner_names() if sheet.alternatives else {})
@@ -89,7 +90,7 @@ def _maintenance(recall_id: int, *, back: str):
     form, decline = MaintenanceForm(), DeclineForm(prefix="decline")
     if request.method == "POST" and request.form.get("decline-submit") and decline.validate_on_submit():
         recalls.decline(actor, recall_id, reason=decline.reason.data or "")
-        flash("Noted: we will not remind you about it.", "info")
+        flash(gettext("Noted: we will not remind you about it."), "info")
         return redirect(back)
     if form.validate_on_submit():
         refusal_page(lambda error: _maintenance_page(recall_id, back, status=error.status, message=error.message),
@@ -101,14 +102,14 @@ def _maintenance(recall_id: int, *, back: str):
             session_practitioner = int(form.session_practitioner.data)
             consultation_practitioner = int(form.consultation_practitioner.data or 0) or None
         except ValueError as error:
-            raise InvalidRequest("The proposed times were not understood; open the page again.") from error
+            raise InvalidRequest(gettext("The proposed times were not understood; open the page again.")) from error
         if session_start.tzinfo is None or (consultation_start is not None and consultation_start.tzinfo is None):
-            raise InvalidRequest("The proposed times were not understood; open the page again.")
+            raise InvalidRequest(gettext("The proposed times were not understood; open the page again."))
         recalls.book_maintenance(actor, recall_id, session_start=session_start,
                                  session_practitioner_id=session_practitioner,
                                  consultation_start=consultation_start,
                                  consultation_practitioner_id=consultation_practitioner)
-        flash("Booked. Your invite is on its way." if actor.is_patient else "Booked for the patient.", "info")
+        flash(gettext("Booked. Your invite is on its way.") if actor.is_patient else gettext("Booked for the patient."), "info")
         return redirect(back)
     return _maintenance_page(recall_id, back)
 
@@ -167,9 +168,9 @@ def patient_course(patient_id: int):
     if form.validate_on_submit():
         series_id = request.form.get("series_id", type=int)
         if series_id is None:
-            raise InvalidRequest("Choose a series.")
+            raise InvalidRequest(gettext("Choose a series."))
         course.set_course(current_actor(), series_id, sessions=form.sessions.data, expires_on=form.expires_on.data)
-        flash("Saved.", "info")
+        flash(gettext("Saved."), "info")
         return redirect(url_for("course.patient_course", patient_id=patient_id))
     view = course.course_view(patient_id)
     return render_template("course/course.html", view=view, patient=patient, clinic=get_settings(), staff=True,

@@ -1,6 +1,7 @@
 """Pages of a signed-in user: their appointments and their calendar subscription links."""
 
 from flask import Blueprint
+from flask_babel import gettext
 
 from booking.services.clinic import get_settings
 from booking.services.errors import RuleViolation, ServiceError
@@ -14,7 +15,7 @@ def describe_refusal(error: ServiceError) -> str:
     text = error.message
     if isinstance(error, RuleViolation) and any(p.code == "cancellation_cutoff" for p in error.problems):
         phone = get_settings().phone
-        text += f" Call us on {phone}." if phone else ""
+        text += " " + gettext("Call us on %(phone)s.", phone=phone) if phone else ""
     return text
 
 

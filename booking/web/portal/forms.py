@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 
 from booking.web.forms_base import SafeForm
@@ -10,7 +11,7 @@ from booking.web.forms_base import SafeForm
 class NewFeedForm(SafeForm):
     """Which calendar to subscribe to (patients have only their own)."""
 
-    target = SelectField("Calendar", choices=[])
+    target = SelectField(_l("Calendar"), choices=[])
 
 
 class ConfirmForm(SafeForm):

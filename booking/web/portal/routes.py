@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from booking.extensions import db
@@ -49,7 +50,7 @@ def series_ics(series_id: int) -> Response:
         abort(404)
     appointments = [a for a in series.appointments if a.status != "cancelled"]
     if not appointments:
-        abort(404, description="This series has no sessions left to add.")
+        abort(404, description=gettext("This series has no sessions left to add."))
     return series_response(appointments, f"series-{series.id}.ics")
 
 
@@ -72,12 +73,16 @@ def rebook(appointment_id: int):
         except ValueError:
             start, practitioner_id = None, 0
         if start is None or start.tzinfo is None or not 1 <= practitioner_id <= 2147483647:
-            flash("Choose one of the offered times.", "error")
+            flash(gettext("Choose one of the offered times."), "error")
             return _rebook_page(appointment_id, status=400, replan=replan)
         patient_bookings.rebook(actor, cancelled.id, start=start, practitioner_id=practitioner_id,
                                 replan_following=replan)
-        flash(f"Session {(cancelled.series_index or 0) + 1} is booked again"
-              + (" and the later sessions re-planned from it" if replan else "") + ". Invites are on their way.", "info")
+        number = (cancelled.series_index or 0) + 1
+        if replan:
+            flash(gettext("Session %(number)d is booked again and the later sessions re-planned from it. "
+                          "Invites are on their way.", number=number), "info")
+        else:
+            flash(gettext("Session %(number)d is booked again. Invites are on their way.", number=number), "info")
         return redirect(url_for("portal.me"))
     return _rebook_page(appointment_id, replan=replan)
 
@@ -125,8 +130,9 @@ def _rebook_page(appointment_id: int, status: int = 200, replan: bool = False):
     picker = _day_picker(slots, lambda d: url_for("portal.rebook", appointment_id=appointment_id, day=d.isoformat(),
                                                   replan="1" if replan else None))
     end = choices.window_end(cancelled)
-    callback = CallbackForm(formdata=None, note=f"Please help me book session {(cancelled.series_index or 0) + 1} "
-                                               f"of my {cancelled.treatment.name} series again.")
+    note = gettext("Please help me book session %(number)d of my %(treatment)s series again.",
+                   number=(cancelled.series_index or 0) + 1, treatment=cancelled.treatment.name)
+    callback = CallbackForm(formdata=None, note=note)
     return render_template(
         "portal/rebook.html", appointment=cancelled, picker=picker, window_end=to_local(end, tz) if end else None,
         window_passed=end is not None and end <= utcnow(), form=ConfirmForm(), callback=callback, clinic=settings,
@@ -148,10 +154,10 @@ def reschedule(appointment_id: int):
             start = datetime.fromisoformat(iso)
             practitioner_id = int(pid)
         except ValueError:
-            flash("Choose one of the offered times.", "error")
+            flash(gettext("Choose one of the offered times."), "error")
             return redirect(url_for("portal.reschedule", appointment_id=appointment_id))
         changes.reschedule(actor, appointment_id, start=start, practitioner_id=practitioner_id)
-        flash("Moved. A new invite is on its way.", "info")
+        flash(gettext("Moved. A new invite is on its way."), "info")
         return redirect(url_for("portal.me"))
     settings = get_settings()
     inside_cutoff = not patient_bookings.changeable_online(appointment)
@@ -173,7 +179,7 @@ def cancel(appointment_id: int):
         refusal_page(lambda error: redirect(url_for("portal.me")))
         changes.cancel(actor, appointment_id, reason=(request.form.get("reason") or "").strip()[:500] or None,
                        rest_of_series=request.form.get("rest_of_series") == "yes")
-        flash("Cancelled. The cancellation is on its way to your calendar.", "info")
+        flash(gettext("Cancelled. The cancellation is on its way to your calendar."), "info")
         return redirect(url_for("portal.me"))
     return render_template("portal/cancel.html", appointment=appointment,
                            inside_cutoff=not patient_bookings.changeable_online(appointment),
@@ -195,7 +201,7 @@ def intake():
     if form.validate_on_submit():
         answers = {code: bool(getattr(form, f"q_{code}").data) for code in INTAKE_QUESTIONS}
         patients.save_intake(current_user.id, answers, form.notes.data or "")
-        flash("Thank you: your questionnaire is saved.", "info")
+        flash(gettext("Thank you: your questionnaire is saved."), "info")
         return redirect(safe_next(form.next.data, url_for("portal.me")))
     questions = [getattr(form, f"q_{code}") for code in INTAKE_QUESTIONS]
     return render_template("portal/intake.html", form=form, questions=questions, clinic=get_settings())
@@ -217,7 +223,7 @@ def delete_account():
     form = ConfirmForm()
     if form.validate_on_submit():
         patients.request_erasure(current_user.id)
-        flash("Your request is recorded. The clinic will confirm the deletion with you.", "info")
+        flash(gettext("Your request is recorded. The clinic will confirm the deletion with you."), "info")
         return redirect(url_for("portal.me"))
     return render_template("portal/delete.html", form=form, clinic=get_settings())
 
@@ -258,5 +264,5 @@ def revoke_feed(feed_id: int):
     """Revoke one of the user's subscription links."""
     if ConfirmForm().validate_on_submit():
         feed_links.revoke_feed(current_actor(), feed_id)  # another's is a 404
-        flash("The link is revoked: calendars using it stop updating.", "info")
+        flash(gettext("The link is revoked: calendars using it stop updating."), "info")
     return redirect(url_for("portal.calendar_feeds"))

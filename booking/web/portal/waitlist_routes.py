@@ -4,6 +4,7 @@ session, or to be told when a time for a treatment comes free; see and withdraw 
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import DateField, HiddenField, SelectField, SelectMultipleField, TimeField
@@ -35,14 +36,14 @@ class MultiCheckboxField(SelectMultipleField):
 class WaitlistForm(SafeForm):
     """What the patient would take: the rule book decides what is allowed, these only narrow it."""
 
-    treatment = SelectField("Treatment", choices=[])
+    treatment = SelectField(_l("Treatment"), choices=[])
     appointment = HiddenField()
-    practitioners = MultiCheckboxField("With (none ticked: anyone)", coerce=int, choices=[])
-    weekdays = MultiCheckboxField("On (none ticked: any day)", coerce=int,
+    practitioners = MultiCheckboxField(_l("With (none ticked: anyone)"), coerce=int, choices=[])
+    weekdays = MultiCheckboxField(_l("On (none ticked: any day)"), coerce=int,
                                   choices=[SelectChoice(i, name) for i, name in enumerate(DAY_NAMES)])
-    from_time = TimeField("Not before (time of day)", validators=[Optional()])
-    to_time = TimeField("Finished by (time of day)", validators=[Optional()])
-    latest = DateField("Latest acceptable date", validators=[Optional()])
+    from_time = TimeField(_l("Not before (time of day)"), validators=[Optional()])
+    to_time = TimeField(_l("Finished by (time of day)"), validators=[Optional()])
+    latest = DateField(_l("Latest acceptable date"), validators=[Optional()])
 
 
 def prepare(form: WaitlistForm, appointment: Appointment | None, slug: str | None) -> Treatment | None:
@@ -58,7 +59,20 @@ def prepare(form: WaitlistForm, appointment: Appointment | None, slug: str | Non
     everyone = [p for p in db.session.scalars(select(Practitioner).where(Practitioner.active.is_(True))
                                               .order_by(Practitioner.id)) if p.treatments]
     form.practitioners.choices = [SelectChoice(p.id, p.name) for p in (qualified if appointment else everyone)]
+    form.weekdays.choices = [SelectChoice(i, name) for i, name in enumerate(day_names())]
     return chosen
+
+
+def day_names() -> list[str]:
+    """Monday to Sunday in the page's language, by Babel ("Monday", "Lunedì")."""
+    from babel.dates import get_day_names
+
+    names = get_day_names("wide", context="stand-alone", locale=get_locale())
+    return [names[i][:1].upper() + names[i][1:] for i in range(7)]
+
+
+# The order requests are served in (booking.services.waitlist.ORDER), in the page's language.
+ORDER_WORDS = {waitlist.ORDER: _l("oldest request first, then the closest fit (nearest the freed time, then earliest)")}
 
 
 def submit(form: WaitlistForm, appointment: Appointment | None, patient_id: int | None):
@@ -95,12 +109,12 @@ def waitlist_new():
             form.form_errors.append(error.message)
         return render_template("portal/waitlist.html", form=form, appointment=appointment,
                                requests=waitlist.list_requests(current_actor()), clinic=get_settings(),
-                               confirm=ConfirmForm(), order=waitlist.ORDER), (error.status if error else 200)
+                               confirm=ConfirmForm(), order=ORDER_WORDS.get(waitlist.ORDER, waitlist.ORDER)), (error.status if error else 200)
 
     refusal_page(page, announce=False)
     if form.validate_on_submit():
         submit(form, appointment, None)
-        flash("You are on the waitlist: we will write when a time that suits you comes free.", "success")
+        flash(gettext("You are on the waitlist: we will write when a time that suits you comes free."), "success")
         return redirect(url_for("portal.waitlist_new"))
     if request.method == "POST":
         return page()[0], 400
@@ -113,5 +127,5 @@ def waitlist_withdraw(request_id: int):
     """Stop waiting (an open offer for it is withdrawn)."""
     if ConfirmForm().validate_on_submit():
         waitlist.withdraw(current_actor(), request_id)
-        flash("Request withdrawn.", "success")
+        flash(gettext("Request withdrawn."), "success")
     return redirect(url_for("portal.waitlist_new"))
