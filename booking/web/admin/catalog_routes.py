@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import select
 
@@ -38,10 +39,10 @@ def index():
 def erase(patient_id: int):
     """Confirm a patient's erasure request."""
     if not ConfirmForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("admin.index"))
     clinic_admin.confirm_erasure(current_actor(), patient_id)
-    flash("The patient's personal data is erased; their appointments stay as “Erased patient”.", "info")
+    flash(_("The patient's personal data is erased; their appointments stay as “Erased patient”."), "info")
     return redirect(url_for("admin.index"))
 
 
@@ -68,7 +69,7 @@ def _treatment_form(row: Treatment | None, formdata=None) -> TreatmentForm:
         form = TreatmentForm(formdata=formdata)
     consultations = db.session.scalars(select(Treatment).where(Treatment.kind == "consultation")
                                        .order_by(Treatment.name))
-    form.consultation_treatment_id.choices = [(0, "none")] + [(t.id, t.name) for t in consultations
+    form.consultation_treatment_id.choices = [(0, _("none"))] + [(t.id, t.name) for t in consultations
                                                               if row is None or t.id != row.id]
     return form
 
@@ -100,7 +101,7 @@ def _save_treatment(row: Treatment | None):
                                                error.status))
     saved = catalog_admin.save_treatment(current_actor(), row.id if row else None, treatment=values,
                                          protocol=protocol)
-    flash(f"{saved.name} saved.", "info")
+    flash(_("%(name)s saved.", name=saved.name), "info")
     return redirect(url_for("admin.treatment", treatment_id=saved.id))
 
 
@@ -119,7 +120,7 @@ def treatment(treatment_id: int):
     """A treatment, its protocol and its prep rules."""
     row = db.session.get(Treatment, treatment_id)
     if row is None:
-        abort(404, description="There is no such treatment.")
+        abort(404, description=_("There is no such treatment."))
     if request.method == "POST":
         return _save_treatment(row)
     return _treatment_page(row, _treatment_form(row))
@@ -131,14 +132,14 @@ def add_prep(treatment_id: int):
     """Add a prep step."""
     row = db.session.get(Treatment, treatment_id)
     if row is None:
-        abort(404, description="There is no such treatment.")
+        abort(404, description=_("There is no such treatment."))
     prep = PrepRuleForm()
     if not prep.validate_on_submit():
         return _treatment_page(row, _treatment_form(row), 400, prep=prep)
     refusal_page(lambda error: _treatment_page(row, _treatment_form(row), error.status, prep=prep))
     catalog_admin.add_prep_rule(current_actor(), treatment_id, instruction=prep.instruction.data,
                                 lead_hours=prep.lead_hours.data, remind=prep.remind.data)
-    flash("Prep step added.", "info")
+    flash(_("Prep step added."), "info")
     return redirect(url_for("admin.treatment", treatment_id=treatment_id))
 
 
@@ -147,11 +148,11 @@ def add_prep(treatment_id: int):
 def delete_prep(rule_id: int):
     """Remove a prep step."""
     if not ConfirmForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("admin.treatments"))
     refusal_page(lambda error: redirect(url_for("admin.treatments")))
     treatment_id = catalog_admin.remove_prep_rule(current_actor(), rule_id)
-    flash("Prep step removed.", "info")
+    flash(_("Prep step removed."), "info")
     return redirect(url_for("admin.treatment", treatment_id=treatment_id))
 
 
@@ -161,14 +162,14 @@ def add_aftercare(treatment_id: int):
     """Add an aftercare step."""
     row = db.session.get(Treatment, treatment_id)
     if row is None:
-        abort(404, description="There is no such treatment.")
+        abort(404, description=_("There is no such treatment."))
     aftercare = AftercareRuleForm()
     if not aftercare.validate_on_submit():
         return _treatment_page(row, _treatment_form(row), 400, aftercare=aftercare)
     refusal_page(lambda error: _treatment_page(row, _treatment_form(row), error.status, aftercare=aftercare))
     catalog_admin.add_aftercare_rule(current_actor(), treatment_id, instruction=aftercare.instruction.data,
                                      hours=aftercare.hours.data)
-    flash("Aftercare step added.", "info")
+    flash(_("Aftercare step added."), "info")
     return redirect(url_for("admin.treatment", treatment_id=treatment_id))
 
 
@@ -177,11 +178,11 @@ def add_aftercare(treatment_id: int):
 def delete_aftercare(rule_id: int):
     """Remove an aftercare step."""
     if not ConfirmForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("admin.treatments"))
     refusal_page(lambda error: redirect(url_for("admin.treatments")))
     treatment_id = catalog_admin.remove_aftercare_rule(current_actor(), rule_id)
-    flash("Aftercare step removed.", "info")
+    flash(_("Aftercare step removed."), "info")
     return redirect(url_for("admin.treatment", treatment_id=treatment_id))
 
 
@@ -200,7 +201,7 @@ def settings():
             values = {name: form.data[name] for name in SETTINGS_FIELDS if name != "messages_off"}
             values["messages_off"] = form.messages_off_for(current.messages_off)
             clinic_admin.save_settings(current_actor(), values)
-            flash("Settings saved.", "info")
+            flash(_("Settings saved."), "info")
             return redirect(url_for("admin.settings"))
         return render_template("admin/settings.html", form=form, clinic=current), 400
     return render_template("admin/settings.html", form=form, clinic=current)
@@ -231,7 +232,7 @@ def _save_user(user: User | None):
                                    password=form.password.data or None)
     if form.password.data and saved.id == current_user.id:
         login_user(saved)  # a new password ends every session; the admin's own one here goes on
-    flash(f"{saved.name} saved.", "info")
+    flash(_("%(name)s saved.", name=saved.name), "info")
     return redirect(url_for("admin.user", user_id=saved.id))
 
 
@@ -251,7 +252,7 @@ def user(user_id: int):
     """An account: details, role, active."""
     row = db.session.get(User, user_id)
     if row is None:
-        abort(404, description="There is no such user.")
+        abort(404, description=_("There is no such user."))
     if request.method == "POST":
         return _save_user(row)
     return render_template("admin/user.html", user=row, form=UserForm(formdata=None, obj=row), clinic=get_settings())

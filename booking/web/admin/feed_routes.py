@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from booking.services import feed_links
 from booking.services.clinic import get_settings
@@ -24,8 +25,8 @@ def feeds():
 def revoke_feed(feed_id: int):
     """Revoke one feed (audited); calendars using it stop updating."""
     if not ConfirmForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("admin.feeds"))
     feed_links.revoke_feed(current_actor(), feed_id)
-    flash("The link is revoked: calendars using it stop updating.", "info")
+    flash(_("The link is revoked: calendars using it stop updating."), "info")
     return redirect(url_for("admin.feeds"))

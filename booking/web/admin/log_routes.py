@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from booking.services import audit_log
 from booking.services.audit_log import AuditFilter
@@ -10,7 +11,7 @@ from booking.services.clinic import get_settings
 from booking.services.errors import ServiceError
 from booking.web.access import current_actor, roles_required
 from booking.web.admin import bp
-from booking.web.admin.forms import AuditFilterForm, ConfirmForm, OutboxFilterForm
+from booking.web.admin.forms import ROLE_NAMES, AuditFilterForm, ConfirmForm, OutboxFilterForm
 from booking.web.refusals import refusal_page
 
 LOG_READERS = ("admin", "receptionist")
@@ -21,7 +22,8 @@ LOG_READERS = ("admin", "receptionist")
 def audit():
     """Who changed what and why, filterable by patient, staff member, appointment and dates."""
     form = AuditFilterForm(request.args)
-    form.actor.choices = [(0, "anyone")] + [(u.id, f"{u.name} ({u.role})") for u in audit_log.staff_members()]
+    form.actor.choices = [(0, _("anyone"))] + [(u.id, f"{u.name} ({ROLE_NAMES.get(u.role, u.role)})")
+                                               for u in audit_log.staff_members()]
     if not form.validate():
         return _audit_page(form, audit_log.Page([], 1, False), 400)
     wanted = AuditFilter(patient=form.patient.data or "", actor_id=form.actor.data or None,
@@ -60,11 +62,11 @@ def retry(message_id: int):
     """Queue a failed message again."""
     back = url_for("admin.outbox", status=request.args.get("status") or None)
     if not ConfirmForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(back)
     refusal_page(lambda error: redirect(back))
     if audit_log.retry_message(current_actor(), message_id):
-        flash("Queued again; the sender will try it on its next run.", "info")
+        flash(_("Queued again; the sender will try it on its next run."), "info")
     else:
-        flash("Only a failed message can be retried; this one is not failed (any more).", "error")
+        flash(_("Only a failed message can be retried; this one is not failed (any more)."), "error")
     return redirect(back)

@@ -8,6 +8,8 @@ to the calendar, so that nobody is silently left outside the hours.
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from booking.extensions import db
@@ -41,10 +43,13 @@ def utc(naive):
 def report(stranded: list, saved: str) -> None:
     """Say what was saved and, loudly, how many bookings it left outside the schedule."""
     if stranded:
-        flash(f"{saved} {len(stranded)} booked appointment(s) are now outside the schedule; rebook them "
-              "(listed below).", "error")
+        # Both English forms keep "appointment(s)"; the plural forms serve the other languages.
+        flash(saved + " " + ngettext("%(num)d booked appointment(s) are now outside the schedule; rebook them "
+                                     "(listed below).",
+                                     "%(num)d booked appointment(s) are now outside the schedule; rebook them "
+                                     "(listed below).", len(stranded)), "error")
     else:
-        flash(f"{saved} No booked appointment is affected.", "info")
+        flash(saved + " " + _("No booked appointment is affected."), "info")
 
 
 def _treatment_choices() -> list[tuple[int, str]]:
@@ -64,7 +69,7 @@ def _practitioner_or_404(practitioner_id: int) -> Practitioner:
     """A practitioner, or 404."""
     practitioner = db.session.get(Practitioner, practitioner_id)
     if practitioner is None:
-        abort(404, description="There is no such practitioner.")
+        abort(404, description=_("There is no such practitioner."))
     return practitioner
 
 
@@ -115,7 +120,7 @@ def practitioner_profile(practitioner_id: int):
     refusal_page(lambda error: _practitioner_page(practitioner, error.status, profile=form))
     save_practitioner(current_actor(), practitioner_id, color=form.color.data, active=form.active.data,
                       treatment_ids=form.treatments.data)
-    report(schedule_admin.stranded(practitioner_id=practitioner_id), "Saved.")
+    report(schedule_admin.stranded(practitioner_id=practitioner_id), _("Saved."))
     return redirect(url_for("admin.practitioner", practitioner_id=practitioner_id))
 
 
@@ -130,7 +135,7 @@ def practitioner_hours(practitioner_id: int):
     hours, breaks = weekly_values(form)
     refusal_page(lambda error: _practitioner_page(practitioner, error.status, hours=form))
     stranded = schedule_admin.set_weekly_hours(current_actor(), practitioner_id, hours=hours, breaks=breaks)
-    report(stranded, "Weekly hours saved.")
+    report(stranded, _("Weekly hours saved."))
     return redirect(url_for("admin.practitioner", practitioner_id=practitioner_id))
 
 
@@ -145,7 +150,7 @@ def practitioner_exception(practitioner_id: int):
     refusal_page(lambda error: _practitioner_page(practitioner, error.status, exception=form))
     stranded = schedule_admin.add_exception(current_actor(), practitioner_id, day=form.day.data,
                                             start=form.start.data, end=form.end.data, note=form.note.data or "")
-    report(stranded, "Special day saved.")
+    report(stranded, _("Special day saved."))
     return redirect(url_for("admin.practitioner", practitioner_id=practitioner_id))
 
 
@@ -160,7 +165,7 @@ def practitioner_time_off(practitioner_id: int):
     refusal_page(lambda error: _practitioner_page(practitioner, error.status, time_off=form))
     stranded = schedule_admin.add_time_off(current_actor(), practitioner_id, start=utc(form.start.data),
                                            end=utc(form.end.data), reason=form.reason.data or "")
-    report(stranded, "Time off saved.")
+    report(stranded, _("Time off saved."))
     return redirect(url_for("admin.practitioner", practitioner_id=practitioner_id))
 
 
@@ -170,10 +175,10 @@ def delete_entry(kind: str, entry_id: int):
     """Remove an exception, time off or closure."""
     back = {"exception": "admin.practitioner", "time_off": "admin.practitioner", "room_closure": "admin.room"}
     if not ConfirmForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("admin.index"))
     owner = schedule_admin.remove_entry(current_actor(), kind, entry_id)
-    flash("Removed.", "info")
+    flash(_("Removed."), "info")
     if kind in ("exception", "time_off"):
         return redirect(url_for(back[kind], practitioner_id=owner))
     if kind == "room_closure":
@@ -194,7 +199,7 @@ def rooms():
     refusal_page(lambda error: _rooms_page(form, error.status))
     room = save_room(current_actor(), None, name=form.name.data, active=form.active.data,
                      treatment_ids=form.treatments.data)
-    flash(f"Room {room.name} added.", "info")
+    flash(_("Room %(name)s added.", name=room.name), "info")
     return redirect(url_for("admin.room", room_id=room.id))
 
 
@@ -208,7 +213,7 @@ def _room_or_404(room_id: int) -> Room:
     """A room, or 404."""
     row = db.session.get(Room, room_id)
     if row is None:
-        abort(404, description="There is no such room.")
+        abort(404, description=_("There is no such room."))
     return row
 
 
@@ -235,7 +240,7 @@ def room(room_id: int):
     refusal_page(lambda error: _room_page(row, error.status, form=form))
     save_room(current_actor(), room_id, name=form.name.data, active=form.active.data,
               treatment_ids=form.treatments.data)
-    report(schedule_admin.stranded(room_id=room_id), "Room saved.")
+    report(schedule_admin.stranded(room_id=room_id), _("Room saved."))
     return redirect(url_for("admin.room", room_id=room_id))
 
 
@@ -250,7 +255,7 @@ def room_closure(room_id: int):
     refusal_page(lambda error: _room_page(row, error.status, closure=form))
     stranded = schedule_admin.add_room_closure(current_actor(), room_id, start=utc(form.start.data),
                                                end=utc(form.end.data), reason=form.reason.data or "")
-    report(stranded, "Closure saved.")
+    report(stranded, _("Closure saved."))
     return redirect(url_for("admin.room", room_id=room_id))
 
 
@@ -266,7 +271,7 @@ def closures():
     refusal_page(lambda error: _closures_page(form, error.status))
     stranded = schedule_admin.add_clinic_closure(current_actor(), start=utc(form.start.data),
                                                  end=utc(form.end.data), reason=form.reason.data or "")
-    report(stranded, "Closure saved.")
+    report(stranded, _("Closure saved."))
     return redirect(url_for("admin.closures"))
 
 
@@ -300,8 +305,11 @@ def add_holidays():
     form = HolidaysForm()
     form.year.choices = [(year, str(year)) for year in _year_choices()]
     if not form.validate_on_submit():
-        flash("Choose this year or the next.", "error")
+        flash(_("Choose this year or the next."), "error")
         return redirect(url_for("admin.closures"))
     written, stranded = holidays.add_public_holidays(current_actor(), form.year.data)
-    report(stranded, f"{len(written)} public holiday(s) of {form.year.data} added as closures.")
+    # Both English forms keep "holiday(s)"; the plural forms serve the other languages.
+    report(stranded, ngettext("%(num)d public holiday(s) of %(year)s added as closures.",
+                              "%(num)d public holiday(s) of %(year)s added as closures.", len(written),
+                              year=form.year.data))
     return redirect(url_for("admin.closures"))
