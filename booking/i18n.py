@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from babel.numbers import get_currency_symbol
 from flask_babel import Babel, format_currency, format_date, format_datetime, get_locale, lazy_gettext, refresh
 from flask_login import current_user
@@ -38,8 +38,12 @@ def _clinic_default() -> str | None:
 
 
 def select_locale() -> str:
-    """The language of this request (the order in the module docstring)."""
+    """The language of this request (the order in the module docstring). Outside a request (mail
+    written by a worker or a command) the first supported language; a caller that knows the
+    reader's language wraps the work in ``flask_babel.force_locale``."""
     languages = supported()
+    if not has_request_context():
+        return languages[0]
     if request and request.args.get("lang") in languages:
         return request.args["lang"]  # kept by remember_asked_language before the view ran
     if current_user and current_user.is_authenticated and getattr(current_user, "locale", None) in languages:
