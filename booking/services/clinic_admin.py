@@ -36,7 +36,7 @@ from booking.services.schedule_admin import require_admin
 
 SETTINGS_FIELDS = ("name", "timezone", "phone", "email", "address", "horizon_days", "min_notice_hours",
                    "cancel_cutoff_hours", "slot_step_minutes", "reminder_hours", "show_treatment_in_invites",
-                   "primary_color", "country", "region", "currency", "messages_off")
+                   "primary_color", "country", "region", "currency", "messages_off", "default_locale")
 USER_FIELDS = ("name", "email", "phone", "role", "active")
 
 
@@ -57,6 +57,11 @@ def save_settings(actor: Actor, values: Mapping[str, Any]) -> ClinicSettings:
               **{name: (values.get(name) or "").strip() for name in ("phone", "email", "address")}}
     from booking.services.course import MESSAGE_KINDS
 
+    from booking.i18n import LANGUAGE_NAMES
+
+    if values.get("default_locale") and values["default_locale"] not in LANGUAGE_NAMES:
+        raise InvalidRequest("Choose a language the app speaks: " + ", ".join(LANGUAGE_NAMES) + ".",
+                             code="unknown_language")
     unknown = set(values.get("messages_off") or []) - set(MESSAGE_KINDS)
     if unknown:
         raise InvalidRequest(f"Unknown message kind(s): {', '.join(sorted(unknown))}.", code="unknown_message_kind")
@@ -69,6 +74,8 @@ def save_settings(actor: Actor, values: Mapping[str, Any]) -> ClinicSettings:
     else:
         before = columns(settings, SETTINGS_FIELDS)
     for name in SETTINGS_FIELDS:
+        if name == "default_locale" and not values.get(name):
+            continue  # no language given: the clinic keeps its default language
         if name == "messages_off" and name not in values:
             continue  # the course's message switches keep their values when not given
         setattr(settings, name, list(values[name] or []) if name == "messages_off" else values[name])

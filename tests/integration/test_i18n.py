@@ -288,3 +288,25 @@ def test_italian_plurals(app, client, clinic):
                                                clinic=get_settings()))
     # (visible_text turns no-break spaces into spaces)
     assert "180 € × 4 sedute = 720 €" in summary and "30 minuti a seduta" in summary
+
+
+def test_the_admin_sets_the_clinics_default_language(client, clinic):
+    from tests.integration.clinic import PASSWORD
+
+    assert client.post("/login", data={"email": clinic.admin.email, "password": PASSWORD}).status_code == 302
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert 'name="default_locale"' in page and ">Italiano</option>" in page
+    form = {"name": "Test Clinic", "timezone": "Europe/Rome", "horizon_days": 180, "min_notice_hours": 24,
+            "cancel_cutoff_hours": 24, "slot_step_minutes": 15, "reminder_hours": 48, "primary_color": "#2f6f6a",
+            "country": "IT", "region": "", "currency": "EUR", "default_locale": "it"}
+    assert client.post("/admin/settings", data=form).status_code == 302
+    db.session.expire_all()
+    assert get_settings().default_locale == "it"
+    assert client.post("/admin/settings", data={**form, "default_locale": "xx"}).status_code == 400
+    del form["default_locale"]  # an older form without the field keeps the language
+    assert client.post("/admin/settings", data=form).status_code == 302
+    db.session.expire_all()
+    assert get_settings().default_locale == "it"
+    client.post("/logout")
+    visitor = client.application.test_client()
+    assert '<html lang="it">' in visitor.get("/").get_data(as_text=True)

@@ -38,6 +38,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from booking.i18n import LANGUAGE_NAMES
 from booking.models import INTAKE_QUESTIONS, ROLES
 from booking.models.catalog import BODY_AREAS, TREATMENT_KINDS
 from booking.models.outbox import OUTBOX_STATUSES
@@ -282,6 +283,9 @@ class SettingsForm(SafeForm):
                            filters=[_upper],
                            validators=[DataRequired(message=_l("Give a currency code such as EUR.")),
                                        Regexp(r"^[A-Z]{3}$", message=_l("Use three letters, such as EUR."))])
+    # The language of visitors whose browser asks for none the app speaks (issue 16).
+    default_locale = SelectField(_l("Default language"), default=lambda: get_settings().default_locale,
+                                 choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()])
 
     def validate_country(self, field) -> None:
         """A country the public-holiday calendar knows (the service's own check)."""
