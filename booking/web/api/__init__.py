@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask_login import current_user
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import ValidationError
@@ -28,6 +28,13 @@ csrf.exempt(api)
 catalog_tag = Tag(name="catalog", description="Treatments and practitioners")
 booking_tag = Tag(name="booking", description="Availability, plans, appointments and series")
 access_tag = Tag(name="access", description="Tokens and calendar feeds")
+
+
+def json_response(model, status: int = 200) -> Response:
+    """A pydantic model as a JSON response."""
+    response = current_app.response_class(model.model_dump_json(), mimetype="application/json")
+    response.status_code = status
+    return response
 
 
 def error_response(status: int, code: str, message: str, problems=None) -> Response:

@@ -4,19 +4,12 @@ the appointment's id and invite UID, SEQUENCE rises) or decline. 409 ``offer_tak
 
 from __future__ import annotations
 
-from flask import current_app
-
 from booking.models import Offer
 from booking.models.base import utcnow
 from booking.services import offers
-from booking.web.api import SECURITY, actor_required, api, booking_tag, schemas, serialize
+from booking.web.api import SECURITY, actor_required, api, booking_tag, json_response, schemas, serialize
 from booking.web.api.hold_routes import _hold
 
-
-def _json(model, status: int = 200):
-    response = current_app.response_class(model.model_dump_json(), mimetype="application/json")
-    response.status_code = status
-    return response
 
 
 def _offer(offer: Offer) -> schemas.OfferOut:
@@ -28,7 +21,7 @@ def _offer(offer: Offer) -> schemas.OfferOut:
 @api.get("/offers", tags=[booking_tag], security=SECURITY, responses={200: schemas.OfferList})
 def list_offers():
     """The caller's open offers (reception and admin: every open one)."""
-    return _json(schemas.OfferList([_offer(o) for o in offers.open_offers(actor_required())]))
+    return json_response(schemas.OfferList([_offer(o) for o in offers.open_offers(actor_required())]))
 
 
 @api.post("/offers/<int:offer_id>/accept", tags=[booking_tag], security=SECURITY,
@@ -43,10 +36,10 @@ def accept_offer(path: schemas.OfferPath, body: schemas.OfferAccept):
         appointment = waitlist.accept_unheld(actor, path.offer_id)
     else:
         appointment = offers.accept(actor, path.offer_id, hold_id=body.hold_id)
-    return _json(serialize.appointment(appointment))
+    return json_response(serialize.appointment(appointment))
 
 
 @api.post("/offers/<int:offer_id>/decline", tags=[booking_tag], security=SECURITY, responses={200: schemas.OfferOut})
 def decline_offer(path: schemas.OfferPath):
     """Say no: the offer's times go back at once."""
-    return _json(_offer(offers.decline(actor_required(), path.offer_id)))
+    return json_response(_offer(offers.decline(actor_required(), path.offer_id)))

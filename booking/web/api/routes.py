@@ -20,16 +20,10 @@ from booking.web.api import (
     api,
     booking_tag,
     catalog_tag,
+    json_response,
     schemas,
     serialize,
 )
-
-
-def _json(model, status: int = 200) -> Response:
-    """A pydantic model as a JSON response."""
-    response = current_app.response_class(model.model_dump_json(), mimetype="application/json")
-    response.status_code = status
-    return response
 
 
 # --- access -------------------------------------------------------------------------------
@@ -38,7 +32,7 @@ def _json(model, status: int = 200) -> Response:
 def create_token(body: schemas.TokenIn):
     """Exchange e-mail and password for a bearer token (a wrong password is 401)."""
     secret, token = tokens.issue_api_token(body.email, body.password, current_app.config["API_TOKEN_HOURS"])
-    return _json(schemas.TokenOut(token=secret, expires_at=token.expires_at), 201)
+    return json_response(schemas.TokenOut(token=secret, expires_at=token.expires_at), 201)
 
 
 @api.delete("/tokens", tags=[access_tag], security=[{"bearer": []}], responses={204: None})
@@ -57,7 +51,7 @@ def create_feed(body: schemas.FeedIn):
     own diary, reception and admins for a practitioner, room, patient or the whole clinic."""
     secret, feed = feed_links.create_feed(actor_required(), body.scope, body.id)
     url = current_app.config["BASE_URL"].rstrip("/") + f"/feeds/{secret}.ics"
-    return _json(schemas.FeedOut(id=feed.id, scope=feed.scope, url=url), 201)
+    return json_response(schemas.FeedOut(id=feed.id, scope=feed.scope, url=url), 201)
 
 
 @api.delete("/feeds/<int:feed_id>", tags=[access_tag], security=SECURITY, responses={204: None})
@@ -76,7 +70,7 @@ def list_treatments():
         .options(selectinload(Treatment.protocol).selectinload(Protocol.prep_rules))
         .order_by(Treatment.id)
     ).all()
-    return _json(schemas.TreatmentList([serialize.treatment(t) for t in rows]))
+    return json_response(schemas.TreatmentList([serialize.treatment(t) for t in rows]))
 
 
 @api.get("/practitioners", tags=[catalog_tag], responses={200: schemas.PractitionerList})
@@ -87,7 +81,7 @@ def list_practitioners():
         .options(selectinload(Practitioner.user), selectinload(Practitioner.treatments))
         .order_by(Practitioner.id)
     ).all()
-    return _json(schemas.PractitionerList([
+    return json_response(schemas.PractitionerList([
         schemas.PractitionerOut(id=p.id, name=p.name, treatments=[t.slug for t in p.treatments]) for p in rows
     ]))
 
@@ -115,7 +109,7 @@ def plan_series(body: schemas.PlanIn):
         actor_required(), treatment_slug=body.treatment, first_start=body.first_start,
         practitioner_id=body.practitioner_id, patient_id=body.patient_id, avoid_dates=body.avoid_dates,
     )
-    return _json(schemas.PlanOut(
+    return json_response(schemas.PlanOut(
         sessions=[schemas.PlannedSessionOut(
             index=s.index, start=serialize.local(s.start), end=serialize.local(s.end),
             practitioner_id=s.practitioner_id, placed=s.placed,
@@ -145,7 +139,7 @@ def create_appointment(body: schemas.AppointmentIn, header: schemas.IdempotencyH
         actor, treatment_slug=body.treatment, start=body.start, practitioner_id=body.practitioner_id,
         patient_id=body.patient_id, override_reason=body.override_reason, idempotency_key=header.idempotency_key,
     )
-    return _json(serialize.appointment(appointment), 201)
+    return json_response(serialize.appointment(appointment), 201)
 
 
 @api.post("/series", tags=[booking_tag], security=SECURITY, responses={201: schemas.SeriesOut})
@@ -159,21 +153,21 @@ def create_series(body: schemas.SeriesIn, header: schemas.IdempotencyHeader):
         patient_id=body.patient_id, override_reason=body.override_reason, avoid_dates=body.avoid_dates,
         idempotency_key=header.idempotency_key,
     )
-    return _json(serialize.series(series), 201)
+    return json_response(serialize.series(series), 201)
 
 
 @api.get("/appointments", tags=[booking_tag], security=SECURITY, responses={200: schemas.AppointmentList})
 def list_appointments(query: schemas.AppointmentsQuery):
     """The caller's own appointments (patients) or all (staff), optionally between two dates."""
     appointments = listing.appointments_for(actor_required(), first_day=query.start, last_day=query.end)
-    return _json(schemas.AppointmentList([serialize.appointment(a) for a in appointments]))
+    return json_response(schemas.AppointmentList([serialize.appointment(a) for a in appointments]))
 
 
 @api.get("/appointments/<int:appointment_id>", tags=[booking_tag], security=SECURITY,
          responses={200: schemas.AppointmentOut})
 def get_appointment(path: schemas.AppointmentPath):
     """One appointment (patients: only their own; another's is a 404)."""
-    return _json(serialize.appointment(load_appointment_for(actor_required(), path.appointment_id)))
+    return json_response(serialize.appointment(load_appointment_for(actor_required(), path.appointment_id)))
 
 
 @api.patch("/appointments/<int:appointment_id>", tags=[booking_tag], security=SECURITY,
@@ -184,7 +178,7 @@ def reschedule_appointment(path: schemas.AppointmentPath, body: schemas.Appointm
         actor_required(), path.appointment_id, start=body.start, practitioner_id=body.practitioner_id,
         override_reason=body.override_reason, replan_following=body.replan_following,
     )
-    return _json(serialize.appointment(appointment))
+    return json_response(serialize.appointment(appointment))
 
 
 @api.post("/appointments/<int:appointment_id>/cancel", tags=[booking_tag], security=SECURITY,
@@ -195,7 +189,7 @@ def cancel_appointment(path: schemas.AppointmentPath, body: schemas.CancelIn):
         actor_required(), path.appointment_id, reason=body.reason, rest_of_series=body.rest_of_series,
         override_reason=body.override_reason,
     )
-    return _json(serialize.appointment(appointment))
+    return json_response(serialize.appointment(appointment))
 
 
 @api.get("/appointments/<int:appointment_id>/invite.ics", tags=[booking_tag], security=SECURITY,

@@ -4,11 +4,11 @@ the stated order (``services.waitlist``); the offers are answered through ``/off
 
 from __future__ import annotations
 
-from flask import Response, current_app
+from flask import Response
 
 from booking.models import WaitlistRequest
 from booking.services import waitlist
-from booking.web.api import SECURITY, actor_required, api, booking_tag, schemas, serialize
+from booking.web.api import SECURITY, actor_required, api, booking_tag, json_response, schemas, serialize
 
 
 def _request(r: WaitlistRequest) -> schemas.WaitlistOut:
@@ -19,11 +19,6 @@ def _request(r: WaitlistRequest) -> schemas.WaitlistOut:
                                offer_ids=sorted(o.id for o in r.offers))
 
 
-def _json(model, status: int = 200) -> Response:
-    response = current_app.response_class(model.model_dump_json(), mimetype="application/json")
-    response.status_code = status
-    return response
-
 
 @api.post("/waitlist", tags=[booking_tag], security=SECURITY, responses={201: schemas.WaitlistOut})
 def create_waitlist_request(body: schemas.WaitlistIn):
@@ -33,13 +28,13 @@ def create_waitlist_request(body: schemas.WaitlistIn):
         actor_required(), treatment_slug=body.treatment, appointment_id=body.appointment_id,
         patient_id=body.patient_id, practitioner_ids=body.practitioner_ids, weekdays=body.weekdays,
         from_time=body.from_time, to_time=body.to_time, latest=body.latest)
-    return _json(_request(request), 201)
+    return json_response(_request(request), 201)
 
 
 @api.get("/waitlist", tags=[booking_tag], security=SECURITY, responses={200: schemas.WaitlistList})
 def list_waitlist():
     """The caller's requests (reception and admin: every one), oldest first."""
-    return _json(schemas.WaitlistList([_request(r) for r in waitlist.list_requests(actor_required())]))
+    return json_response(schemas.WaitlistList([_request(r) for r in waitlist.list_requests(actor_required())]))
 
 
 @api.delete("/waitlist/<int:request_id>", tags=[booking_tag], security=SECURITY)
