@@ -155,13 +155,13 @@ def register_template_helpers(app: Flask) -> None:
     from booking.scheduling.clock import to_local
     from booking.services.clinic import get_settings
 
-    def local(moment, fmt: str = "%a %d %b %Y, %H:%M") -> str:
-        """A UTC datetime shown in the clinic's time zone."""
-        return to_local(moment, get_settings().timezone).strftime(fmt) if moment else ""
+    def local_day(moment) -> str:
+        """The clinic's calendar day of a UTC datetime, ISO (for links; people read ``|when``)."""
+        return to_local(moment, get_settings().timezone).date().isoformat() if moment else ""
 
     from booking.i18n import price as money  # Babel's format_currency, the clinic's currency (issue 16)
 
-    app.jinja_env.filters["local"] = local
+    app.jinja_env.filters["local_day"] = local_day
     app.jinja_env.filters["money"] = money
     app.jinja_env.globals.update(
         describe_series=protocol_text.describe_series,
