@@ -37,6 +37,7 @@ from .problems import (
     WRONG_ROOM,
 )
 from .protocol_checks import check_consultation, check_intervals, interval_problems
+from .text import N_
 from .timing_checks import (
     check_cancellation_cutoff,
     check_horizon,
@@ -127,7 +128,7 @@ def check_booking(
         found += check_horizon(start, now, policy, index)
         found += check_resources(treatment, practitioner, room, index)
         if session.room_id is not None and room is None:
-            found.append(Problem(WRONG_ROOM, "That room does not exist; choose another.", index))
+            found.append(Problem(WRONG_ROOM, N_("That room does not exist; choose another."), index))
         if practitioner is not None:
             found += check_hours(start, end, practitioner, policy, index)
         if room is not None:
@@ -167,8 +168,8 @@ def check_booking(
     if ordered and intake_missing:
         buckets[0].append(Problem(
             INTAKE_REQUIRED,
-            "The health questionnaire must be filled in before booking this treatment: on the "
-            "web at /me/intake (My account, Health questionnaire), or with PUT /api/v1/intake.",
+            N_("The health questionnaire must be filled in before booking this treatment: on the "
+               "web at /me/intake (My account, Health questionnaire), or with PUT /api/v1/intake."),
             ordered[0].index,
         ))
 

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 
 from .model import BookedAppointment, PractitionerSchedule, Problem, RoomSchedule, TreatmentSpec
 from .rulebook import aftercare_blocks, covers, held_block, patient_block
-from .clock import to_local
 from .timeline import MINUTE, to_ticks
 from .problems import (
     AFTERCARE_CONFLICT,
@@ -20,10 +19,10 @@ from .problems import (
     SLOT_TAKEN,
     WRONG_PRACTITIONER,
     WRONG_ROOM,
-    at_label,
     lead_label,
     moment_label,
 )
+from .text import Moment, N_, Np_, Text
 
 
 def check_resources(
@@ -42,19 +41,19 @@ def check_resources(
         problems.append(
             Problem(
                 WRONG_PRACTITIONER,
-                "This practitioner does not give this treatment; choose another practitioner.",
+                N_("This practitioner does not give this treatment; choose another practitioner."),
                 session_index,
             )
         )
     if room is None and treatment.needs_room:
         problems.append(
-            Problem(WRONG_ROOM, "This treatment needs a room; choose a room for it.", session_index)
+            Problem(WRONG_ROOM, N_("This treatment needs a room; choose a room for it."), session_index)
         )
     elif room is not None and tid not in room.treatment_ids:
         problems.append(
             Problem(
                 WRONG_ROOM,
-                "This room is not set up for this treatment; choose another room.",
+                N_("This room is not set up for this treatment; choose another room."),
                 session_index,
             )
         )
@@ -106,55 +105,78 @@ def check_slot_taken(
                     overlapping.add(resource)
                 else:
                     buffer_only.setdefault(resource, a)
-    when = at_label(start, tz)
+    when = moment_label(start, tz) if tz else None
     problems = []
     if practitioner_busy:
         if "practitioner" not in overlapping and "practitioner" in buffer_only:
             message = buffer_clash_message("practitioner's", treatment, start, end, buffer_only["practitioner"], tz)
         else:
-            message = f"The practitioner is already booked{when}; choose another time."
+            message = (N_("The practitioner is already booked at %(when)s; choose another time.", when=when)
+                       if when else N_("The practitioner is already booked; choose another time."))
         problems.append(Problem(SLOT_TAKEN, message, session_index))
     if room_busy:
         if "room" not in overlapping and "room" in buffer_only:
             message = buffer_clash_message("room's", treatment, start, end, buffer_only["room"], tz)
         else:
-            message = f"The room for this treatment is already in use{when}; choose another time."
+            message = (N_("The room for this treatment is already in use at %(when)s; choose another time.",
+                          when=when)
+                       if when else N_("The room for this treatment is already in use; choose another time."))
         problems.append(Problem(SLOT_TAKEN, message, session_index))
     return problems
 
 
-def _minutes(n: int) -> str:
-    """``1 minute's`` or ``N minutes'`` (as in "10 minutes' clean-up")."""
-    return "1 minute's" if n == 1 else f"{n} minutes'"
+def _clean_up(whose: str, n: int) -> Text:
+    """``this treatment needs 10 minutes' clean-up after it`` (whose: "this", "that", "it")."""
+    if whose == "this":
+        return Np_("this treatment needs %(num)d minute's clean-up after it",
+                   "this treatment needs %(num)d minutes' clean-up after it", n)
+    return Np_("it needs %(num)d minute's clean-up after it", "it needs %(num)d minutes' clean-up after it", n)
+
+
+def _preparation(whose: str, n: int) -> Text:
+    """``that one needs 5 minutes' preparation before it`` (whose: "this", "that")."""
+    if whose == "this":
+        return Np_("this treatment needs %(num)d minute's preparation before it",
+                   "this treatment needs %(num)d minutes' preparation before it", n)
+    return Np_("that one needs %(num)d minute's preparation before it",
+               "that one needs %(num)d minutes' preparation before it", n)
+
+
+_HEADS = {
+    ("practitioner's", "next"): N_("The practitioner's next appointment starts at %(clock)s"),
+    ("room's", "next"): N_("The room's next appointment starts at %(clock)s"),
+    ("practitioner's", "previous"): N_("The practitioner's previous appointment ends at %(clock)s"),
+    ("room's", "previous"): N_("The room's previous appointment ends at %(clock)s"),
+}
 
 
 def buffer_clash_message(whose: str, treatment: TreatmentSpec, start: datetime, end: datetime,
-                         other: BookedAppointment, tz: str | None) -> str:
+                         other: BookedAppointment, tz: str | None) -> Text:
     """Why a start is refused when only the buffers (clean-up, preparation) overlap ``other``.
 
     E.g. "The practitioner's next appointment starts at 10:30; this treatment needs 10 minutes'
     clean-up after it, so it cannot start at 10:00; choose another time."
     """
-    def clock(moment: datetime) -> str:
-        return f"{to_local(moment, tz):%H:%M}" if tz else f"{moment:%H:%M} UTC"
+    def clock(moment: datetime) -> Moment:
+        return Moment(moment, tz, "clock")
 
     start_label = moment_label(start, tz) if tz else clock(start)
+    needs: list[Text] = []
     if other.start >= end:
-        needs = []
         if treatment.buffer_after_minutes:
-            needs.append(f"this treatment needs {_minutes(treatment.buffer_after_minutes)} clean-up after it")
+            needs.append(_clean_up("this", treatment.buffer_after_minutes))
         if other.buffer_before_minutes:
-            needs.append(f"that one needs {_minutes(other.buffer_before_minutes)} preparation before it")
-        head = f"The {whose} next appointment starts at {clock(other.start)}"
+            needs.append(_preparation("that", other.buffer_before_minutes))
+        head = Text(_HEADS[whose, "next"].msgid, {"clock": clock(other.start)})
     else:
-        needs = []
         if other.buffer_after_minutes:
-            needs.append(f"it needs {_minutes(other.buffer_after_minutes)} clean-up after it")
+            needs.append(_clean_up("it", other.buffer_after_minutes))
         if treatment.buffer_before_minutes:
-            needs.append(f"this treatment needs {_minutes(treatment.buffer_before_minutes)} preparation before it")
-        head = f"The {whose} previous appointment ends at {clock(other.end)}"
-    return (f"{head}; {' and '.join(needs)}, so this treatment cannot start at {start_label}; "
-            f"choose another time.")
+            needs.append(_preparation("this", treatment.buffer_before_minutes))
+        head = Text(_HEADS[whose, "previous"].msgid, {"clock": clock(other.end)})
+    need = needs[0] if len(needs) == 1 else N_("%(first)s and %(second)s", first=needs[0], second=needs[1])
+    return N_("%(head)s; %(needs)s, so this treatment cannot start at %(start)s; choose another time.",
+              head=head, needs=need, start=start_label)
 
 
 def check_patient_busy(
@@ -182,10 +204,11 @@ def check_patient_busy(
         return []
     # Name the earliest clash, so the message does not depend on the order of ``booked``.
     first = min(clashes, key=lambda a: (a.start, a.appointment_id))
-    message = (
-        f"You already have an appointment{at_label(first.start, tz)} that overlaps this "
-        "time; choose another time."
-    )
+    if tz:
+        message = N_("You already have an appointment at %(when)s that overlaps this time; choose another time.",
+                     when=moment_label(first.start, tz))
+    else:
+        message = N_("You already have an appointment that overlaps this time; choose another time.")
     return [Problem(PATIENT_BUSY, message, session_index)]
 
 
@@ -221,18 +244,23 @@ def check_aftercare(
         return []
     # Name the earliest clash, so the message does not depend on the order of ``booked``.
     first, mine = min(clashes, key=lambda pair: (pair[0].start, pair[0].appointment_id))
-    other = f" on {moment_label(first.start, tz)}" if tz else ""
     if mine:
-        message = (
-            f"Your other {area} appointment{other} falls within the "
-            f"{lead_label(treatment.protocol.aftercare_hours)} aftercare of this treatment; "
-            "choose a date further apart."
-        )
+        lead = lead_label(treatment.protocol.aftercare_hours)
+        if tz:
+            message = N_("Your other %(area)s appointment on %(when)s falls within the %(lead)s aftercare of "
+                         "this treatment; choose a date further apart.",
+                         area=area, when=moment_label(first.start, tz), lead=lead)
+        else:
+            message = N_("Your other %(area)s appointment falls within the %(lead)s aftercare of this "
+                         "treatment; choose a date further apart.", area=area, lead=lead)
     else:
-        message = (
-            f"This falls within the {lead_label(first.aftercare_hours)} aftercare of your "
-            f"{area} appointment{other}; choose a date further apart."
-        )
+        lead = lead_label(first.aftercare_hours)
+        if tz:
+            message = N_("This falls within the %(lead)s aftercare of your %(area)s appointment on %(when)s; "
+                         "choose a date further apart.", lead=lead, area=area, when=moment_label(first.start, tz))
+        else:
+            message = N_("This falls within the %(lead)s aftercare of your %(area)s appointment; choose a "
+                         "date further apart.", lead=lead, area=area)
     return [Problem(AFTERCARE_CONFLICT, message, session_index)]
 
 
@@ -242,7 +270,7 @@ def check_contraindicated(
     """``contraindicated`` when the patient's intake rules this treatment out (not cleared)."""
     if treatment_id not in contraindicated_ids:
         return []
-    message = (
+    message = N_(
         "Your health questionnaire shows this treatment may not be safe for you; a practitioner "
         "needs to review it with you before it can be booked."
     )

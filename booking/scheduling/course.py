@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from .clock import to_local
+from .text import Day, N_, Text
 
 DONE, NOT_DONE = "done", "not_done"
 ANSWERS = (DONE, NOT_DONE)
@@ -61,13 +62,13 @@ def prep_status(answers: Mapping[str, str], keys: Iterable[str]) -> str:
     return "pending"
 
 
-def bad_answers(answers: Mapping[str, object], keys: Iterable[str]) -> list[str]:
+def bad_answers(answers: Mapping[str, object], keys: Iterable[str]) -> list[Text]:
     """What is wrong with a checklist answer: unknown steps, missing steps, values other than
     "done"/"not_done"; empty when it can be recorded."""
     keys = set(keys)
-    problems = [f"{k} is not a step of this session" for k in sorted(set(answers) - keys)]
-    problems += [f"{k} has no answer" for k in sorted(keys - set(answers))]
-    problems += [f"{k}: answer 'done' or 'not_done'" for k, v in sorted(answers.items())
+    problems = [N_("%(key)s is not a step of this session", key=k) for k in sorted(set(answers) - keys)]
+    problems += [N_("%(key)s has no answer", key=k) for k in sorted(keys - set(answers))]
+    problems += [N_("%(key)s: answer 'done' or 'not_done'", key=k) for k, v in sorted(answers.items())
                  if k in keys and v not in ANSWERS]
     return problems
 
@@ -137,15 +138,16 @@ def course_count(total: int, statuses: Iterable[str], expires_on: date | None, t
     return CourseCount(total, used, booked, max(0, total - used - booked), expired)
 
 
-def course_warning(count: CourseCount | None, adding: int, on: date, expires_on: date | None) -> str | None:
+def course_warning(count: CourseCount | None, adding: int, on: date, expires_on: date | None) -> Text | None:
     """Why booking ``adding`` more sessions (the last on ``on``) goes past a prepaid course, or None."""
     if count is None:
         return None
     if adding > count.remaining:
-        return (f"The prepaid course has {count.remaining} of {count.total} sessions left to book; "
-                f"this books {adding}.")
+        return N_("The prepaid course has %(left)d of %(total)d sessions left to book; this books %(adding)d.",
+                  left=count.remaining, total=count.total, adding=adding)
     if expires_on is not None and on > expires_on:
-        return f"The prepaid course expires on {expires_on:%d %b %Y}; this session is after that."
+        return N_("The prepaid course expires on %(day)s; this session is after that.",
+                  day=Day(expires_on, "date"))
     return None
 
 

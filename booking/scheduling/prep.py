@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 from .clock import to_local
 from .model import PrepStep
+from .text import N_
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,7 @@ def prep_due(start: datetime, step: PrepStep) -> datetime:
 
 
 def prep_timeline(
-    starts: Sequence[datetime], steps: Sequence[PrepStep], tz: str, *, session_label: str = "Session"
+    starts: Sequence[datetime], steps: Sequence[PrepStep], tz: str, *, session_label: str | None = None
 ) -> list[TimelineEntry]:
     """Every prep step of every session and the sessions themselves, in time order.
 
@@ -39,6 +40,9 @@ def prep_timeline(
         for step in steps:
             due = prep_due(start, step)
             entries.append(TimelineEntry(to_local(due, tz).date(), due, "prep", step.instruction, index))
-        label = f"{session_label} {index + 1}" if len(starts) > 1 else session_label
+        if session_label is not None:
+            label = f"{session_label} {index + 1}" if len(starts) > 1 else session_label
+        else:  # "Session 2" / "Session", said in the reader's language where it is shown
+            label = N_("Session %(number)d", number=index + 1) if len(starts) > 1 else N_("Session")
         entries.append(TimelineEntry(to_local(start, tz).date(), start, "session", label, index))
     return sorted(entries, key=lambda e: (e.at, e.kind != "prep", e.session_index or 0))

@@ -2,15 +2,16 @@
 
 Codes are the stable contract with the API, forms and tests; messages are for people, so
 times are shown on the clinic's wall clock ("Tue 10 Mar 10:00") and say what to do next.
-Day and month names are spelled here rather than with ``strftime`` so the text does not
-depend on the server's locale.
+Messages are :class:`~booking.scheduling.text.Text` values: English as ``str``, said in the
+reader's language by the boundary (``booking.i18n.translate``); dates and times in them are
+``Day`` and ``Moment`` values, which the boundary formats in that language.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from .clock import to_local
+from .text import Day, Moment, N_, Np_, Text
 
 OUTSIDE_HOURS = "outside_hours"
 SLOT_TAKEN = "slot_taken"
@@ -53,44 +54,34 @@ ALL_CODES = frozenset(
     }
 )
 
-_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+def day_label(day: date) -> Day:
+    """A date as people read it: ``Tue 10 Mar`` (in the reader's language at the boundary)."""
+    return Day(day)
 
 
-def day_label(day: date) -> str:
-    """A date as people read it: ``Tue 10 Mar``."""
-    return f"{_DAY_NAMES[day.weekday()]} {day.day} {_MONTH_NAMES[day.month - 1]}"
-
-
-def moment_label(moment: datetime, tz: str) -> str:
+def moment_label(moment: datetime, tz: str) -> Moment:
     """An aware moment on the clinic's wall clock: ``Tue 10 Mar 10:00``."""
-    local = to_local(moment, tz)
-    return f"{day_label(local.date())} {local:%H:%M}"
+    return Moment(moment, tz)
 
 
-def at_label(moment: datetime, tz: str | None) -> str:
-    """`` at Tue 10 Mar 10:00`` when the zone is known, else nothing (for message tails)."""
-    return f" at {moment_label(moment, tz)}" if tz else ""
-
-
-def lead_label(hours: int) -> str:
+def lead_label(hours: int) -> Text:
     """A lead time in whole days when it is one (``7 days``), else in hours."""
     if hours and hours % 24 == 0:
-        days = hours // 24
-        return f"{days} day" if days == 1 else f"{days} days"
+        return days_label(hours // 24)
     return hours_label(hours)
 
 
-def hours_label(hours: int) -> str:
+def hours_label(hours: int) -> Text:
     """``1 hour`` or ``N hours``: notice and cut-offs read best in hours."""
-    return f"{hours} hour" if hours == 1 else f"{hours} hours"
+    return Np_("%(num)d hour", "%(num)d hours", hours)
 
 
-def days_label(days: int) -> str:
+def days_label(days: int) -> Text:
     """``1 day`` or ``N days``."""
-    return f"{days} day" if days == 1 else f"{days} days"
+    return Np_("%(num)d day", "%(num)d days", days)
 
 
-def session_label(index: int | None) -> str:
+def session_label(index: int | None) -> Text:
     """``Session 3`` for index 2 (people count from one), ``This session`` with no index."""
-    return "This session" if index is None else f"Session {index + 1}"
+    return N_("This session") if index is None else N_("Session %(number)d", number=index + 1)

@@ -21,6 +21,7 @@ from .problems import (
     days_label,
     session_label,
 )
+from .text import N_, Text
 
 
 def check_consultation(
@@ -44,21 +45,16 @@ def check_consultation(
     earlier = sorted((c for c in consultation_starts if c <= first_start), reverse=True)
     # No consultation qualifies: explain with the most recent one, the likeliest to be fixed.
     if not earlier:
-        message = "This treatment needs a consultation first; book a consultation before it."
+        message = N_("This treatment needs a consultation first; book a consultation before it.")
     elif first_start - earlier[0] > valid:
-        message = (
-            f"Your consultation on {day_label(local_date(earlier[0], tz))} is more than "
-            f"{days_label(protocol.consultation_valid_days)} old; book a new consultation first."
-        )
+        message = N_("Your consultation on %(day)s is more than %(days)s old; book a new consultation first.",
+                     day=day_label(local_date(earlier[0], tz)), days=days_label(protocol.consultation_valid_days))
     else:
         from_day = local_date(earlier[0], tz) + timedelta(
             days=protocol.consultation_min_days_before
         )
-        message = (
-            f"The first session must be at least "
-            f"{days_label(protocol.consultation_min_days_before)} after your consultation; "
-            f"choose a date from {day_label(from_day)}."
-        )
+        message = N_("The first session must be at least %(days)s after your consultation; choose a date from "
+                     "%(day)s.", days=days_label(protocol.consultation_min_days_before), day=day_label(from_day))
     return [Problem(CONSULTATION_REQUIRED, message, session_index)]
 
 
@@ -92,15 +88,23 @@ def interval_problems(
             continue
         gap = gap_days(before, after, tz)
         if tick < early:
-            code, need = INTERVAL_TOO_SHORT, f"at least {days_label(low)}"
+            code, need = INTERVAL_TOO_SHORT, N_("at least %(days)s", days=days_label(low))
         else:
-            code, need = INTERVAL_TOO_LONG, f"at most {days_label(high)}"
-        previous = "the previous session" if before_index is None else f"session {before_index + 1}"
-        distance = f"{days_label(gap)} after" if gap >= 0 else f"{days_label(-gap)} before"
-        message = (
-            f"{session_label(after_index)} on {day_label(local_date(after, tz))} would be "
-            f"{distance} {previous}; this treatment needs {need} between sessions. "
-            "Choose another date."
-        )
+            code, need = INTERVAL_TOO_LONG, N_("at most %(days)s", days=days_label(high))
+        message = N_("%(session)s on %(day)s would be %(distance)s; this treatment needs %(need)s between "
+                     "sessions. Choose another date.", session=session_label(after_index),
+                     day=day_label(local_date(after, tz)), distance=_distance(gap, before_index), need=need)
         problems.append(Problem(code, message, after_index))
     return problems
+
+
+def _distance(gap: int, before_index: int | None) -> Text:
+    """``5 days after session 2``, ``1 day before the previous session``."""
+    days = days_label(abs(gap))
+    if before_index is None:
+        if gap >= 0:
+            return N_("%(days)s after the previous session", days=days)
+        return N_("%(days)s before the previous session", days=days)
+    if gap >= 0:
+        return N_("%(days)s after session %(number)d", days=days, number=before_index + 1)
+    return N_("%(days)s before session %(number)d", days=days, number=before_index + 1)

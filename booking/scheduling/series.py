@@ -50,6 +50,7 @@ from .problems import (
     day_label,
     hours_label,
 )
+from .text import N_, Text
 from .rulebook import (
     EARLIEST,
     LATEST,
@@ -274,8 +275,8 @@ def plan_series(
         problems.append(
             Problem(
                 AFTERCARE_CONFLICT,
-                f"Session 1 on {day_label(day)} is too close to a date you asked to keep "
-                "clear; choose an earlier or later first date.",
+                N_("Session 1 on %(day)s is too close to a date you asked to keep clear; choose an earlier or "
+                   "later first date.", day=day_label(day)),
                 0,
             )
         )
@@ -460,11 +461,13 @@ def _place_next(
         _nearest(nearby, to_ticks(start), request.duration),
     )
     code, why = _why_nothing_fits(request, first_day, last_day)
-    advice = "choose one of the alternatives" if missing.alternatives else "contact the clinic"
-    message = (
-        f"Session {index + 1} could not be placed between {day_label(first_day)} and "
-        f"{day_label(last_day)}: {why}; {advice}."
-    )
+    if missing.alternatives:
+        message = N_("Session %(number)d could not be placed between %(first)s and %(last)s: %(why)s; choose "
+                     "one of the alternatives.", number=index + 1, first=day_label(first_day),
+                     last=day_label(last_day), why=why)
+    else:
+        message = N_("Session %(number)d could not be placed between %(first)s and %(last)s: %(why)s; contact "
+                     "the clinic.", number=index + 1, first=day_label(first_day), last=day_label(last_day), why=why)
     return missing, Problem(code, message, index), target_day
 
 
@@ -480,17 +483,17 @@ def plan_reach(treatment: TreatmentSpec, first_start: datetime, treatments: Sequ
     low = first_start - timedelta(days=8) - max(far.resources_before, far.patient_before)
     high_end = first_start + timedelta(days=high * (sessions - 1) + 16)
     return low, high_end + max(far.resources_after, far.patient_after)
-def _why_nothing_fits(request: _Request, first_day: date, last_day: date) -> tuple[str, str]:
+def _why_nothing_fits(request: _Request, first_day: date, last_day: date) -> tuple[str, Text]:
     """The code and wording for a window with no usable free slot."""
     policy, tz = request.policy, request.policy.timezone
     last_bookable = local_date(request.now, tz) + timedelta(days=policy.horizon_days)
     if first_day > last_bookable:
-        return BEYOND_HORIZON, f"bookings open only up to {day_label(last_bookable)}"
+        return BEYOND_HORIZON, N_("bookings open only up to %(day)s", day=day_label(last_bookable))
     window_end = local_day_bounds(last_day, tz).end
     if window_end <= request.now:
-        return IN_PAST, "those dates have already passed"
+        return IN_PAST, N_("those dates have already passed")
     if window_end <= request.now + timedelta(hours=policy.min_notice_hours):
-        return MIN_NOTICE, f"bookings need {hours_label(policy.min_notice_hours)}' notice"
+        return MIN_NOTICE, N_("bookings need %(hours)s' notice", hours=hours_label(policy.min_notice_hours))
     days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
     anyone_works = any(
         shape_of(p).day(day, tz, policy.closures)[1]
@@ -498,11 +501,11 @@ def _why_nothing_fits(request: _Request, first_day: date, last_day: date) -> tup
         for day in days
     )
     if not anyone_works:
-        return OUTSIDE_HOURS, "no practitioner who gives this treatment works on those days"
+        return OUTSIDE_HOURS, N_("no practitioner who gives this treatment works on those days")
     low, high = to_ticks(local_day_bounds(first_day, tz).start), to_ticks(local_day_bounds(last_day, tz).end)
     if any(start < high and low < end for start, end in request.kept_clear):
-        return SLOT_TAKEN, "there is no free time outside the dates you asked to keep clear"
-    return SLOT_TAKEN, "there is no free time with a practitioner who gives this treatment"
+        return SLOT_TAKEN, N_("there is no free time outside the dates you asked to keep clear")
+    return SLOT_TAKEN, N_("there is no free time with a practitioner who gives this treatment")
 
 
 def _with_alternatives(

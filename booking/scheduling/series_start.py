@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from .availability import pick_room
 from .checks import check_booking
+from .text import N_
 from .conflict_checks import check_resources
 from .model import (
     BookedAppointment,
@@ -74,7 +75,7 @@ def place_first(
             # No free room: ask the rules about a serving one, so they say why (taken, closed).
             serving = sorted(r.room_id for r in rooms if treatment.treatment_id in r.treatment_ids)
             if not serving:
-                message = "No room is set up for this treatment; please contact the clinic."
+                message = N_("No room is set up for this treatment; please contact the clinic.")
                 return unplaced, [Problem(WRONG_ROOM, message, 0)]
             room_id = serving[0]
     room_map = {r.room_id: r for r in rooms}
@@ -108,7 +109,7 @@ def _nobody(
 ) -> list[Problem]:
     """The problem when no candidate practitioner exists at all."""
     if practitioner_id is None:
-        message = "No practitioner gives this treatment at the moment; please contact the clinic."
+        message = N_("No practitioner gives this treatment at the moment; please contact the clinic.")
         return [Problem(WRONG_PRACTITIONER, message, 0)]
     asked = next((p for p in practitioners if p.practitioner_id == practitioner_id), None)
     return [p for p in check_resources(treatment, asked, None, 0) if p.code == WRONG_PRACTITIONER]

@@ -37,12 +37,12 @@ from .problems import (
     MIN_NOTICE,
     OUTSIDE_HOURS,
     PREP_WINDOW,
-    at_label,
     day_label,
     hours_label,
     lead_label,
     moment_label,
 )
+from .text import N_
 
 
 def check_in_past(
@@ -51,7 +51,11 @@ def check_in_past(
     """``in_past`` when the appointment would start before now."""
     if to_ticks(start) >= not_before_now(now):
         return []
-    message = f"That time{at_label(start, tz)} has already passed; choose a time in the future."
+    if tz:
+        message = N_("That time at %(when)s has already passed; choose a time in the future.",
+                     when=moment_label(start, tz))
+    else:
+        message = N_("That time has already passed; choose a time in the future.")
     return [Problem(IN_PAST, message, session_index)]
 
 
@@ -62,9 +66,9 @@ def check_min_notice(
     if to_ticks(start) >= not_before_notice(now, policy):
         return []
     earliest = from_ticks(not_before_notice(now, policy))
-    message = (
-        f"Bookings need at least {hours_label(policy.min_notice_hours)}' notice; "
-        f"the earliest time you can choose now is {moment_label(earliest, policy.timezone)}."
+    message = N_(
+        "Bookings need at least %(hours)s' notice; the earliest time you can choose now is %(when)s.",
+        hours=hours_label(policy.min_notice_hours), when=moment_label(earliest, policy.timezone),
     )
     return [Problem(MIN_NOTICE, message, session_index)]
 
@@ -76,10 +80,8 @@ def check_horizon(
     if to_ticks(start) < before_horizon(now, policy):
         return []
     last_day = last_bookable_day(now, policy)
-    message = (
-        f"Bookings open {policy.horizon_days} days ahead; choose a date up to "
-        f"{day_label(last_day)}."
-    )
+    message = N_("Bookings open %(num)d days ahead; choose a date up to %(day)s.",
+                 num=policy.horizon_days, day=day_label(last_day))
     return [Problem(BEYOND_HORIZON, message, session_index)]
 
 
@@ -96,11 +98,13 @@ def check_prep_window(
         return []
     longest = max(protocol.prep, key=lambda step: step.lead_hours)
     ready = from_ticks(not_before_prep(now, protocol))
-    advice = f"choose a time from {moment_label(ready, tz)}" if tz else "choose a later time"
-    message = (
-        f"{longest.instruction} needs {lead_label(longest.lead_hours)} before the session; "
-        f"{advice}."
-    )
+    lead = lead_label(longest.lead_hours)
+    if tz:
+        message = N_("%(instruction)s needs %(lead)s before the session; choose a time from %(when)s.",
+                     instruction=longest.instruction, lead=lead, when=moment_label(ready, tz))
+    else:
+        message = N_("%(instruction)s needs %(lead)s before the session; choose a later time.",
+                     instruction=longest.instruction, lead=lead)
     return [Problem(PREP_WINDOW, message, session_index)]
 
 
@@ -111,10 +115,10 @@ def check_cancellation_cutoff(
     cutoff = start - timedelta(hours=policy.cancel_cutoff_hours)
     if now <= cutoff:
         return []
-    message = (
-        f"Changes and cancellations close {hours_label(policy.cancel_cutoff_hours)} before "
-        f"the appointment (at {moment_label(cutoff, policy.timezone)}); please contact the "
-        "clinic to change it."
+    message = N_(
+        "Changes and cancellations close %(hours)s before the appointment (at %(when)s); "
+        "please contact the clinic to change it.",
+        hours=hours_label(policy.cancel_cutoff_hours), when=moment_label(cutoff, policy.timezone),
     )
     return [Problem(CANCELLATION_CUTOFF, message, session_index)]
 
@@ -142,14 +146,17 @@ def check_hours(
         return []
     when = moment_label(start, tz)
     if any(c.overlaps(asked) for c in policy.closures):
-        reason = f"The clinic is closed at {when}"
+        message = N_("The clinic is closed at %(when)s; choose another time or another practitioner.",
+                     when=when)
     elif any(t.overlaps(asked) for t in practitioner.time_off):
-        reason = f"The practitioner is away at {when}"
+        message = N_("The practitioner is away at %(when)s; choose another time or another practitioner.",
+                     when=when)
     elif not any(p.contains(asked) for p in merge(_all_periods(practitioner, days, tz))):
-        reason = f"{when} is outside the practitioner's working hours"
+        message = N_("%(when)s is outside the practitioner's working hours; choose another time or "
+                     "another practitioner.", when=when)
     else:
-        reason = f"The practitioner is on a break at {when}"
-    message = f"{reason}; choose another time or another practitioner."
+        message = N_("The practitioner is on a break at %(when)s; choose another time or another "
+                     "practitioner.", when=when)
     return [Problem(OUTSIDE_HOURS, message, session_index)]
 
 
@@ -165,7 +172,11 @@ def check_room_open(
     tick, length = to_ticks(start), to_ticks(end) - to_ticks(start)
     if not covers((closure_block(length, c) for c in room.closures), tick):
         return []
-    message = f"The room for this treatment is closed{at_label(start, tz)}; choose another time."
+    if tz:
+        message = N_("The room for this treatment is closed at %(when)s; choose another time.",
+                     when=moment_label(start, tz))
+    else:
+        message = N_("The room for this treatment is closed; choose another time.")
     return [Problem(OUTSIDE_HOURS, message, session_index)]
 
 
