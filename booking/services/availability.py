@@ -8,6 +8,8 @@ from functools import cached_property
 from datetime import date, datetime
 from typing import TypeVar
 
+from flask_babel import gettext
+
 from booking.extensions import db
 from booking.models import Treatment
 from booking.models.base import utcnow
@@ -147,9 +149,9 @@ def available_slots(
     memo instead of being worked out again.
     """
     if last_day < first_day:
-        raise InvalidRequest("end is before start.", code="bad_range")
+        raise InvalidRequest(gettext("end is before start."), code="bad_range")
     if (last_day - first_day).days >= MAX_DAYS:
-        raise InvalidRequest(f"Ask for at most {MAX_DAYS} days at a time.", code="range_too_long")
+        raise InvalidRequest(gettext("Ask for at most %(num)d days at a time.", num=MAX_DAYS), code="range_too_long")
     now = now or utcnow()
     key = answer_key(actor, treatment_slug, first_day, last_day, practitioner_id, now) if reuse else None
     kept = _answers.get(key) if key is not None else None
@@ -171,7 +173,8 @@ def available_slots(
         consultation = rules.treatments.get(spec.protocol.consultation_treatment_id)
         if not facts.consultation_starts and consultation is not None:
             spec, slug = consultation, db.session.get(Treatment, consultation.treatment_id).slug
-            note = f"{asked.name} needs a consultation first; these are the consultation's free times."
+            note = gettext("%(treatment)s needs a consultation first; these are the consultation's free times.",
+                           treatment=asked.name)
         else:
             within = consultations_allowed(spec.protocol, facts.consultation_starts, tz)
     start, end = search_window(first_day, last_day, tz)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
@@ -58,12 +59,13 @@ class SessionRequest:
 def require_aware(moment: datetime, name: str) -> None:
     """Refuse naive datetimes: a time without an offset is ambiguous."""
     if moment.tzinfo is None:
-        raise InvalidRequest(f"{name} needs a time zone offset, e.g. 2026-03-10T10:00:00+01:00.",
+        raise InvalidRequest(gettext("%(name)s needs a time zone offset, e.g. 2026-03-10T10:00:00+01:00.", name=name),
                              code="naive_datetime")
     # Nothing is booked outside these years, and date arithmetic (time zones, buffers, series
     # windows) on values near datetime.min/max would overflow into a 500.
     if not 2000 <= moment.year <= 2100:
-        raise InvalidRequest(f"{name} must be between the years 2000 and 2100, not {moment.year}.",
+        raise InvalidRequest(gettext("%(name)s must be between the years 2000 and 2100, not %(year)s.",
+                                     name=name, year=moment.year),
                              code="date_out_of_range")
 
 
@@ -72,7 +74,8 @@ def check_practitioner_exists(practitioner_id: int) -> None:
     if any(p.practitioner_id == practitioner_id for p in rule_cache.current_rules().practitioners):
         return  # an active one: no query needed
     if db.session.get(Practitioner, practitioner_id) is None:
-        raise InvalidRequest(f"There is no practitioner with id {practitioner_id}; see GET /api/v1/practitioners.",
+        raise InvalidRequest(gettext("There is no practitioner with id %(id)s; see GET /api/v1/practitioners.",
+                                     id=practitioner_id),
                              code="unknown_practitioner")
 
 
@@ -325,8 +328,9 @@ def book_series(
     count = treatment.protocol.sessions if treatment.protocol is not None else 1
     if not 1 <= len(sessions) <= count:
         raise InvalidRequest(
-            f"{treatment.name} is a series of {count} session(s); "
-            f"send between 1 and {count} sessions, not {len(sessions)}.",
+            ngettext("%(treatment)s is a series of %(num)d session; send 1 session, not %(sent)s.",
+                     "%(treatment)s is a series of %(num)d sessions; send between 1 and %(num)d sessions, "
+                     "not %(sent)s.", count, treatment=treatment.name, sent=len(sessions)),
             code="wrong_session_count",
         )
     for s in sessions:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from flask_babel import gettext, pgettext
 from booking.database import begin_write, retry_deadlocks
 from booking.extensions import db
 from booking.mail import notifications
@@ -38,6 +39,14 @@ class InvalidState(ServiceError):
 
     status = 409
     code = "invalid_state"
+
+
+def status_word(status: str) -> str:
+    """An appointment status in the current language ("checked_in" -> "checked in")."""
+    words = {"booked": pgettext("appointment", "booked"), "checked_in": pgettext("appointment", "checked in"),
+             "completed": pgettext("appointment", "completed"), "cancelled": pgettext("appointment", "cancelled"),
+             "no_show": pgettext("appointment", "no show"), "held": pgettext("appointment", "held")}
+    return words.get(status, status.replace("_", " "))
 
 
 def _series_neighbours(appointment: Appointment) -> tuple[list[Appointment], list[Appointment]]:
@@ -91,7 +100,8 @@ def move(actor: Actor, appointment: Appointment, *, start: datetime, practitione
     """``reschedule``'s move in the caller's transaction. An accepted offer moves this way too,
     without the patients' change cut-off (``check_cutoff``): the clinic offered the new time."""
     if appointment.status != "booked":
-        raise InvalidState(f"Only a booked appointment can be moved; this one is {appointment.status}.")
+        raise InvalidState(gettext("Only a booked appointment can be moved; this one is %(state)s.",
+                                   state=status_word(appointment.status)))
     practitioner_id = practitioner_id or appointment.practitioner_id
     check_practitioner_exists(practitioner_id)
     treatment = load_treatment(appointment.treatment.slug)
@@ -161,7 +171,8 @@ def cancel(
     appointment = load_appointment_for(actor, appointment_id, for_update=True)
     allowed = ("booked",) if actor.is_patient else ("booked", "checked_in")
     if appointment.status not in allowed:
-        raise InvalidState(f"This appointment is {appointment.status} and cannot be cancelled.")
+        raise InvalidState(gettext("This appointment is %(state)s and cannot be cancelled.",
+                                   state=status_word(appointment.status)))
     targets = [appointment]
     if rest_of_series:
         _, after = _series_neighbours(appointment)

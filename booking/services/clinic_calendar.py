@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from flask_babel import gettext, pgettext
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
@@ -26,8 +27,12 @@ from booking.services.clinic import get_settings
 
 WALL_FORMAT = "%Y-%m-%dT%H:%M:%S"
 MAX_RANGE_DAYS = 62
-STATUS_WORDS = {"booked": "", "checked_in": "checked in", "completed": "done", "no_show": "no-show",
-                "cancelled": "cancelled"}
+def status_words() -> dict[str, str]:
+    """What a calendar label adds for an appointment's status (nothing while it is simply
+    booked), in the current language."""
+    return {"booked": "", "checked_in": pgettext("calendar label", "checked in"),
+            "completed": pgettext("calendar label", "done"), "no_show": pgettext("calendar label", "no-show"),
+            "cancelled": pgettext("calendar label", "cancelled")}
 
 
 def wall(moment: datetime, tz: str) -> str:
@@ -100,7 +105,7 @@ def label(appointment: Appointment) -> str:
     what = appointment.treatment.body_area or appointment.treatment.name
     position = series_position(appointment)
     text = f"{short_name(appointment.patient.name)} · {what}" + (f" {position}" if position else "")
-    status = STATUS_WORDS.get(appointment.status)
+    status = status_words().get(appointment.status)
     return f"{text} · {status}" if status else text
 
 
@@ -182,8 +187,8 @@ def events(start: datetime, end: datetime, *, by: str, editable: bool,
 def buffer_events(appointment: Appointment, resource: str, tz: str) -> list[dict[str, Any]]:
     """The time an appointment holds around itself (preparation before, clean-up after) as
     striped background events, so a gap that looks free but is held reads as held."""
-    spans = [(appointment.busy_start, appointment.start_at, "before", "Preparation"),
-             (appointment.end_at, appointment.busy_end, "after", "Clean-up")]
+    spans = [(appointment.busy_start, appointment.start_at, "before", gettext("Preparation")),
+             (appointment.end_at, appointment.busy_end, "after", gettext("Clean-up"))]
     return [{"id": f"buffer-{appointment.id}-{side}", "resourceIds": [resource], "start": wall(lo, tz),
              "end": wall(hi, tz), "display": "background", "classNames": ["bg-buffer"], "title": title,
              "editable": False, "extendedProps": {"kind": "buffer", "appointment_id": appointment.id}}
@@ -197,7 +202,7 @@ def resources(by: str, only: Collection[int] | None = None) -> list[dict[str, An
         return [{"id": f"p{p.id}", "title": p.name, "extendedProps": {"color": p.color, "short": short_name(p.name)}}
                 for p in schedules.load_practitioners() if only is None or p.id in only]
     rooms = [{"id": f"r{r.id}", "title": r.name} for r in schedules.load_rooms()]
-    return rooms + [{"id": "r0", "title": "No room"}]
+    return rooms + [{"id": "r0", "title": gettext("No room")}]
 
 
 def _days(start: datetime, end: datetime, tz: str) -> list[date]:
@@ -239,12 +244,12 @@ def background(start: datetime, end: datetime, *, by: str,
             for span in subtract([bounds], periods):
                 out.append(_background(resource, span, "off-hours", tz))
             for span in clip(day_breaks(schedule, day, tz), bounds):
-                out.append(_background(resource, span, "break", tz, "Break"))
+                out.append(_background(resource, span, "break", tz, gettext("Break")))
         if by == "practitioner":
             for row in practitioner.time_off:
                 span = clip([Interval(row.start_at, row.end_at)], window)
-                out += [_background(resource, s, "away", tz, f"Away{': ' + row.reason if row.reason else ''}")
-                        for s in span]
+                title = gettext("Away: %(reason)s", reason=row.reason) if row.reason else gettext("Away")
+                out += [_background(resource, s, "away", tz, title) for s in span]
     if by == "practitioner":
         columns = [f"p{p.id}" for p in practitioners]
     else:
@@ -254,15 +259,17 @@ def background(start: datetime, end: datetime, *, by: str,
             for row in room.closures:
                 for s in clip([Interval(row.start_at, row.end_at)], window):
                     out.append(_background(f"r{room.id}", s, "closed", tz,
-                                           f"Room closed{': ' + row.reason if row.reason else ''}"))
+                                           gettext("Room closed: %(reason)s", reason=row.reason) if row.reason
+                                           else gettext("Room closed")))
         columns.append("r0")
         for day, periods in open_by_day.items():
             for span in subtract([local_day_bounds(day, tz)], merge(periods)):
                 out += [_background(c, span, "off-hours", tz) for c in columns]
     for closure in closures:
         for s in clip([Interval(closure.start_at, closure.end_at)], window):
-            out += [_background(c, s, "closed", tz, f"Clinic closed{': ' + closure.reason if closure.reason else ''}")
-                    for c in columns]
+            title = (gettext("Clinic closed: %(reason)s", reason=closure.reason) if closure.reason
+                     else gettext("Clinic closed"))
+            out += [_background(c, s, "closed", tz, title) for c in columns]
     return out
 
 

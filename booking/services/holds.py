@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import delete, select
 
 from booking.database import begin_write, retry_deadlocks
@@ -48,7 +49,8 @@ def create_hold(actor: Actor, *, treatment_slug: str, start: datetime, practitio
     require_aware(start, "start")
     minutes = DEFAULT_MINUTES if minutes is None else minutes
     if not 1 <= minutes <= MAX_MINUTES:
-        raise InvalidRequest(f"A hold lasts from 1 minute to {MAX_MINUTES} minutes (a day).", code="bad_minutes")
+        raise InvalidRequest(gettext("A hold lasts from 1 minute to %(num)d minutes (a day).", num=MAX_MINUTES),
+                             code="bad_minutes")
     begin_write(db.session)
     now = now or utcnow()
     treatment = load_treatment(treatment_slug)
@@ -66,13 +68,13 @@ def create_hold(actor: Actor, *, treatment_slug: str, start: datetime, practitio
 def _own_hold(actor: Actor, hold_id: int, *, for_update: bool = False) -> Appointment:
     """A hold the caller may use: the patient's own, or any for reception and admin; else 404."""
     if actor.is_staff and not actor.can_book_for_others:
-        raise Forbidden("Practitioners can read the calendar; a receptionist books for patients.")
+        raise Forbidden(gettext("Practitioners can read the calendar; a receptionist books for patients."))
     query = select(Appointment).where(Appointment.id == hold_id, Appointment.status == HELD)
     if for_update and db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     hold = db.session.scalar(query)
     if hold is None or (actor.is_patient and hold.patient_id != actor.user_id):
-        raise NotFound(f"There is no hold {hold_id} (it may have been booked, released or removed).")
+        raise NotFound(gettext("There is no hold %(id)s (it may have been booked, released or removed).", id=hold_id))
     return hold
 
 
@@ -85,7 +87,7 @@ def accept(hold: Appointment, *, actor_id: int, now: datetime) -> Appointment:
     """Turn ``hold`` into the appointment, in the caller's transaction (no commit): the same
     row, booked, with its invite queued. HoldExpired once it has run out."""
     if hold.hold_expires_at is None or hold.hold_expires_at <= now:
-        raise HoldExpired("This hold has expired; the time may have gone to someone else. Choose another time.")
+        raise HoldExpired(gettext("This hold has expired; the time may have gone to someone else. Choose another time."))
     hold.status, hold.hold_expires_at, hold.offer_id = "booked", None, None
     hold.updated_by_id, hold.updated_at = actor_id, utcnow()
     db.session.flush()

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from booking.extensions import db
@@ -56,13 +57,14 @@ def find(user_id: int, key: str | None, path: str, request_fingerprint: str | No
     )
     if record is not None and record.request_path != path:
         raise IdempotencyKeyReused(
-            f"Idempotency-Key {key!r} was already used for {record.request_path}; use a new key."
+            gettext("Idempotency-Key %(key)s was already used for %(path)s; use a new key.",
+                    key=repr(key), path=record.request_path)
         )
     stored = (record.response or {}).get("request_fingerprint") if record is not None else None
     if stored is not None and request_fingerprint is not None and stored != request_fingerprint:
         raise IdempotencyKeyReused(
-            f"Idempotency-Key {key!r} was already used with a different request body; "
-            "send the same body to get the first answer again, or use a new key for a new request."
+            gettext("Idempotency-Key %(key)s was already used with a different request body; send the same "
+                    "body to get the first answer again, or use a new key for a new request.", key=repr(key))
         )
     return record
 

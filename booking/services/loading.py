@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -103,7 +104,8 @@ def load_treatment(slug: str) -> Treatment:
         .options(joinedload(Treatment.protocol).joinedload(Protocol.prep_rules))
     ).unique().first()
     if treatment is None:
-        raise InvalidRequest(f"There is no treatment called {slug!r}; see GET /api/v1/treatments.",
+        raise InvalidRequest(gettext("There is no treatment called %(slug)s; see GET /api/v1/treatments.",
+                                     slug=repr(slug)),
                              code="unknown_treatment")
     return treatment
 
@@ -112,19 +114,19 @@ def resolve_patient(actor: Actor, patient_id: int | None) -> User:
     """The patient a booking is for: the caller themself, or the one staff named."""
     if actor.is_patient:
         if patient_id is not None and patient_id != actor.user_id:
-            raise Forbidden("Patients can only book for themselves; leave out patient_id.")
+            raise Forbidden(gettext("Patients can only book for themselves; leave out patient_id."))
         patient = db.session.get(User, actor.user_id)
     else:
         if not actor.can_book_for_others:
-            raise Forbidden("Practitioners can read the calendar; a receptionist books for patients.")
+            raise Forbidden(gettext("Practitioners can read the calendar; a receptionist books for patients."))
         if patient_id is None:
-            raise InvalidRequest("Staff must say which patient this is for: give patient_id.",
+            raise InvalidRequest(gettext("Staff must say which patient this is for: give patient_id."),
                                  code="patient_required")
         patient = db.session.get(User, patient_id)
         if patient is None or patient.role != "patient":
-            raise InvalidRequest(f"There is no patient with id {patient_id}.", code="unknown_patient")
+            raise InvalidRequest(gettext("There is no patient with id %(id)s.", id=patient_id), code="unknown_patient")
     if patient is None or not patient.active:
-        raise Forbidden("This account cannot book.")
+        raise Forbidden(gettext("This account cannot book."))
     return patient
 
 
@@ -135,14 +137,14 @@ def load_appointment_for(actor: Actor, appointment_id: int, *, for_update: bool 
         query = query.with_for_update()
     appointment = db.session.scalar(query)
     if appointment is None or (actor.is_patient and appointment.patient_id != actor.user_id):
-        raise NotFound(f"There is no appointment {appointment_id}.")
+        raise NotFound(gettext("There is no appointment %(id)s.", id=appointment_id))
     return appointment
 
 
 def require_writer(actor: Actor) -> None:
     """Patients change their own bookings; among staff only reception and admin change any."""
     if actor.is_staff and not actor.can_book_for_others:
-        raise Forbidden("Practitioners can read the calendar but not change bookings.")
+        raise Forbidden(gettext("Practitioners can read the calendar but not change bookings."))
 
 
 @dataclass(frozen=True)

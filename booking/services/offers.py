@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import delete, select
 
 from booking.database import begin_write, retry_deadlocks
@@ -70,7 +71,7 @@ def make_offer(actor: Actor, *, kind: str, patient: User, treatment: Treatment, 
     caller's transaction. A time that cannot be held (taken meanwhile) is skipped; None when
     none could be. Audited."""
     if kind not in ("waitlist", "replan"):
-        raise InvalidRequest(f"Unknown offer kind {kind!r}.")
+        raise InvalidRequest(gettext("Unknown offer kind %(kind)s.", kind=repr(kind)))
     offer = Offer(kind=kind, patient_id=patient.id, treatment_id=treatment.id,
                   appointment_id=appointment.id if appointment else None, request_id=request.id if request else None,
                   expires_at=expires_at, created_by_id=actor.user_id, status="open")
@@ -126,13 +127,13 @@ def _queue_message(offer: Offer, secret: str) -> None:
 def load_offer(actor: Actor, offer_id: int, *, for_update: bool = False) -> Offer:
     """An offer the caller may see: their own (patients) or any (reception, admin); else 404."""
     if actor.is_staff and not actor.can_book_for_others:
-        raise Forbidden("Practitioners can read the calendar; reception handles offers.")
+        raise Forbidden(gettext("Practitioners can read the calendar; reception handles offers."))
     query = select(Offer).where(Offer.id == offer_id)
     if for_update and db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     offer = db.session.scalar(query)
     if offer is None or (actor.is_patient and offer.patient_id != actor.user_id):
-        raise NotFound(f"There is no offer {offer_id}.")
+        raise NotFound(gettext("There is no offer %(id)s.", id=offer_id))
     return offer
 
 
@@ -143,14 +144,14 @@ def offer_by_link(secret: str, *, for_update: bool = False) -> Offer:
         query = query.with_for_update()
     offer = db.session.scalar(query)
     if offer is None:
-        raise NotFound("This offer link is not valid.")
+        raise NotFound(gettext("This offer link is not valid."))
     return offer
 
 
 def open_offers(actor: Actor) -> list[Offer]:
     """The caller's open offers (patients) or every open one (reception, admin)."""
     if actor.is_staff and not actor.can_book_for_others:
-        raise Forbidden("Practitioners can read the calendar; reception handles offers.")
+        raise Forbidden(gettext("Practitioners can read the calendar; reception handles offers."))
     query = select(Offer).where(Offer.status == "open").order_by(Offer.expires_at, Offer.id)
     if actor.is_patient:
         query = query.where(Offer.patient_id == actor.user_id)
@@ -164,11 +165,22 @@ def live_holds(offer: Offer, now: datetime) -> list[Appointment]:
 
 # ---- answering ----------------------------------------------------------------------------------
 
+# Why an answered offer cannot be answered again, one sentence per status.
+_ANSWERED = {
+    "accepted": lazy_gettext("This offer was accepted already."),
+    "declined": lazy_gettext("This offer was declined already."),
+    "withdrawn": lazy_gettext("This offer was withdrawn already."),
+    "taken": lazy_gettext("This offer was taken already."),
+}
+
+
 def _check_open(offer: Offer, now: datetime) -> None:
     if offer.status == "expired" or (offer.status == "open" and offer.expires_at <= now):
-        raise OfferExpired("This offer has expired; the times it held went back to the calendar.")
+        raise OfferExpired(gettext("This offer has expired; the times it held went back to the calendar."))
     if offer.status != "open":
-        raise OfferTaken(f"This offer was {offer.status} already.")
+        answered = _ANSWERED.get(offer.status)
+        raise OfferTaken(str(answered) if answered is not None else
+                         gettext("This offer was %(status)s already.", status=offer.status))
 
 
 @retry_deadlocks
@@ -185,14 +197,15 @@ def accept(actor: Actor | None, offer_id: int | None = None, *, secret: str | No
     hold = next((h for h in choices if hold_id is None or h.id == hold_id), None)
     if hold is None:
         if hold_id is not None and any(h.id == hold_id for h in offer.holds):
-            raise OfferExpired("That time is no longer held; choose another one of the offer.")
+            raise OfferExpired(gettext("That time is no longer held; choose another one of the offer."))
         raise (OfferTaken if hold_id is not None else OfferExpired)(
-            "That time is not part of this offer." if hold_id is not None else "No time of this offer is held any more.")
+            gettext("That time is not part of this offer.") if hold_id is not None
+            else gettext("No time of this offer is held any more."))
     acting = actor or Actor(offer.patient_id, "patient")
     if offer.appointment_id is not None:
         appointment = db.session.get(Appointment, offer.appointment_id)
         if appointment is None or appointment.status != "booked":
-            raise OfferTaken("The appointment this offer was about has changed; nothing was moved.")
+            raise OfferTaken(gettext("The appointment this offer was about has changed; nothing was moved."))
         start, practitioner_id = hold.start_at, hold.practitioner_id
         _release(offer, except_id=None)  # its time is free the moment the appointment moves into it
         changes.move(Actor(offer.patient_id, "patient") if acting.is_patient else acting, appointment,

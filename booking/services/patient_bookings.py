@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -102,10 +103,11 @@ def rebookable(actor: Actor, appointment_id: int) -> Appointment:
     """The patient's cancelled or missed session of a series that has not been booked again; else an error."""
     appointment = load_appointment_for(actor, appointment_id)  # another's is a 404
     if appointment.status not in ("cancelled", "no_show") or appointment.series is None:
-        raise InvalidState("Only a cancelled or missed session of a series can be booked again.")
+        raise InvalidState(gettext("Only a cancelled or missed session of a series can be booked again."))
     if any(a.series_index == appointment.series_index and a.status in BLOCKING_STATUSES
            for a in appointment.series.appointments):
-        raise InvalidState(f"Session {(appointment.series_index or 0) + 1} is booked again already.")
+        raise InvalidState(gettext("Session %(number)d is booked again already.",
+                                   number=(appointment.series_index or 0) + 1))
     return appointment
 
 

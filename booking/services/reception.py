@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, or_, select
 
 from booking.database import begin_write
@@ -26,7 +27,7 @@ from booking.scheduling.clock import local_date, local_day_bounds
 from booking.scheduling.rulebook import consultations_allowed
 from booking.services import audit, choices, schedules
 from booking.services.actor import Actor
-from booking.services.changes import InvalidState, update_series_status
+from booking.services.changes import InvalidState, status_word, update_series_status
 from booking.services.clinic import get_settings
 from booking.services.errors import Forbidden, InvalidRequest, NotFound
 from booking.services.loading import patient_facts
@@ -49,11 +50,33 @@ TRANSITIONS = {
     "no_show": Transition("no_show", ("booked",), "no_show", "start"),
 }
 
+# Why a status change does not apply, one whole sentence per target status (languages order
+# words differently, so a status is never glued into a sentence made for another one).
+_CANNOT_MARK = {
+    "checked_in": lazy_gettext("This appointment is %(state)s; it cannot be marked checked in."),
+    "completed": lazy_gettext("This appointment is %(state)s; it cannot be marked completed."),
+    "no_show": lazy_gettext("This appointment is %(state)s; it cannot be marked no show."),
+}
+_NOT_ON_THE_DAY = {
+    "checked_in": lazy_gettext("An appointment can be marked checked in only on the day of the appointment "
+                               "(clinic time)."),
+    "completed": lazy_gettext("An appointment can be marked completed only on the day of the appointment "
+                              "(clinic time)."),
+    "no_show": lazy_gettext("An appointment can be marked no show only on the day of the appointment "
+                            "(clinic time)."),
+}
+_NOT_STARTED = {
+    "checked_in": lazy_gettext("An appointment can be marked checked in only once it has started."),
+    "completed": lazy_gettext("An appointment can be marked completed only once it has started."),
+    "no_show": lazy_gettext("An appointment can be marked no show only once it has started."),
+}
+
+
 
 def require_front_desk(actor: Actor) -> None:
     """Only reception and admin change bookings for patients."""
     if not actor.can_book_for_others:
-        raise Forbidden("Only reception and administrators can do this.")
+        raise Forbidden(gettext("Only reception and administrators can do this."))
 
 
 def _load(appointment_id: int) -> Appointment:
@@ -63,7 +86,7 @@ def _load(appointment_id: int) -> Appointment:
         query = query.with_for_update()
     appointment = db.session.scalar(query)
     if appointment is None:
-        raise NotFound(f"There is no appointment {appointment_id}.")
+        raise NotFound(gettext("There is no appointment %(id)s.", id=appointment_id))
     return appointment
 
 
@@ -81,33 +104,34 @@ def why_not(appointment: Appointment, action: str, *, now: datetime | None = Non
     completed or a no-show); resending only to a patient with an e-mail address.
     """
     now = now or utcnow()
-    state = appointment.status.replace("_", " ")
+    state = status_word(appointment.status)
     transition = TRANSITIONS.get(action)
     if transition is not None:
         if appointment.status not in transition.allowed_from:
-            return f"This appointment is {state}; it cannot be marked {transition.to.replace('_', ' ')}."
+            return str(_CANNOT_MARK[transition.to]) % {"state": state}
         tz = get_settings().timezone
         if transition.not_before == "day":
             day = local_day_bounds(local_date(appointment.start_at, tz), tz)
             if not day.start <= now < day.end:
-                return (f"An appointment can be marked {transition.to.replace('_', ' ')} only on the day of the "
-                        f"appointment (clinic time).")
+                return str(_NOT_ON_THE_DAY[transition.to])
         elif now < appointment.start_at:
-            return f"An appointment can be marked {transition.to.replace('_', ' ')} only once it has started."
+            return str(_NOT_STARTED[transition.to])
         return None
     if action == "move":
-        return None if appointment.status == "booked" else f"This appointment is {state}; it cannot be moved."
+        return None if appointment.status == "booked" else gettext(
+            "This appointment is %(state)s; it cannot be moved.", state=state)
     if action in ("cancel", "resend"):
         if appointment.status not in ("booked", "checked_in"):
-            return (f"This appointment is {state}; it cannot be cancelled." if action == "cancel"
-                    else f"This appointment is {state}; there is no invite to send.")
+            return (gettext("This appointment is %(state)s; it cannot be cancelled.", state=state)
+                    if action == "cancel" else
+                    gettext("This appointment is %(state)s; there is no invite to send.", state=state))
         if now >= appointment.end_at:
-            return ("This appointment is over; mark it completed or a no-show instead of cancelling it."
-                    if action == "cancel" else "This appointment is over; there is no invite to send.")
+            return (gettext("This appointment is over; mark it completed or a no-show instead of cancelling it.")
+                    if action == "cancel" else gettext("This appointment is over; there is no invite to send."))
         if action == "resend" and not appointment.patient.email:
-            return "This patient has no e-mail address, so there is no invite to send; add one first."
+            return gettext("This patient has no e-mail address, so there is no invite to send; add one first.")
         return None
-    return f"Unknown action {action!r}."
+    return gettext("Unknown action %(action)s.", action=repr(action))
 
 
 def applicable_actions(appointment: Appointment, *, now: datetime | None = None) -> frozenset[str]:
@@ -122,7 +146,7 @@ def require_applicable(actor: Actor, appointment_id: int, action: str, *, now: d
     require_front_desk(actor)
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None:
-        raise NotFound(f"There is no appointment {appointment_id}.")
+        raise NotFound(gettext("There is no appointment %(id)s.", id=appointment_id))
     reason = why_not(appointment, action, now=now)
     if reason is not None:
         raise InvalidState(reason)
@@ -134,7 +158,7 @@ def change_status(actor: Actor, appointment_id: int, action: str, *, now: dateti
     require_front_desk(actor)
     transition = TRANSITIONS.get(action)
     if transition is None:
-        raise InvalidState(f"Unknown action {action!r}.")
+        raise InvalidState(gettext("Unknown action %(action)s.", action=repr(action)))
     begin_write(db.session)
     now = now or utcnow()
     appointment = _load(appointment_id)
@@ -205,7 +229,8 @@ def next_free_start(
     note = None
     if within is not None and not within:
         within = None
-        note = f"{treatment.name} needs a consultation first; staff may override this with a reason."
+        note = gettext("%(treatment)s needs a consultation first; staff may override this with a reason.",
+                       treatment=treatment.name)
     first, last = local_date(earliest, tz), local_date(now, tz) + timedelta(days=settings.horizon_days)
     while first <= last:
         chunk_last = min(first + timedelta(days=chunk_days - 1), last)
@@ -245,9 +270,9 @@ def create_patient(actor: Actor, *, name: str, email: str | None, phone: str) ->
     begin_write(db.session)
     email = normalise_email(email) if email and email.strip() else None
     if email is None and not phone.strip():
-        raise InvalidRequest("Give an e-mail address or a phone number, so the clinic can reach the patient.")
+        raise InvalidRequest(gettext("Give an e-mail address or a phone number, so the clinic can reach the patient."))
     if email and db.session.scalar(select(func.count()).select_from(User).where(User.email == email)):
-        raise EmailTaken("A patient with this e-mail already exists; search for them instead.")
+        raise EmailTaken(gettext("A patient with this e-mail already exists; search for them instead."))
     user = User(name=name.strip(), email=email, phone=phone.strip(), role="patient", password_hash="")
     db.session.add(user)
     db.session.flush()

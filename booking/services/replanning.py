@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from flask_babel import format_date, format_datetime, gettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -30,6 +31,7 @@ from booking.models.base import utcnow
 from booking.scheduling import ProposedSession, Slot
 from booking.scheduling.clock import local_date, to_local
 from booking.scheduling.rulebook import EARLIEST, LATEST
+from booking.scheduling.text import N_, join
 from booking.scheduling.timeline import from_ticks
 from booking.services import audit, changes, choices, offers
 from booking.services.actor import Actor
@@ -79,7 +81,7 @@ class Choice:
 
 def _require_front_desk(actor: Actor) -> None:
     if not actor.is_staff or not actor.can_book_for_others:
-        raise Forbidden("Re-planning is for reception and administrators.")
+        raise Forbidden(gettext("Re-planning is for reception and administrators."))
 
 
 def stranded_appointments(*, practitioner_id: int | None = None, room_id: int | None = None,
@@ -162,12 +164,20 @@ def _why_not(appointment: Appointment, tz) -> str:
     if not within:
         facts = patient_facts(appointment.patient_id, appointment.treatment, ignore_ids=frozenset({appointment.id}))
         if facts.intake_missing or facts.contraindicated_ids:
-            return "No time can be accepted until the patient's questionnaire is dealt with."
-        return ("No time can be accepted: the rules around it (its series neighbours, the consultation it "
-                "needs) leave no window.")
-    low = "" if within[0][0] == EARLIEST else f" from {local_date(from_ticks(within[0][0]), tz):%a %d %b}"
-    high = "" if within[-1][1] == LATEST else f" to {local_date(from_ticks(within[-1][1] - 1), tz):%a %d %b}"
-    return f"No free time the rules allow inside its window{low}{high}."
+            return gettext("No time can be accepted until the patient's questionnaire is dealt with.")
+        return gettext("No time can be accepted: the rules around it (its series neighbours, the consultation "
+                       "it needs) leave no window.")
+    low = None if within[0][0] == EARLIEST else format_date(local_date(from_ticks(within[0][0]), tz), "EEE dd MMM")
+    high = None if within[-1][1] == LATEST else format_date(local_date(from_ticks(within[-1][1] - 1), tz),
+                                                             "EEE dd MMM")
+    if low and high:
+        return gettext("No free time the rules allow inside its window from %(first)s to %(last)s.",
+                       first=low, last=high)
+    if low:
+        return gettext("No free time the rules allow inside its window from %(first)s.", first=low)
+    if high:
+        return gettext("No free time the rules allow inside its window to %(last)s.", last=high)
+    return gettext("No free time the rules allow inside its window.")
 
 
 def open_replan_offers() -> dict[int, Offer]:
@@ -214,7 +224,8 @@ def proposals(actor: Actor, *, practitioner_id: int | None = None, room_id: int 
                 else:
                     planned[row.id] = (None, _alternatives(ranked, ranked[0], tz) if ranked else [],
                                        _why_not(row, tz) if not ranked else
-                                       "The free times the rules allow were all refused on a closer look.")
+                                       gettext("The free times the rules allow were all refused on a closer "
+                                               "look."))
     finally:
         db.session.rollback()
     planned_rows = [(row.id, *planned[row.id]) for row in rows]
@@ -295,22 +306,24 @@ def _choices(actor: Actor, items: Sequence[Proposal | Choice | int], now: dateti
         if isinstance(item, int):
             item = fresh.get(item)
             if item is None:
-                raise InvalidRequest("That appointment is not stranded any more; open the list again.")
+                raise InvalidRequest(gettext("That appointment is not stranded any more; open the list again."))
         if isinstance(item, Proposal):
             if item.best is None:
-                raise InvalidRequest(f"{item.appointment.patient.name}'s appointment has no proposed time: "
-                                     f"{item.why_not or 'it is offered to the patient.'}")
+                raise InvalidRequest(
+                    gettext("%(patient)s's appointment has no proposed time: %(reason)s",
+                            patient=item.appointment.patient.name, reason=item.why_not) if item.why_not else
+                    gettext("%(patient)s's appointment has no proposed time: it is offered to the patient.",
+                            patient=item.appointment.patient.name))
             item = Choice(item.appointment.id, item.best.start, item.best.practitioner_id)
         out.append(item)
     if len({c.appointment_id for c in out}) != len(out):
-        raise InvalidRequest("Each appointment can be moved once.")
+        raise InvalidRequest(gettext("Each appointment can be moved once."))
     return out
 
 
 def _label(appointment: Appointment) -> str:
-    settings = get_settings()
-    return (f"{appointment.patient.name}'s {appointment.treatment.name} on "
-            f"{to_local(appointment.start_at, settings.timezone):%a %d %b %H:%M}")
+    return gettext("%(patient)s's %(treatment)s on %(when)s", patient=appointment.patient.name,
+                   treatment=appointment.treatment.name, when=format_datetime(appointment.start_at, "EEE dd MMM HH:mm"))
 
 
 @retry_deadlocks
@@ -321,7 +334,7 @@ def apply_all(actor: Actor, items: Sequence[Proposal | Choice | int], reason: st
     _require_front_desk(actor)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidRequest("Give a reason for moving these appointments.", code="reason_required")
+        raise InvalidRequest(gettext("Give a reason for moving these appointments."), code="reason_required")
     now = now or utcnow()
     wanted = _choices(actor, items, now)
     if not wanted:
@@ -332,7 +345,7 @@ def apply_all(actor: Actor, items: Sequence[Proposal | Choice | int], reason: st
     for choice in wanted:
         row = db.session.get(Appointment, choice.appointment_id)
         if row is None or row.status == "held":
-            raise InvalidRequest(f"There is no appointment {choice.appointment_id}.")
+            raise InvalidRequest(gettext("There is no appointment %(id)s.", id=choice.appointment_id))
         rows.append(row)
     moved: list[Appointment] = []
     try:
@@ -346,9 +359,12 @@ def apply_all(actor: Actor, items: Sequence[Proposal | Choice | int], reason: st
     except _RunRefused as refused:
         db.session.rollback()
         error = refused.error
-        text = " ".join(p.message for p in getattr(error, "problems", []) or []) or error.message
-        raise ReplanFailed(f"Nothing was moved: {refused.label} cannot move there. {text}",
-                           refused.appointment_id, getattr(error, "problems", [])) from None
+        problems = getattr(error, "problems", []) or []
+        # A Text whose parameters are the problems' own Texts: the boundary says it all in the
+        # reader's language (the label is in it already).
+        text = N_("Nothing was moved: %(label)s cannot move there. %(reason)s", label=refused.label,
+                  reason=join([p.message for p in problems], " ") if problems else error.message)
+        raise ReplanFailed(text, refused.appointment_id, problems) from None
     db.session.commit()
     return moved
 
@@ -387,7 +403,8 @@ def _move_run(actor: Actor, run: list[Appointment], by_id: dict[int, Choice], re
         _, after = changes._series_neighbours(run[-1])
         for row in run:
             if row.status != "booked":
-                raise changes.InvalidState(f"Only a booked appointment can be moved; this one is {row.status}.")
+                raise changes.InvalidState(gettext("Only a booked appointment can be moved; this one is %(state)s.",
+                                                   state=changes.status_word(row.status)))
         starts = [by_id[r.id].start for r in run]
         problems = [p for r in run for p in changes._cutoff_problems(r, now)]
         problems += course_problems(first.series, adding=0, starts=starts, index=first.series_index)

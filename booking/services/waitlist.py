@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import or_, select
 
 from booking.database import begin_write, retry_deadlocks
@@ -66,7 +67,7 @@ SEVERAL = 5  # how many requests are notified of one freed time in the "several"
 SEVERAL_HOURS = 24  # how long an unheld offer may be answered
 # Who automatic offers are made by: no one (audited with no actor).
 SYSTEM = Actor(None, "system")  # type: ignore[arg-type]
-TAKEN = "Another patient took this time first; you stay on the waitlist."
+TAKEN = lazy_gettext("Another patient took this time first; you stay on the waitlist.")
 ORDER = "oldest request first, then the closest fit (nearest the freed time, then earliest)"
 
 
@@ -92,15 +93,16 @@ class Preferences:
 def _validate(treatment: Treatment, prefs: Preferences, today: date) -> Preferences:
     weekdays = sorted(set(prefs.weekdays or []))
     if any(not isinstance(d, int) or not 0 <= d <= 6 for d in weekdays):
-        raise InvalidRequest("Weekdays are numbers from 0 (Monday) to 6 (Sunday).", code="bad_weekdays")
+        raise InvalidRequest(gettext("Weekdays are numbers from 0 (Monday) to 6 (Sunday)."), code="bad_weekdays")
     if prefs.from_time and prefs.to_time and prefs.from_time >= prefs.to_time:
-        raise InvalidRequest("The earliest time of day must come before the latest.", code="bad_times")
+        raise InvalidRequest(gettext("The earliest time of day must come before the latest."), code="bad_times")
     if prefs.latest is not None and prefs.latest < today:
-        raise InvalidRequest("The latest acceptable date cannot be in the past.", code="bad_latest")
+        raise InvalidRequest(gettext("The latest acceptable date cannot be in the past."), code="bad_latest")
     giving = {p.id for p in treatment.practitioners if p.active}
     chosen = sorted(set(prefs.practitioner_ids or []))
     if any(p not in giving for p in chosen):
-        raise InvalidRequest(f"Choose practitioners who give {treatment.name}.", code="bad_practitioners")
+        raise InvalidRequest(gettext("Choose practitioners who give %(treatment)s.", treatment=treatment.name),
+                             code="bad_practitioners")
     return Preferences(chosen, weekdays, prefs.from_time, prefs.to_time, prefs.latest)
 
 
@@ -116,19 +118,20 @@ def create_request(actor: Actor, *, treatment_slug: str | None = None, appointme
     if appointment_id is not None:
         appointment = load_appointment_for(actor, appointment_id)
         if appointment.status != "booked":
-            raise InvalidRequest("Only a booked session can be asked to move earlier.", code="not_booked")
+            raise InvalidRequest(gettext("Only a booked session can be asked to move earlier."), code="not_booked")
         if actor.is_staff and not actor.can_book_for_others:
-            raise Forbidden("Practitioners can read the calendar; reception handles the waitlist.")
+            raise Forbidden(gettext("Practitioners can read the calendar; reception handles the waitlist."))
         treatment, patient = appointment.treatment, appointment.patient
         if treatment_slug and treatment_slug != treatment.slug:
-            raise InvalidRequest("The treatment is the booked session's.", code="bad_treatment")
+            raise InvalidRequest(gettext("The treatment is the booked session's."), code="bad_treatment")
     else:
         if not treatment_slug:
-            raise InvalidRequest("Say which treatment (or which booked session) this is for.", code="treatment_required")
+            raise InvalidRequest(gettext("Say which treatment (or which booked session) this is for."),
+                                 code="treatment_required")
         treatment = load_treatment(treatment_slug)
         patient = resolve_patient(actor, patient_id)
         if patient is None or patient.role != "patient":
-            raise NotFound("There is no such patient.")
+            raise NotFound(gettext("There is no such patient."))
     prefs = _validate(treatment, Preferences(list(practitioner_ids or []), list(weekdays or []), from_time, to_time,
                                              latest), local_date(now, get_settings().timezone))
     open_one = db.session.scalar(select(WaitlistRequest.id).where(
@@ -137,7 +140,7 @@ def create_request(actor: Actor, *, treatment_slug: str | None = None, appointme
         WaitlistRequest.appointment_id.is_(None) if appointment is None
         else WaitlistRequest.appointment_id == appointment.id))
     if open_one is not None:
-        raise InvalidRequest("There is a waiting request for this already; withdraw it to ask again.",
+        raise InvalidRequest(gettext("There is a waiting request for this already; withdraw it to ask again."),
                              code="already_waiting")
     request = WaitlistRequest(patient_id=patient.id, treatment_id=treatment.id,
                               appointment_id=appointment.id if appointment else None,
@@ -158,7 +161,7 @@ def create_request(actor: Actor, *, treatment_slug: str | None = None, appointme
 def list_requests(actor: Actor, *, active_only: bool = False) -> list[WaitlistRequest]:
     """The caller's requests (patients) or every one (reception, admin), oldest first."""
     if actor.is_staff and not actor.can_book_for_others:
-        raise Forbidden("Practitioners can read the calendar; reception handles the waitlist.")
+        raise Forbidden(gettext("Practitioners can read the calendar; reception handles the waitlist."))
     query = select(WaitlistRequest).order_by(WaitlistRequest.created_at, WaitlistRequest.id)
     if actor.is_patient:
         query = query.where(WaitlistRequest.patient_id == actor.user_id)
@@ -170,10 +173,10 @@ def list_requests(actor: Actor, *, active_only: bool = False) -> list[WaitlistRe
 def load_request(actor: Actor, request_id: int) -> WaitlistRequest:
     """A request the caller may see; else 404."""
     if actor.is_staff and not actor.can_book_for_others:
-        raise Forbidden("Practitioners can read the calendar; reception handles the waitlist.")
+        raise Forbidden(gettext("Practitioners can read the calendar; reception handles the waitlist."))
     request = db.session.get(WaitlistRequest, request_id)
     if request is None or (actor.is_patient and request.patient_id != actor.user_id):
-        raise NotFound(f"There is no waitlist request {request_id}.")
+        raise NotFound(gettext("There is no waitlist request %(id)s.", id=request_id))
     return request
 
 
@@ -450,10 +453,10 @@ def accept_unheld(actor: Actor | None, offer_id: int | None = None, *, secret: s
     offer = (offers.offer_by_link(secret, for_update=True) if secret
              else offers.load_offer(actor, offer_id, for_update=True))
     if offer.status == "taken":
-        raise offers.OfferTaken(TAKEN)
+        raise offers.OfferTaken(str(TAKEN))
     offers._check_open(offer, now)
     if not offer.unheld or not 0 <= index < len(offer.unheld):
-        raise offers.OfferTaken("That time is not part of this offer.")
+        raise offers.OfferTaken(gettext("That time is not part of this offer."))
     chosen = offer.unheld[index]
     start, practitioner_id = datetime.fromisoformat(chosen["start"]), int(chosen["practitioner_id"])
     acting = actor or Actor(offer.patient_id, "patient")
@@ -463,7 +466,7 @@ def accept_unheld(actor: Actor | None, offer_id: int | None = None, *, secret: s
             if offer.appointment_id is not None:
                 appointment = db.session.get(Appointment, offer.appointment_id)
                 if appointment is None or appointment.status != "booked":
-                    raise offers.OfferTaken("The appointment this offer was about has changed; nothing was moved.")
+                    raise offers.OfferTaken(gettext("The appointment this offer was about has changed; nothing was moved."))
                 changes.move(patient_actor, appointment, start=start, practitioner_id=practitioner_id,
                              override_reason=None, now=now, check_cutoff=False)
                 result = appointment
@@ -479,7 +482,7 @@ def accept_unheld(actor: Actor | None, offer_id: int | None = None, *, secret: s
                      patient_id=offer.patient_id, appointment_id=offer.appointment_id,
                      after={"start": chosen["start"]})
         db.session.commit()
-        raise offers.OfferTaken(TAKEN) from None
+        raise offers.OfferTaken(str(TAKEN)) from None
     offer.status, offer.answered_at, offer.result_appointment_id = "accepted", now, result.id
     if offer.request is not None:
         offer.request.status = "booked"
