@@ -1,8 +1,12 @@
-"""What the clinic offers: treatments, their protocols and prep rules."""
+"""What the clinic offers: treatments, their protocols and prep rules; and the texts the clinic
+writes in more than one language (``Translated``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table, Text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.models.base import Base
@@ -25,7 +29,87 @@ room_treatments = Table(
 )
 
 
-class Treatment(Base):
+def reading_language() -> str | None:
+    """The language texts are read in now: Flask-Babel's locale (which honours ``force_locale``,
+    so mail written for a reader reads in theirs), or None outside an app."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return None
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return locale.language if locale is not None else None
+
+
+def translated(field: str) -> hybrid_property:
+    """A text the clinic writes, read in the current language (issue 16).
+
+    The column attribute ``<field>_default`` keeps the text in the clinic's default language
+    (the database column keeps its old name); ``translations[language][field]`` holds the others.
+    Reading gives the current language's text when there is one, else the default; writing and
+    queries (``where``, ``order_by``) use the default column.
+    """
+    column = f"{field}_default"
+
+    def read(self: Translated) -> str:
+        return self.text_in(reading_language(), field)
+
+    def write(self: Translated, value: str) -> None:
+        setattr(self, column, value)
+
+    def expression(cls: type) -> Any:
+        return getattr(cls, column)
+
+    read.__name__ = write.__name__ = expression.__name__ = field  # the name a select labels it with
+    return hybrid_property(read, write, expr=expression)
+
+
+class Translated:
+    """A row with texts in more than one language: ``translations`` maps a language to its
+    texts ({"it": {"name": "...", "description": "..."}}); an empty or missing one falls back
+    to the default column. Subclasses list their texts in ``TRANSLATED_FIELDS``."""
+
+    TRANSLATED_FIELDS: tuple[str, ...] = ()
+
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
+
+    def default_text(self, field: str) -> str:
+        """The text in the clinic's default language (what the admin form edits)."""
+        return getattr(self, f"{field}_default") or ""
+
+    def text_in(self, language: str | None, field: str) -> str:
+        """The text in ``language`` when it has been written, else the default one."""
+        if language:
+            text = ((self.translations or {}).get(language) or {}).get(field)
+            if text:
+                return text
+        return self.default_text(field)
+
+    def translation(self, language: str, field: str) -> str:
+        """Only the text written for ``language`` ("" when none)."""
+        return ((self.translations or {}).get(language) or {}).get(field) or ""
+
+    def set_translation(self, language: str, **texts: str | None) -> None:
+        """Set some texts in ``language``; an empty one is removed (it falls back again).
+        A fresh dict is assigned so the change is saved."""
+        unknown = set(texts) - set(self.TRANSLATED_FIELDS)
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no translatable {', '.join(sorted(unknown))}")
+        everything = {lang: dict(values) for lang, values in (self.translations or {}).items()}
+        mine = everything.setdefault(language, {})
+        for field, text in texts.items():
+            text = (text or "").replace("\r\n", "\n").strip()  # browsers post text areas with CRLF
+            if text:
+                mine[field] = text
+            else:
+                mine.pop(field, None)
+        if not mine:
+            del everything[language]
+        self.translations = everything
+
+
+class Treatment(Translated, Base):
     """A bookable treatment or consultation."""
 
     __tablename__ = "treatment"
@@ -39,8 +123,8 @@ class Treatment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
-    name: Mapped[str] = mapped_column(String(120))
-    description: Mapped[str] = mapped_column(Text, default="")
+    name_default: Mapped[str] = mapped_column("name", String(120))
+    description_default: Mapped[str] = mapped_column("description", Text, default="")
     kind: Mapped[str] = mapped_column(String(20), default="treatment")
     body_area: Mapped[str | None] = mapped_column(String(20))
     duration_minutes: Mapped[int]
@@ -64,6 +148,10 @@ class Treatment(Base):
     rooms: Mapped[list["Room"]] = relationship(  # noqa: F821
         secondary=room_treatments, back_populates="treatments"
     )
+
+    TRANSLATED_FIELDS = ("name", "description")
+    name = translated("name")
+    description = translated("description")
 
 
 class Protocol(Base):
@@ -121,7 +209,7 @@ class Protocol(Base):
     )
 
 
-class PrepRule(Base):
+class PrepRule(Translated, Base):
     """Something the patient must do ahead of a session, and how long ahead."""
 
     __tablename__ = "prep_rule"
@@ -131,8 +219,11 @@ class PrepRule(Base):
     protocol_id: Mapped[int] = mapped_column(
         ForeignKey("protocol.id", ondelete="CASCADE"), index=True
     )
-    instruction: Mapped[str] = mapped_column(String(200))
+    instruction_default: Mapped[str] = mapped_column("instruction", String(200))
     lead_hours: Mapped[int]
     remind: Mapped[bool] = mapped_column(default=True)
 
     protocol: Mapped[Protocol] = relationship(back_populates="prep_rules")
+
+    TRANSLATED_FIELDS = ("instruction",)
+    instruction = translated("instruction")

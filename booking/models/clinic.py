@@ -9,7 +9,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.models.base import Base
-from booking.models.catalog import room_treatments
+from booking.models.catalog import Translated, room_treatments, translated
 
 
 def new_rules_version() -> str:
@@ -17,7 +17,7 @@ def new_rules_version() -> str:
     return uuid4().hex
 
 
-class ClinicSettings(Base):
+class ClinicSettings(Translated, Base):
     """The clinic's one row of settings (id is always 1)."""
 
     __tablename__ = "clinic_settings"
@@ -50,12 +50,20 @@ class ClinicSettings(Base):
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     # Issue 16: the language pages and mail use when nobody chose one (config LANGUAGES).
     default_locale: Mapped[str] = mapped_column(String(5), default="en", server_default="en")
+    # Issue 16: what the clinic says to patients, in its default language (``translations``
+    # holds the others): a welcome on the home page and a note after booking; both optional.
+    welcome_text_default: Mapped[str] = mapped_column("welcome_text", Text, default="", server_default="")
+    booking_note_default: Mapped[str] = mapped_column("booking_note", Text, default="", server_default="")
     # Message kinds the clinic has turned off (issue 14: "prep.confirm", "aftercare", "recall.invite",
     # "recall.reminder"); everything else is sent.
     messages_off: Mapped[list[str]] = mapped_column(JSON, default=list)  # ISO 4217, for treatment prices
     # A new random stamp on every change to the scheduling rules (services/rule_cache.py): app
     # processes reuse the rules they loaded while it stays the same.
     rules_version: Mapped[str] = mapped_column(String(32), default=new_rules_version)
+
+    TRANSLATED_FIELDS = ("welcome_text", "booking_note")
+    welcome_text = translated("welcome_text")
+    booking_note = translated("booking_note")
 
 
 class Room(Base):

@@ -10,12 +10,13 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.models.base import Base, utcnow
+from booking.models.catalog import Translated, translated
 
 PREP_CHECK_STATUSES = ("pending", "prepared", "needs_attention", "callback")
 RECALL_STATUSES = ("due", "invited", "reminded", "booked", "declined")
 
 
-class AftercareRule(Base):
+class AftercareRule(Translated, Base):
     """Something the patient avoids after a session, and for how long ("No sauna", 48 h)."""
 
     __tablename__ = "aftercare_rule"
@@ -23,10 +24,13 @@ class AftercareRule(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     protocol_id: Mapped[int] = mapped_column(ForeignKey("protocol.id", ondelete="CASCADE"), index=True)
-    instruction: Mapped[str] = mapped_column(String(200))
+    instruction_default: Mapped[str] = mapped_column("instruction", String(200))
     hours: Mapped[int]
 
     protocol: Mapped["Protocol"] = relationship(back_populates="aftercare_rules")  # noqa: F821
+
+    TRANSLATED_FIELDS = ("instruction",)
+    instruction = translated("instruction")
 
 
 class PrepCheck(Base):

@@ -21,6 +21,7 @@ from booking.services.actor import Actor
 from booking.services.errors import InvalidRequest, NotFound
 from booking.services.feeds import PREP_RULE_CHANGED
 from booking.services.schedule_admin import require_admin
+from booking.services.translated import apply_step_translations, apply_translations, step_key
 
 TREATMENT_FIELDS = ("slug", "name", "description", "kind", "body_area", "duration_minutes",
                     "buffer_before_minutes", "buffer_after_minutes", "needs_room", "color", "active")
@@ -36,7 +37,8 @@ def columns(row: Any, names: Iterable[str]) -> dict[str, Any]:
         return {}
     out = {}
     for name in names:
-        value = getattr(row, name)
+        # A translated text is kept in its default language (reading it gives the current one's).
+        value = row.default_text(name) if name in getattr(row, "TRANSLATED_FIELDS", ()) else getattr(row, name)
         out[name] = list(value) if isinstance(value, list) else value
     return out
 
@@ -55,8 +57,14 @@ def _check_intervals(values: Mapping[str, Any]) -> None:
 
 
 def save_treatment(actor: Actor, treatment_id: int | None, *, treatment: Mapping[str, Any],
-                   protocol: Mapping[str, Any]) -> Treatment:
-    """Create or update a treatment and its protocol."""
+                   protocol: Mapping[str, Any], translations: Mapping[str, Mapping[str, str | None]] | None = None,
+                   step_translations: Mapping[str, Mapping[str, str | None]] | None = None) -> Treatment:
+    """Create or update a treatment and its protocol.
+
+    ``translations`` ({"it": {"name": ..., "description": ...}}) and ``step_translations``
+    ({"prep-3": {"it": ...}, "aftercare-5": {...}}) set texts in other languages; an empty one
+    falls back to the default language's, a language not given keeps its texts.
+    """
     require_admin(actor)
     _check_intervals(protocol)
     begin_write(db.session)
@@ -76,7 +84,8 @@ def save_treatment(actor: Actor, treatment_id: int | None, *, treatment: Mapping
         row = db.session.get(Treatment, treatment_id)
         if row is None:
             raise NotFound(f"There is no treatment {treatment_id}.")
-        before = {**columns(row, TREATMENT_FIELDS + ("price_cents",)), "protocol": columns(row.protocol, PROTOCOL_FIELDS)}
+        before = {**columns(row, TREATMENT_FIELDS + ("price_cents",)), "protocol": columns(row.protocol, PROTOCOL_FIELDS),
+                  **_translations_of(row)}
     for name in TREATMENT_FIELDS:
         setattr(row, name, treatment[name])
     if "price_cents" in treatment:  # optional: a caller that does not send it keeps the price
@@ -88,6 +97,8 @@ def save_treatment(actor: Actor, treatment_id: int | None, *, treatment: Mapping
         row.protocol = Protocol()
     for name in PROTOCOL_FIELDS:
         setattr(row.protocol, name, protocol.get(name))
+    apply_translations(row, translations or {})
+    apply_step_translations(_steps_of(row), step_translations or {})
     db.session.add(row)
     try:
         db.session.flush()
@@ -96,9 +107,24 @@ def save_treatment(actor: Actor, treatment_id: int | None, *, treatment: Mapping
         raise InvalidRequest("These values break a rule of the catalogue; check the numbers.") from None
     audit.record("catalog.treatment_saved", actor_id=actor.user_id, entity_type="treatment", entity_id=row.id,
                  before=before or None,
-                 after={**columns(row, TREATMENT_FIELDS + ("price_cents",)), "protocol": columns(row.protocol, PROTOCOL_FIELDS)})
+                 after={**columns(row, TREATMENT_FIELDS + ("price_cents",)), "protocol": columns(row.protocol, PROTOCOL_FIELDS),
+                        **_translations_of(row)})
     db.session.commit()
     return row
+
+
+def _steps_of(row: Treatment) -> list[PrepRule | AftercareRule]:
+    """A treatment's prep and aftercare steps."""
+    protocol = row.protocol
+    return [*protocol.prep_rules, *protocol.aftercare_rules] if protocol is not None else []
+
+
+def _translations_of(row: Treatment) -> dict[str, Any]:
+    """The texts of a treatment and its steps in other languages, for audit snapshots (only
+    when there are any, so older snapshots compare the same)."""
+    steps = {step_key(step): dict(step.translations) for step in _steps_of(row) if step.translations}
+    return {name: value for name, value in (("translations", dict(row.translations or {})), ("step_translations", steps))
+            if value}
 
 
 def add_prep_rule(actor: Actor, treatment_id: int, *, instruction: str, lead_hours: int, remind: bool) -> PrepRule:

@@ -76,8 +76,9 @@ def protocol_spec(protocol: Protocol) -> sm.Protocol:
         consultation_min_days_before=protocol.consultation_min_days_before,
         consultation_valid_days=protocol.consultation_valid_days,
         aftercare_hours=protocol.aftercare_hours,
+        # The default language's text: the rules are cached across requests in every language.
         prep=tuple(
-            sm.PrepStep(rule.instruction, rule.lead_hours, rule.remind) for rule in protocol.prep_rules
+            sm.PrepStep(rule.instruction_default, rule.lead_hours, rule.remind) for rule in protocol.prep_rules
         ),
     )
 

@@ -19,7 +19,9 @@ from booking.services.clinic_admin import SETTINGS_FIELDS, USER_FIELDS
 from booking.services.course import MESSAGE_KINDS
 from booking.web.access import current_actor, roles_required
 from booking.web.admin import bp
+from booking.services.translated import CLINIC_TEXTS, other_languages, save_clinic_texts
 from booking.web.admin.forms import AftercareRuleForm, ConfirmForm, PrepRuleForm, SettingsForm, TreatmentForm, UserForm
+from booking.web.admin.translation_forms import clinic_texts_form, treatment_form_class
 from booking.web.refusals import refusal_page
 
 
@@ -56,17 +58,22 @@ def treatments():
 
 
 def _treatment_form(row: Treatment | None, formdata=None) -> TreatmentForm:
-    """The treatment form, from the row (with its protocol) or the submitted data."""
+    """The treatment form, from the row (with its protocol) or the submitted data; with the
+    texts in the languages besides the clinic's default."""
+    form_class = treatment_form_class(other_languages(), row)
     if formdata is None and row is not None:
         values = {name: getattr(row, name) for name in TREATMENT_FIELDS}
+        # The texts as written in the default language, not as read in the admin's language.
+        values |= {name: row.default_text(name) for name in row.TRANSLATED_FIELDS}
         values["body_area"] = row.body_area or ""
         values["price"] = None if row.price_cents is None else Decimal(row.price_cents) / 100
         if row.protocol is not None:
             values |= {name: getattr(row.protocol, name) for name in PROTOCOL_FIELDS}
             values["consultation_treatment_id"] = row.protocol.consultation_treatment_id or 0
-        form = TreatmentForm(formdata=None, data=values)
+        form = form_class(formdata=None, data=values)
+        form.fill(row, [*row.protocol.prep_rules, *row.protocol.aftercare_rules] if row.protocol else [])
     else:
-        form = TreatmentForm(formdata=formdata)
+        form = form_class(formdata=formdata)
     consultations = db.session.scalars(select(Treatment).where(Treatment.kind == "consultation")
                                        .order_by(Treatment.name))
     form.consultation_treatment_id.choices = [(0, _("none"))] + [(t.id, t.name) for t in consultations
@@ -100,7 +107,8 @@ def _save_treatment(row: Treatment | None):
     refusal_page(lambda error: _treatment_page(db.session.get(Treatment, row.id) if row else None, form,
                                                error.status))
     saved = catalog_admin.save_treatment(current_actor(), row.id if row else None, treatment=values,
-                                         protocol=protocol)
+                                         protocol=protocol, translations=form.translations(),
+                                         step_translations=form.step_translations())
     flash(_("%(name)s saved.", name=saved.name), "info")
     return redirect(url_for("admin.treatment", treatment_id=saved.id))
 
@@ -196,15 +204,38 @@ def settings():
     form = SettingsForm(obj=current, messages_sent=sent) if request.method == "GET" else SettingsForm()
     if request.method == "POST":
         if form.validate_on_submit():
-            refusal_page(lambda error: (render_template("admin/settings.html", form=form, clinic=get_settings()),
-                                        error.status))
+            refusal_page(lambda error: _settings_page(form, status=error.status))
             values = {name: form.data[name] for name in SETTINGS_FIELDS if name != "messages_off"}
             values["messages_off"] = form.messages_off_for(current.messages_off)
             clinic_admin.save_settings(current_actor(), values)
             flash(_("Settings saved."), "info")
             return redirect(url_for("admin.settings"))
-        return render_template("admin/settings.html", form=form, clinic=current), 400
-    return render_template("admin/settings.html", form=form, clinic=current)
+        return _settings_page(form, status=400)
+    return _settings_page(form)
+
+
+def _settings_page(form: SettingsForm, texts=None, status: int = 200):
+    """The settings page: the settings form and the clinic's texts for patients."""
+    clinic = get_settings()
+    texts = texts if texts is not None else clinic_texts_form(other_languages(), clinic)
+    return render_template("admin/settings.html", form=form, texts=texts, clinic=clinic), status
+
+
+@bp.route("/settings/texts", methods=["POST"])
+@roles_required("admin")
+def clinic_texts():
+    """Save the clinic's welcome and after-booking note, in each language."""
+    current = get_settings()
+    texts = clinic_texts_form(other_languages(), current, request.form)
+    settings_form = SettingsForm(formdata=None, obj=current,
+                                 messages_sent=[k for k in MESSAGE_KINDS if k not in (current.messages_off or [])])
+    if not texts.validate_on_submit():
+        return _settings_page(settings_form, texts, 400)
+    refusal_page(lambda error: _settings_page(settings_form, texts, error.status))
+    save_clinic_texts(current_actor(), texts={name: texts[name].data for name in CLINIC_TEXTS if texts[name].raw_data},
+                      translations=texts.translations())
+    flash(_("Texts for patients saved."), "info")
+    return redirect(url_for("admin.settings"))
 
 
 # --- users --------------------------------------------------------------------------------
