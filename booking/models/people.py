@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -18,14 +19,16 @@ ROLES = ("admin", "receptionist", "practitioner", "patient")
 password_hash_method = {"method": "scrypt"}
 STAFF_ROLES = ("admin", "receptionist", "practitioner")
 
-# The health questionnaire; a treatment's protocol lists the codes that contraindicate it.
+# The health questionnaire; a treatment's protocol lists the codes that contraindicate it. The
+# questions are lazy: each reads in the language of the request that shows it (``str()`` one
+# to get text, e.g. for JSON).
 INTAKE_QUESTIONS = {
-    "pregnant": "Are you pregnant or breastfeeding?",
-    "blood_thinners": "Do you take blood thinners (warfarin, heparin, DOACs)?",
-    "active_infection": "Do you have an active skin infection or cold sore in the area?",
-    "autoimmune": "Do you have an autoimmune disease?",
-    "keloids": "Do you form keloid scars?",
-    "allergies": "Are you allergic to any medicine or cosmetic ingredient?",
+    "pregnant": _l("Are you pregnant or breastfeeding?"),
+    "blood_thinners": _l("Do you take blood thinners (warfarin, heparin, DOACs)?"),
+    "active_infection": _l("Do you have an active skin infection or cold sore in the area?"),
+    "autoimmune": _l("Do you have an autoimmune disease?"),
+    "keloids": _l("Do you form keloid scars?"),
+    "allergies": _l("Are you allergic to any medicine or cosmetic ingredient?"),
 }
 
 

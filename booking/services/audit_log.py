@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from flask_babel import get_locale, gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from booking.extensions import db
@@ -57,7 +61,7 @@ def staff_members() -> list[User]:
 def search_audit(actor: Actor, wanted: AuditFilter, *, page: int = 1) -> Page:
     """Audit events matching ``wanted``, newest first, ``AUDIT_PAGE_SIZE`` a page."""
     if actor.role not in ("admin", "receptionist"):
-        raise Forbidden("Only reception and administrators read the audit log.")
+        raise Forbidden(gettext("Only reception and administrators read the audit log."))
     tz = get_settings().timezone
     query = select(AuditEvent)
     if wanted.patient.strip():
@@ -74,7 +78,7 @@ def search_audit(actor: Actor, wanted: AuditFilter, *, page: int = 1) -> Page:
     if wanted.appointment_id is not None:
         query = query.where(AuditEvent.appointment_id == wanted.appointment_id)
     if wanted.first_day is not None and wanted.last_day is not None and wanted.last_day < wanted.first_day:
-        raise InvalidRequest("The end date is before the start date.")
+        raise InvalidRequest(gettext("The end date is before the start date."))
     if wanted.first_day is not None:
         query = query.where(AuditEvent.at >= local_day_bounds(wanted.first_day, tz).start)
     if wanted.last_day is not None:
@@ -239,10 +243,17 @@ def _moment(value: Any) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def _locale() -> Locale:
+    """The language of the request (English outside one)."""
+    return get_locale() or Locale.parse("en")
+
+
 def clinic_time(moment: datetime, tz: str, *, year: bool = True) -> str:
-    """"Tue 8 Dec 2026, 10:15" on the clinic's wall clock (without the year: "Tue 8 Dec, 10:15")."""
+    """"Tue 8 Dec 2026, 10:15" on the clinic's wall clock (without the year: "Tue 8 Dec, 10:15"),
+    in the request's language ("mar 8 dic 2026, 10:15")."""
     local = to_local(moment, tz)
-    return f"{local:%a} {local.day} {local:%b}{f' {local.year}' if year else ''}, {local:%H:%M}"
+    return format_datetime(local, "EEE d MMM y, HH:mm" if year else "EEE d MMM, HH:mm", tzinfo=local.tzinfo,
+                           locale=_locale())
 
 
 def _quoted(text: Any) -> str:
@@ -256,8 +267,20 @@ def _day(value: Any) -> str:
     try:
         day = date.fromisoformat(str(value)[:10])
     except ValueError:
-        return "an unknown day"
-    return f"{day:%a} {day.day} {day:%b} {day.year}"
+        return gettext("an unknown day")
+    return format_date(day, "EEE d MMM y", locale=_locale())
+
+
+def _role(role: str | None) -> str:
+    """A role as people read it ("receptionist"), in the request's language."""
+    names = {"admin": gettext("admin"), "receptionist": gettext("receptionist"),
+             "practitioner": gettext("practitioner"), "patient": gettext("patient")}
+    return names.get(role or "", role or "")
+
+
+def _told(template: Any, **values: Any) -> str:
+    """A lazily translated sentence with ``%(name)s`` placeholders, in the request's language."""
+    return str(template) % values
 
 
 class _Story:
@@ -267,34 +290,31 @@ class _Story:
         self.event, self.names, self.tz = event, names, tz
         self.before, self.after = _snapshots(event)
 
-    def person(self, user_id: int | None, fallback: str = "someone") -> str:
+    def person(self, user_id: int | None, fallback: str | None = None) -> str:
         """A user's name."""
+        fallback = fallback if fallback is not None else gettext("someone")
         return self.names.users.get(user_id, (fallback, ""))[0] if user_id is not None else fallback
 
     @property
     def actor(self) -> str:
         """Who did it ("The system" for jobs and the demo)."""
-        return self.person(self.event.actor_id, "someone") if self.event.actor_id else "The system"
+        return self.person(self.event.actor_id) if self.event.actor_id else gettext("The system")
 
     @property
     def patient(self) -> str:
         """The patient's current name (an erased patient is "Erased patient")."""
-        return self.person(self.event.patient_id, "a patient")
+        return self.person(self.event.patient_id, gettext("a patient"))
 
     @property
     def by_patient(self) -> bool:
         """The patient acted on their own record."""
         return self.event.actor_id is not None and self.event.actor_id == self.event.patient_id
 
-    def whose(self) -> str:
-        """"Paola Patient's", or "their" when the patient did it themselves."""
-        return "their" if self.by_patient else f"{self.patient}'s"
-
     def when(self, value: Any) -> str:
         """A moment in a sentence, clinic time, with the year only when it differs from the event's."""
         moment = _moment(value)
         if moment is None:
-            return "an unknown time"
+            return gettext("an unknown time")
         event_year = to_local(_moment(self.event.at) or moment, self.tz).year
         return clinic_time(moment, self.tz, year=to_local(moment, self.tz).year != event_year)
 
@@ -303,15 +323,16 @@ class _Story:
         if isinstance(slug, str):
             return self.names.slugs.get(slug, slug)
         facts = self.names.appointments.get(self.event.appointment_id)
-        return self.names.treatments.get(facts.treatment_id, "appointment") if facts else "appointment"
+        fallback = gettext("appointment")
+        return self.names.treatments.get(facts.treatment_id, fallback) if facts else fallback
 
     def practitioner(self, practitioner_id: Any) -> str:
         """A practitioner's name."""
-        return self.names.practitioners.get(_as_id(practitioner_id), "a practitioner")
+        return self.names.practitioners.get(_as_id(practitioner_id)) or gettext("a practitioner")
 
     def room(self, room_id: Any) -> str:
         """A room's name."""
-        return self.names.rooms.get(_as_id(room_id), "a room")
+        return self.names.rooms.get(_as_id(room_id)) or gettext("a room")
 
     def slot(self, snap: dict) -> tuple[Any, Any, Any]:
         """Start, practitioner and room of an appointment in a snapshot (else as it is now)."""
@@ -326,27 +347,35 @@ class _Story:
         start, practitioner_id, _ = self.slot(snap)
         facts = self.names.appointments.get(self.event.appointment_id)
         index = snap.get("series_index", facts.series_index if facts else None)
-        session = f" (session {index + 1})" if isinstance(index, int) and not isinstance(index, bool) else ""
-        return f"{self.treatment()}{session} on {self.when(start)} with {self.practitioner(practitioner_id)}"
+        values = {"treatment": self.treatment(), "when": self.when(start),
+                  "practitioner": self.practitioner(practitioner_id)}
+        if isinstance(index, int) and not isinstance(index, bool):
+            return gettext("%(treatment)s (session %(number)s) on %(when)s with %(practitioner)s",
+                           number=index + 1, **values)
+        return gettext("%(treatment)s on %(when)s with %(practitioner)s", **values)
+
+    def patients_appointment(self) -> str:
+        """"Paola Patient's Mesotherapy, face on ..."."""
+        return gettext("%(patient)s's %(appointment)s", patient=self.patient, appointment=self.appointment())
 
     def entity(self) -> str:
         """The thing an event is about, by name."""
         kind, entity_id = self.event.entity_type, self.event.entity_id
         if kind == "user":
-            return self.person(entity_id, f"account #{entity_id}")
+            return self.person(entity_id, gettext("account #%(id)s", id=entity_id))
         if kind == "practitioner":
             return self.practitioner(entity_id)
         if kind == "room":
             return self.room(entity_id)
         if kind == "treatment":
-            return self.names.treatments.get(entity_id, "a treatment")
+            return self.names.treatments.get(entity_id) or gettext("a treatment")
         if kind == "appointment":
-            return f"{self.patient}'s {self.appointment()}"
+            return self.patients_appointment()
         return kind.replace("_", " ")
 
     def span(self, snap: dict, start: str = "start", end: str = "end") -> str:
         """"from Tue 8 Dec, 10:00 to Wed 9 Dec, 18:00"."""
-        return f"from {self.when(snap.get(start))} to {self.when(snap.get(end))}"
+        return gettext("from %(start)s to %(end)s", start=self.when(snap.get(start)), end=self.when(snap.get(end)))
 
     def note(self, snap: dict, key: str) -> str:
         """A free-text field of a snapshot in quotes after a sentence, when there is one."""
@@ -356,205 +385,341 @@ class _Story:
     def fields(self) -> str:
         """The changed fields of an update, as words."""
         keys = [k for k in changed_keys(self.before, self.after) if k != "password_changed"]
-        words = [k.replace("_id", "").replace("_", " ") for k in keys]
+        words = [_field_name(k.replace("_id", "")) for k in keys]
         if self.after.get("password_changed"):
-            words.append("password")
+            words.append(gettext("password"))
         return f": {', '.join(words)}" if words else ""
+
+
+# The fields of the snapshots staff see named on the audit page; any other key is shown as
+# written, its underscores as spaces.
+FIELD_NAMES = {
+    "name": _l("name"), "email": _l("email"), "phone": _l("phone"), "role": _l("role"), "active": _l("active"),
+    "password": _l("password"), "timezone": _l("timezone"), "currency": _l("currency"), "country": _l("country"),
+    "region": _l("region"), "address": _l("address"), "default_locale": _l("default locale"),
+    "messages_off": _l("messages off"), "horizon_days": _l("horizon days"),
+    "min_notice_hours": _l("min notice hours"), "cancel_cutoff_hours": _l("cancel cutoff hours"),
+    "slot_step_minutes": _l("slot step minutes"), "reminder_hours": _l("reminder hours"),
+    "show_treatment_in_invites": _l("show treatment in invites"), "primary_color": _l("primary color"),
+    "slug": _l("slug"), "description": _l("description"), "kind": _l("kind"), "body_area": _l("body area"),
+    "duration_minutes": _l("duration minutes"), "buffer_before_minutes": _l("buffer before minutes"),
+    "buffer_after_minutes": _l("buffer after minutes"), "needs_room": _l("needs room"), "color": _l("color"),
+    "price_cents": _l("price cents"), "protocol": _l("protocol"), "sessions": _l("sessions"),
+    "interval_min_days": _l("interval min days"), "interval_target_days": _l("interval target days"),
+    "interval_max_days": _l("interval max days"), "consultation_treatment": _l("consultation treatment"),
+    "consultation_min_days_before": _l("consultation min days before"),
+    "consultation_valid_days": _l("consultation valid days"), "aftercare_hours": _l("aftercare hours"),
+    "maintenance_interval_days": _l("maintenance interval days"), "contraindications": _l("contraindications"),
+    "prep_confirm_hours": _l("prep confirm hours"), "prep_answer_by_hours": _l("prep answer by hours"),
+    "instruction": _l("instruction"), "lead_hours": _l("lead hours"), "remind": _l("remind"), "hours": _l("hours"),
+    "start": _l("start"), "end": _l("end"), "note": _l("note"), "reason": _l("reason"), "day": _l("day"),
+    "treatments": _l("treatments"), "status": _l("status"),
+}
+
+
+def _field_name(key: str) -> str:
+    """A snapshot key as a word in the request's language ("min_notice_hours" -> "min notice hours")."""
+    name = FIELD_NAMES.get(key)
+    return str(name) if name is not None else key.replace("_", " ")
 
 
 def _booked(s: _Story) -> str:
     start, practitioner_id, room_id = s.slot(s.after)
-    room = f" in {s.room(room_id)}" if room_id else ""
-    return f"{s.actor} booked {s.whose()} {s.appointment(s.after)}{room}"
+    values = {"actor": s.actor, "patient": s.patient, "appointment": s.appointment(s.after)}
+    if room_id:
+        if s.by_patient:
+            return gettext("%(actor)s booked their %(appointment)s in %(room)s", room=s.room(room_id), **values)
+        return gettext("%(actor)s booked %(patient)s's %(appointment)s in %(room)s", room=s.room(room_id), **values)
+    if s.by_patient:
+        return gettext("%(actor)s booked their %(appointment)s", **values)
+    return gettext("%(actor)s booked %(patient)s's %(appointment)s", **values)
 
 
 def _moved(s: _Story) -> str:
     (old, old_by, old_room), (new, new_by, new_room) = s.slot(s.before), s.slot(s.after)
-    text = f"{s.actor} moved {s.whose()} {s.treatment()} from {s.when(old)} to {s.when(new)}"
-    if old_by != new_by:
-        text += f", from {s.practitioner(old_by)} to {s.practitioner(new_by)}"
+    values = {"actor": s.actor, "patient": s.patient, "treatment": s.treatment(), "old": s.when(old),
+              "new": s.when(new)}
+    if s.by_patient:
+        text = gettext("%(actor)s moved their %(treatment)s from %(old)s to %(new)s", **values)
     else:
-        text += f" with {s.practitioner(new_by)}"
+        text = gettext("%(actor)s moved %(patient)s's %(treatment)s from %(old)s to %(new)s", **values)
+    # The optional clauses after the sentence: who (if it changed) and where (if it changed).
+    if old_by != new_by:
+        text += gettext(", from %(old)s to %(new)s", old=s.practitioner(old_by), new=s.practitioner(new_by))
+    else:
+        text += gettext(" with %(practitioner)s", practitioner=s.practitioner(new_by))
     if old_room != new_room and new_room:
-        text += f", now in {s.room(new_room)}"
+        text += gettext(", now in %(room)s", room=s.room(new_room))
     return text
 
 
-def _status(template: str) -> Callable[[_Story], str]:
-    """A sentence about one appointment from a template such as "{actor} cancelled {whose} {appointment}"."""
+def _status(theirs: Any, others: Any | None = None) -> Callable[[_Story], str]:
+    """A sentence about one appointment: ``theirs`` when the patient did it themselves, else
+    ``others`` (lazy templates with %(actor)s, %(patient)s and %(appointment)s)."""
     def told(s: _Story) -> str:
-        return template.format(actor=s.actor, whose=s.whose(), patient=s.patient, appointment=s.appointment())
+        template = theirs if s.by_patient or others is None else others
+        return _told(template, actor=s.actor, patient=s.patient, appointment=s.appointment())
     return told
 
 
 def _series_booked(s: _Story) -> str:
     sessions = s.after.get("sessions")
-    count = f"{sessions} " if isinstance(sessions, int) else ""
-    return (f"{s.actor} booked a series of {count}{s.treatment(s.after.get('treatment'))} sessions for "
-            f"{'themselves' if s.by_patient else s.patient}")
+    treatment = s.treatment(s.after.get("treatment"))
+    values = {"actor": s.actor, "patient": s.patient, "treatment": treatment}
+    if isinstance(sessions, int) and not isinstance(sessions, bool):
+        if s.by_patient:
+            return ngettext("%(actor)s booked a series of %(num)d %(treatment)s session for themselves",
+                            "%(actor)s booked a series of %(num)d %(treatment)s sessions for themselves",
+                            sessions, **values)
+        return ngettext("%(actor)s booked a series of %(num)d %(treatment)s session for %(patient)s",
+                        "%(actor)s booked a series of %(num)d %(treatment)s sessions for %(patient)s",
+                        sessions, **values)
+    if s.by_patient:
+        return gettext("%(actor)s booked a series of %(treatment)s sessions for themselves", **values)
+    return gettext("%(actor)s booked a series of %(treatment)s sessions for %(patient)s", **values)
 
 
 def _intake(s: _Story) -> str:
     ruled = [s.treatment(slug) for slug in s.after.get("rules_out") or [] if isinstance(slug, str)]
-    verb = "filled in" if not s.before else "updated"
-    outcome = f"it rules out {', '.join(ruled)}" if ruled else "it rules out no treatment"
-    return f"{s.actor} {verb} {s.whose()} health questionnaire; {outcome}"
+    outcome = (gettext("it rules out %(treatments)s", treatments=", ".join(ruled)) if ruled
+               else gettext("it rules out no treatment"))
+    values = {"actor": s.actor, "patient": s.patient, "outcome": outcome}
+    if not s.before:
+        if s.by_patient:
+            return gettext("%(actor)s filled in their health questionnaire; %(outcome)s", **values)
+        return gettext("%(actor)s filled in %(patient)s's health questionnaire; %(outcome)s", **values)
+    if s.by_patient:
+        return gettext("%(actor)s updated their health questionnaire; %(outcome)s", **values)
+    return gettext("%(actor)s updated %(patient)s's health questionnaire; %(outcome)s", **values)
 
 
 def _patient_created(s: _Story) -> str:
-    text = f"{s.actor} added the patient {s.patient}"
     if "email" in s.after and not s.after["email"]:
-        text += " (no e-mail address: phone only)"
-    return text
+        return gettext("%(actor)s added the patient %(patient)s (no e-mail address: phone only)",
+                       actor=s.actor, patient=s.patient)
+    return gettext("%(actor)s added the patient %(patient)s", actor=s.actor, patient=s.patient)
 
 
 def _feed_target(s: _Story, snap: dict) -> str:
     scope, target = snap.get("scope"), snap.get("target_id")
     if scope == "patient":
-        return f"the appointments of {s.person(_as_id(target), 'a patient')}"
+        return gettext("the appointments of %(patient)s", patient=s.person(_as_id(target), gettext("a patient")))
     if scope == "practitioner":
-        return f"{s.practitioner(target)}'s diary"
+        return gettext("%(practitioner)s's diary", practitioner=s.practitioner(target))
     if scope == "room":
-        return f"{s.room(target)}'s bookings"
-    return "the whole clinic"
+        return gettext("%(room)s's bookings", room=s.room(target))
+    return gettext("the whole clinic")
 
 
 def _user_saved(s: _Story) -> str:
     if not s.before:
         role = s.after.get("role")
-        return f"{s.actor} created the account of {s.entity()}{f' ({role})' if role else ''}"
-    return f"{s.actor} changed the account of {s.entity()}{s.fields()}"
+        if role:
+            return gettext("%(actor)s created the account of %(name)s (%(role)s)", actor=s.actor, name=s.entity(),
+                           role=_role(role))
+        return gettext("%(actor)s created the account of %(name)s", actor=s.actor, name=s.entity())
+    return gettext("%(actor)s changed the account of %(name)s%(fields)s", actor=s.actor, name=s.entity(),
+                   fields=s.fields())
 
 
 def _exception_added(s: _Story) -> str:
     if s.after.get("start"):
-        text = (f"{s.actor} set special hours for {s.entity()} on {_day(s.after.get('day'))}: "
-                f"{s.after.get('start')}–{s.after.get('end')}")
+        text = gettext("%(actor)s set special hours for %(entity)s on %(day)s: %(start)s–%(end)s", actor=s.actor,
+                       entity=s.entity(), day=_day(s.after.get("day")), start=s.after.get("start"),
+                       end=s.after.get("end"))
     else:
-        text = f"{s.actor} gave {s.entity()} a day off on {_day(s.after.get('day'))}"
+        text = gettext("%(actor)s gave %(entity)s a day off on %(day)s", actor=s.actor, entity=s.entity(),
+                       day=_day(s.after.get("day")))
     return text + s.note(s.after, "note")
 
 
 def _exception_removed(s: _Story) -> str:
-    return f"{s.actor} removed {s.entity()}'s special hours on {_day(s.before.get('day'))}" + s.note(s.before, "note")
+    return gettext("%(actor)s removed %(entity)s's special hours on %(day)s", actor=s.actor, entity=s.entity(),
+                   day=_day(s.before.get("day"))) + s.note(s.before, "note")
 
 
-def _removed(template: str) -> Callable[[_Story], str]:
-    """A removed time off or closure: its span and reason from the removed row."""
+def _removed(template: Any) -> Callable[[_Story], str]:
+    """A removed time off or closure: its span and reason from the removed row (``template``
+    lazy, with %(actor)s, %(entity)s and %(span)s)."""
     def told(s: _Story) -> str:
-        return (template.format(actor=s.actor, entity=s.entity()) + " " + s.span(s.before, "start_at", "end_at")
+        return (_told(template, actor=s.actor, entity=s.entity(), span=s.span(s.before, "start_at", "end_at"))
                 + s.note(s.before, "reason"))
     return told
 
 
 def _callback(s: _Story) -> str:
     slug = s.after.get("treatment")
-    return f"{s.patient} asked to be called back about {s.treatment(slug) if slug else 'a treatment'}"
+    return gettext("%(patient)s asked to be called back about %(treatment)s", patient=s.patient,
+                   treatment=s.treatment(slug) if slug else gettext("a treatment"))
 
 
-def _saved(noun: str) -> Callable[[_Story], str]:
+def _saved(added: Any, changed: Any, *, named: bool) -> Callable[[_Story], str]:
+    """A room or treatment added (``added``) or changed (``changed``): lazy templates with
+    %(actor)s, %(name)s and %(fields)s; ``named``: the snapshot holds the thing's name."""
     def told(s: _Story) -> str:
-        name = s.after.get("name") if noun in ("room", "treatment") and isinstance(s.after.get("name"), str) \
-            else s.entity()
+        name = s.after.get("name") if named and isinstance(s.after.get("name"), str) else s.entity()
         if not s.before:
-            return f"{s.actor} added the {noun} {name}"
-        return f"{s.actor} changed the {noun} {name}{s.fields()}"
+            return _told(added, actor=s.actor, name=name)
+        return _told(changed, actor=s.actor, name=name, fields=s.fields())
     return told
 
 
-def _prep_rule(verb: str, snap_key: str) -> Callable[[_Story], str]:
+def _prep_rule(template: Any, snap_key: str) -> Callable[[_Story], str]:
+    """A prep step added or removed (``template`` lazy, with %(actor)s, %(entity)s, %(instruction)s)."""
     def told(s: _Story) -> str:
         snap = s.after if snap_key == "after" else s.before
         hours = snap.get("lead_hours")
-        lead = f", {hours} h before" if isinstance(hours, int) else ""
-        return f"{s.actor} {verb} {s.entity()}: {_quoted(snap.get('instruction', ''))}{lead}"
+        lead = gettext(", %(hours)s h before", hours=hours) if isinstance(hours, int) else ""
+        return _told(template, actor=s.actor, entity=s.entity(),
+                     instruction=_quoted(snap.get("instruction", ""))) + lead
     return told
 
 
 def _prep_rule_changed(s: _Story) -> str:
-    return f"{s.actor} changed the preparation step {_quoted(s.before.get('instruction', ''))}{s.fields()}"
+    return gettext("%(actor)s changed the preparation step %(instruction)s%(fields)s", actor=s.actor,
+                   instruction=_quoted(s.before.get("instruction", "")), fields=s.fields())
 
 
 def _outbox_retried(s: _Story) -> str:
-    about = f" about {s.patient}'s {s.appointment()}" if s.event.appointment_id else ""
-    return f"{s.actor} queued a failed e-mail{about} again"
+    if s.event.appointment_id:
+        return gettext("%(actor)s queued a failed e-mail about %(appointment)s again", actor=s.actor,
+                       appointment=s.patients_appointment())
+    return gettext("%(actor)s queued a failed e-mail again", actor=s.actor)
 
 
 def _prep_answered(s: _Story) -> str:
     status = s.after.get("status")
-    outcome = {"prepared": "every step done", "needs_attention": "a step not done",
-               "callback": "asked for a call back"}.get(status, "answered")
-    how = " (from the e-mailed link)" if s.after.get("via") == "link" else ""
-    who = f"{s.patient} answered" if s.by_patient or s.after.get("via") == "link" else f"{s.actor} recorded"
-    return f"{who} the prep checklist for {s.whose()} {s.appointment()}: {outcome}{how}"
+    outcome = {"prepared": gettext("every step done"), "needs_attention": gettext("a step not done"),
+               "callback": gettext("asked for a call back")}.get(status) or gettext("answered")
+    values = {"actor": s.actor, "patient": s.patient, "appointment": s.appointment(), "outcome": outcome}
+    if s.by_patient:
+        text = gettext("%(patient)s answered the prep checklist for their %(appointment)s: %(outcome)s", **values)
+    elif s.after.get("via") == "link":
+        text = gettext("%(patient)s answered the prep checklist for %(patient)s's %(appointment)s: %(outcome)s",
+                       **values)
+    else:
+        text = gettext("%(actor)s recorded the prep checklist for %(patient)s's %(appointment)s: %(outcome)s",
+                       **values)
+    return text + (gettext(" (from the e-mailed link)") if s.after.get("via") == "link" else "")
 
 
 def _course_set(s: _Story) -> str:
     sessions = s.after.get("sessions")
     if not sessions:
-        return f"{s.actor} recorded that {s.patient}'s series is not a prepaid course"
-    until = f", to be used by {_day(s.after['expires_on'])}" if s.after.get("expires_on") else ""
-    return f"{s.actor} recorded {s.patient}'s series as a prepaid course of {sessions} sessions{until}"
+        return gettext("%(actor)s recorded that %(patient)s's series is not a prepaid course", actor=s.actor,
+                       patient=s.patient)
+    if s.after.get("expires_on"):
+        return ngettext("%(actor)s recorded %(patient)s's series as a prepaid course of %(num)d session, to be "
+                        "used by %(day)s",
+                        "%(actor)s recorded %(patient)s's series as a prepaid course of %(num)d sessions, to be "
+                        "used by %(day)s", sessions, actor=s.actor, patient=s.patient,
+                        day=_day(s.after["expires_on"]))
+    return ngettext("%(actor)s recorded %(patient)s's series as a prepaid course of %(num)d session",
+                    "%(actor)s recorded %(patient)s's series as a prepaid course of %(num)d sessions",
+                    sessions, actor=s.actor, patient=s.patient)
 
 
-# Every action the services write (grep ``audit.record``), told as a sentence; an action not
-# listed here gets ``_generic``.
+def _settings_changed(s: _Story) -> str:
+    if s.before:
+        return gettext("%(actor)s changed the clinic settings%(fields)s", actor=s.actor, fields=s.fields())
+    return gettext("%(actor)s set up the clinic settings", actor=s.actor)
+
+
+def _aftercare_rule_added(s: _Story) -> str:
+    text = gettext("%(actor)s added an aftercare step to %(entity)s: %(instruction)s", actor=s.actor,
+                   entity=s.entity(), instruction=_quoted(s.after.get("instruction", "")))
+    hours = s.after.get("hours")
+    return text + (gettext(", %(hours)s h", hours=hours) if isinstance(hours, int) else "")
+
+
+def _demo_seeded(s: _Story) -> str:
+    count = s.after.get("appointments")
+    if isinstance(count, int) and not isinstance(count, bool):
+        return ngettext("The demo data was loaded (%(num)d appointment)",
+                        "The demo data was loaded (%(num)d appointments)", count)
+    return gettext("The demo data was loaded")
+
+
+# Every action the services write (grep ``audit.record``), told as a sentence in the request's
+# language; an action not listed here gets ``_generic``. Templates are lazy: they are
+# translated when a page is told, never when this module is imported.
 SENTENCES: dict[str, Callable[[_Story], str]] = {
     "appointment.booked": _booked,
     "appointment.moved": _moved,
-    "appointment.cancelled": _status("{actor} cancelled {whose} {appointment}"),
-    "appointment.checked_in": _status("{actor} checked in {patient} for {appointment}"),
-    "appointment.completed": _status("{actor} marked {whose} {appointment} as completed"),
-    "appointment.no_show": _status("{actor} marked {whose} {appointment} as a no-show"),
-    "appointment.prep_acknowledged": _status("{actor} confirmed the preparation steps for {whose} {appointment}"),
-    "appointment.invite_resent": _status("{actor} sent the calendar invite for {whose} {appointment} again"),
+    "appointment.cancelled": _status(_l("%(actor)s cancelled their %(appointment)s"),
+                                     _l("%(actor)s cancelled %(patient)s's %(appointment)s")),
+    "appointment.checked_in": _status(_l("%(actor)s checked in %(patient)s for %(appointment)s")),
+    "appointment.completed": _status(_l("%(actor)s marked their %(appointment)s as completed"),
+                                     _l("%(actor)s marked %(patient)s's %(appointment)s as completed")),
+    "appointment.no_show": _status(_l("%(actor)s marked their %(appointment)s as a no-show"),
+                                   _l("%(actor)s marked %(patient)s's %(appointment)s as a no-show")),
+    "appointment.prep_acknowledged": _status(
+        _l("%(actor)s confirmed the preparation steps for their %(appointment)s"),
+        _l("%(actor)s confirmed the preparation steps for %(patient)s's %(appointment)s")),
+    "appointment.invite_resent": _status(
+        _l("%(actor)s sent the calendar invite for their %(appointment)s again"),
+        _l("%(actor)s sent the calendar invite for %(patient)s's %(appointment)s again")),
     "series.booked": _series_booked,
-    "patient.registered": lambda s: f"{s.patient} registered an account",
+    "patient.registered": lambda s: gettext("%(patient)s registered an account", patient=s.patient),
     "patient.created": _patient_created,
-    "patient.erased": lambda s: f"{s.actor} erased the personal data of a patient (now shown as {s.patient})",
-    "patient.erasure_requested": lambda s: f"{s.patient} asked for their personal data to be erased",
+    "patient.erased": lambda s: gettext("%(actor)s erased the personal data of a patient (now shown as %(patient)s)",
+                                        actor=s.actor, patient=s.patient),
+    "patient.erasure_requested": lambda s: gettext("%(patient)s asked for their personal data to be erased",
+                                                   patient=s.patient),
     "patient.callback_requested": _callback,
-    "patient.cleared": lambda s: f"{s.actor} cleared {s.patient} for {s.treatment(s.after.get('treatment'))}",
+    "patient.cleared": lambda s: gettext("%(actor)s cleared %(patient)s for %(treatment)s", actor=s.actor,
+                                         patient=s.patient, treatment=s.treatment(s.after.get("treatment"))),
     "intake.saved": _intake,
-    "password.reset": lambda s: f"{s.actor} reset their password with an e-mailed link",
-    "feed.created": lambda s: f"{s.actor} created a calendar subscription link for {_feed_target(s, s.after)}",
-    "feed.revoked": lambda s: f"{s.actor} revoked a calendar subscription link for {_feed_target(s, s.before)}",
-    "settings.changed": lambda s: (f"{s.actor} changed the clinic settings{s.fields()}" if s.before
-                                   else f"{s.actor} set up the clinic settings"),
+    "password.reset": lambda s: gettext("%(actor)s reset their password with an e-mailed link", actor=s.actor),
+    "feed.created": lambda s: gettext("%(actor)s created a calendar subscription link for %(target)s",
+                                      actor=s.actor, target=_feed_target(s, s.after)),
+    "feed.revoked": lambda s: gettext("%(actor)s revoked a calendar subscription link for %(target)s",
+                                      actor=s.actor, target=_feed_target(s, s.before)),
+    "settings.changed": _settings_changed,
     "user.saved": _user_saved,
-    "schedule.hours_changed": lambda s: f"{s.actor} changed the weekly hours of {s.entity()}",
+    "schedule.hours_changed": lambda s: gettext("%(actor)s changed the weekly hours of %(entity)s", actor=s.actor,
+                                                entity=s.entity()),
     "schedule.exception_added": _exception_added,
-    "schedule.time_off_added": lambda s: (f"{s.actor} added time off for {s.entity()} {s.span(s.after)}"
+    "schedule.time_off_added": lambda s: (gettext("%(actor)s added time off for %(entity)s %(span)s", actor=s.actor,
+                                                  entity=s.entity(), span=s.span(s.after))
                                           + s.note(s.after, "reason")),
-    "schedule.room_closed": lambda s: f"{s.actor} closed {s.entity()} {s.span(s.after)}" + s.note(s.after, "reason"),
-    "schedule.clinic_closed": lambda s: f"{s.actor} closed the clinic {s.span(s.after)}" + s.note(s.after, "reason"),
+    "schedule.room_closed": lambda s: (gettext("%(actor)s closed %(entity)s %(span)s", actor=s.actor,
+                                               entity=s.entity(), span=s.span(s.after))
+                                       + s.note(s.after, "reason")),
+    "schedule.clinic_closed": lambda s: (gettext("%(actor)s closed the clinic %(span)s", actor=s.actor,
+                                                 span=s.span(s.after))
+                                         + s.note(s.after, "reason")),
     "schedule.exception_removed": _exception_removed,
-    "schedule.time_off_removed": _removed("{actor} removed {entity}'s time off"),
-    "schedule.room_closure_removed": _removed("{actor} reopened {entity}: removed its closure"),
-    "schedule.clinic_closure_removed": _removed("{actor} removed the clinic closure"),
-    "schedule.room_saved": _saved("room"),
-    "schedule.practitioner_saved": lambda s: f"{s.actor} changed {s.entity()}'s bookings settings{s.fields()}",
-    "catalog.treatment_saved": _saved("treatment"),
-    "catalog.prep_rule_added": _prep_rule("added a preparation step to", "after"),
+    "schedule.time_off_removed": _removed(_l("%(actor)s removed %(entity)s's time off %(span)s")),
+    "schedule.room_closure_removed": _removed(_l("%(actor)s reopened %(entity)s: removed its closure %(span)s")),
+    "schedule.clinic_closure_removed": _removed(_l("%(actor)s removed the clinic closure %(span)s")),
+    "schedule.room_saved": _saved(_l("%(actor)s added the room %(name)s"),
+                                  _l("%(actor)s changed the room %(name)s%(fields)s"), named=True),
+    "schedule.practitioner_saved": lambda s: gettext("%(actor)s changed %(entity)s's bookings settings%(fields)s",
+                                                     actor=s.actor, entity=s.entity(), fields=s.fields()),
+    "catalog.treatment_saved": _saved(_l("%(actor)s added the treatment %(name)s"),
+                                      _l("%(actor)s changed the treatment %(name)s%(fields)s"), named=True),
+    "catalog.prep_rule_added": _prep_rule(_l("%(actor)s added a preparation step to %(entity)s: %(instruction)s"),
+                                          "after"),
     "catalog.prep_rule_changed": _prep_rule_changed,
-    "catalog.prep_rule_removed": _prep_rule("removed a preparation step from", "before"),
+    "catalog.prep_rule_removed": _prep_rule(
+        _l("%(actor)s removed a preparation step from %(entity)s: %(instruction)s"), "before"),
     "outbox.retried": _outbox_retried,
     # The course after booking (issue 14).
     "prep.answered": _prep_answered,
     "series.course_set": _course_set,
-    "series.session_rebooked": lambda s: f"{s.actor} booked a cancelled session of {s.whose()} series again",
-    "recall.created": lambda s: (f"{s.patient} completed a series and is due for maintenance from "
-                                 f"{_day(s.after.get('due_on'))}"),
-    "recall.booked": _status("{patient} booked their maintenance: {appointment}"),
-    "recall.declined": lambda s: f"{s.actor} recorded that {s.patient} declined maintenance for now",
-    "catalog.aftercare_rule_added": lambda s: (f"{s.actor} added an aftercare step to {s.entity()}: "
-                                               f"{_quoted(s.after.get('instruction', ''))}"
-                                               + (f", {s.after['hours']} h" if isinstance(s.after.get("hours"), int)
-                                                  else "")),
-    "catalog.aftercare_rule_removed": lambda s: (f"{s.actor} removed an aftercare step from {s.entity()}: "
-                                                 f"{_quoted(s.before.get('instruction', ''))}"),
-    "demo.seeded": lambda s: (f"The demo data was loaded ({s.after.get('appointments')} appointments)"
-                              if isinstance(s.after.get("appointments"), int) else "The demo data was loaded"),
+    "series.session_rebooked": _status(_l("%(actor)s booked a cancelled session of their series again"),
+                                       _l("%(actor)s booked a cancelled session of %(patient)s's series again")),
+    "recall.created": lambda s: gettext("%(patient)s completed a series and is due for maintenance from %(day)s",
+                                        patient=s.patient, day=_day(s.after.get("due_on"))),
+    "recall.booked": _status(_l("%(patient)s booked their maintenance: %(appointment)s")),
+    "recall.declined": lambda s: gettext("%(actor)s recorded that %(patient)s declined maintenance for now",
+                                         actor=s.actor, patient=s.patient),
+    "catalog.aftercare_rule_added": _aftercare_rule_added,
+    "catalog.aftercare_rule_removed": lambda s: gettext(
+        "%(actor)s removed an aftercare step from %(entity)s: %(instruction)s", actor=s.actor, entity=s.entity(),
+        instruction=_quoted(s.before.get("instruction", ""))),
+    "demo.seeded": _demo_seeded,
 }
 # Edits whose sentence names the changed fields but not their values: the entry lists them,
 # before and after. Every other known action's sentence says all the page shows of it; an
@@ -564,11 +729,12 @@ SHOWS_CHANGES = frozenset({"settings.changed", "user.saved", "schedule.hours_cha
 
 
 def _generic(s: _Story) -> str:
-    """Any other action: "Rita Reception: series replanned (Paola Patient's Mesotherapy, face on ...)"."""
+    """Any other action: "Rita Reception: series replanned (Paola Patient's Mesotherapy, face on ...)";
+    the action's own words stay as its code spells them."""
     words = s.event.action.replace("_", " ").replace(".", ": ", 1)
     subject = ""
     if s.event.appointment_id:
-        subject = f" ({s.patient}'s {s.appointment()})"
+        subject = f" ({s.patients_appointment()})"
     elif s.event.patient_id:
         subject = f" ({s.patient})"
     elif s.event.entity_type not in ("", None):
@@ -577,8 +743,9 @@ def _generic(s: _Story) -> str:
 
 
 def sentence(event: AuditEvent, names: Names, tz: str) -> str:
-    """One event as an English sentence with names and clinic-local times, ending with the rule
-    codes staff overrode and their reason. Never raises: an odd snapshot gets the generic sentence."""
+    """One event as a sentence in the request's language (English outside a request) with names
+    and clinic-local times, ending with the rule codes staff overrode and their reason. Never
+    raises: an odd snapshot gets the generic sentence."""
     story = _Story(event, names, tz)
     try:
         text = SENTENCES.get(event.action, _generic)(story)
@@ -587,9 +754,9 @@ def sentence(event: AuditEvent, names: Names, tz: str) -> str:
     codes = _overridden(story.after)
     notes = []
     if codes:
-        notes.append(f"override: {', '.join(codes)}")
+        notes.append(gettext("override: %(codes)s", codes=", ".join(codes)))
     if event.reason and event.reason.strip():
-        notes.append(f"reason: {_quoted(event.reason)}")
+        notes.append(gettext("reason: %(reason)s", reason=_quoted(event.reason)))
     return f"{text} ({', '.join(notes)})" if notes else text
 
 
@@ -604,7 +771,7 @@ def _shown(value: Any, tz: str) -> str:
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     if isinstance(value, str) and len(value) > 10 and value[4:5] == "-" and "T" in value:
         moment = _moment(value)
         if moment is not None:
@@ -612,7 +779,7 @@ def _shown(value: Any, tz: str) -> str:
     if isinstance(value, list):
         return ", ".join(_shown(v, tz) for v in value)
     if isinstance(value, dict):
-        return "; ".join(f"{k.replace('_', ' ')}: {_shown(v, tz)}" for k, v in value.items())
+        return "; ".join(f"{_field_name(k)}: {_shown(v, tz)}" for k, v in value.items())
     return str(value)
 
 
@@ -629,13 +796,13 @@ def _changes(event: AuditEvent, names: Names, tz: str) -> tuple[Change, ...]:
             value = [names.slugs.get(v, v) if isinstance(v, str) else v for v in value]
         return _shown(value, tz)
 
-    return tuple(Change(k.replace("_", " "), shown(before, k) if before else "", shown(after, k) if after else "")
+    return tuple(Change(_field_name(k), shown(before, k) if before else "", shown(after, k) if after else "")
                  for k in keys)
 
 
 def describe_events(events: list[AuditEvent]) -> list[Entry]:
-    """A page of events as the audit page shows them: a sentence each, in clinic time, with names
-    loaded in a fixed number of queries."""
+    """A page of events as the audit page shows them: a sentence each in the request's language,
+    in clinic time, with names loaded in a fixed number of queries."""
     tz = get_settings().timezone
     names = load_names(events)
     entries = []
@@ -646,9 +813,9 @@ def describe_events(events: list[AuditEvent]) -> list[Entry]:
             event=event,
             when=clinic_time(moment, tz) if moment else "",
             sentence=sentence(event, names, tz),
-            actor=actor[0] if actor else "system",
-            actor_role=actor[1] if actor else None,
-            patient=names.users.get(event.patient_id, ("a patient", ""))[0] if event.patient_id else None,
+            actor=actor[0] if actor else gettext("system"),
+            actor_role=_role(actor[1]) if actor else None,
+            patient=names.users.get(event.patient_id, (gettext("a patient"), ""))[0] if event.patient_id else None,
             overridden=_overridden(readable(event.action, event.after) or {}),
             changes=_changes(event, names, tz),
         ))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -48,12 +49,12 @@ def _check_intervals(values: Mapping[str, Any]) -> None:
     spacing = [values.get(k) for k in ("interval_min_days", "interval_target_days", "interval_max_days")]
     if any(v is not None for v in spacing):
         if any(v is None for v in spacing):
-            raise InvalidRequest("Give the minimum, target and maximum interval together, or none of them.")
+            raise InvalidRequest(gettext("Give the minimum, target and maximum interval together, or none of them."))
         low, target, high = spacing
         if not low <= target <= high:
-            raise InvalidRequest("The intervals must satisfy minimum ≤ target ≤ maximum.")
+            raise InvalidRequest(gettext("The intervals must satisfy minimum ≤ target ≤ maximum."))
     if (values.get("sessions") or 1) > 1 and spacing[0] is None:
-        raise InvalidRequest("A series of more than one session needs its intervals.")
+        raise InvalidRequest(gettext("A series of more than one session needs its intervals."))
 
 
 def save_treatment(actor: Actor, treatment_id: int | None, *, treatment: Mapping[str, Any],
@@ -72,18 +73,18 @@ def save_treatment(actor: Actor, treatment_id: int | None, *, treatment: Mapping
     clash = db.session.scalar(select(func.count()).select_from(Treatment)
                               .where(Treatment.slug == slug, Treatment.id != (treatment_id or 0)))
     if clash:
-        raise InvalidRequest(f"Another treatment already uses the slug {slug!r}.", code="slug_taken")
+        raise InvalidRequest(gettext("Another treatment already uses the slug %(slug)r.", slug=slug), code="slug_taken")
     consultation_id = protocol.get("consultation_treatment_id")
     if consultation_id is not None:
         consultation = db.session.get(Treatment, consultation_id)
         if consultation is None or consultation.kind != "consultation" or consultation.id == treatment_id:
-            raise InvalidRequest("The required consultation must be a consultation treatment.")
+            raise InvalidRequest(gettext("The required consultation must be a consultation treatment."))
     if treatment_id is None:
         row, before = Treatment(), {}
     else:
         row = db.session.get(Treatment, treatment_id)
         if row is None:
-            raise NotFound(f"There is no treatment {treatment_id}.")
+            raise NotFound(gettext("There is no treatment %(id)s.", id=treatment_id))
         before = {**columns(row, TREATMENT_FIELDS + ("price_cents",)), "protocol": columns(row.protocol, PROTOCOL_FIELDS),
                   **_translations_of(row)}
     for name in TREATMENT_FIELDS:
@@ -91,7 +92,7 @@ def save_treatment(actor: Actor, treatment_id: int | None, *, treatment: Mapping
     if "price_cents" in treatment:  # optional: a caller that does not send it keeps the price
         price = treatment["price_cents"]
         if price is not None and not 0 <= price < 10_000_000:
-            raise InvalidRequest("A price must be between 0 and 99,999.99.")
+            raise InvalidRequest(gettext("A price must be between 0 and 99,999.99."))
         row.price_cents = price
     if row.protocol is None:
         row.protocol = Protocol()
@@ -104,7 +105,7 @@ def save_treatment(actor: Actor, treatment_id: int | None, *, treatment: Mapping
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise InvalidRequest("These values break a rule of the catalogue; check the numbers.") from None
+        raise InvalidRequest(gettext("These values break a rule of the catalogue; check the numbers.")) from None
     audit.record("catalog.treatment_saved", actor_id=actor.user_id, entity_type="treatment", entity_id=row.id,
                  before=before or None,
                  after={**columns(row, TREATMENT_FIELDS + ("price_cents",)), "protocol": columns(row.protocol, PROTOCOL_FIELDS),
@@ -133,7 +134,7 @@ def add_prep_rule(actor: Actor, treatment_id: int, *, instruction: str, lead_hou
     begin_write(db.session)
     treatment = db.session.get(Treatment, treatment_id)
     if treatment is None or treatment.protocol is None:
-        raise NotFound("Save the treatment's protocol first.")
+        raise NotFound(gettext("Save the treatment's protocol first."))
     rule = PrepRule(protocol_id=treatment.protocol.id, instruction=instruction.strip(), lead_hours=lead_hours,
                     remind=remind)
     db.session.add(rule)
@@ -155,7 +156,7 @@ def change_prep_rule(actor: Actor, rule_id: int, *, instruction: str, lead_hours
     begin_write(db.session)
     rule = db.session.get(PrepRule, rule_id)
     if rule is None:
-        raise NotFound("That prep step no longer exists.")
+        raise NotFound(gettext("That prep step no longer exists."))
     fields = ("instruction", "lead_hours", "remind")
     before = columns(rule, fields)
     rule.instruction, rule.lead_hours, rule.remind = instruction.strip(), lead_hours, remind
@@ -173,7 +174,7 @@ def remove_prep_rule(actor: Actor, rule_id: int) -> int:
     begin_write(db.session)
     rule = db.session.get(PrepRule, rule_id)
     if rule is None:
-        raise NotFound("That prep step no longer exists.")
+        raise NotFound(gettext("That prep step no longer exists."))
     treatment_id = rule.protocol.treatment_id
     before = columns(rule, ("id", "instruction", "lead_hours", "remind"))
     db.session.delete(rule)
@@ -187,11 +188,11 @@ def add_aftercare_rule(actor: Actor, treatment_id: int, *, instruction: str, hou
     """Add an aftercare step (what to avoid after a session, and for how long); audited."""
     require_admin(actor)
     if not 1 <= hours <= 24 * 60:
-        raise InvalidRequest("Aftercare lasts from 1 hour to 60 days.")
+        raise InvalidRequest(gettext("Aftercare lasts from 1 hour to 60 days."))
     begin_write(db.session)
     treatment = db.session.get(Treatment, treatment_id)
     if treatment is None or treatment.protocol is None:
-        raise NotFound("Save the treatment's protocol first.")
+        raise NotFound(gettext("Save the treatment's protocol first."))
     rule = AftercareRule(protocol_id=treatment.protocol.id, instruction=instruction.strip(), hours=hours)
     db.session.add(rule)
     db.session.flush()
@@ -207,7 +208,7 @@ def remove_aftercare_rule(actor: Actor, rule_id: int) -> int:
     begin_write(db.session)
     rule = db.session.get(AftercareRule, rule_id)
     if rule is None:
-        raise NotFound("That aftercare step no longer exists.")
+        raise NotFound(gettext("That aftercare step no longer exists."))
     treatment_id = rule.protocol.treatment_id
     before = columns(rule, ("id", "instruction", "hours"))
     db.session.delete(rule)
@@ -222,7 +223,7 @@ def _treatments(ids: Iterable[int]) -> list[Treatment]:
     ids = list(ids)
     rows = list(db.session.scalars(select(Treatment).where(Treatment.id.in_(ids)))) if ids else []
     if len(rows) != len(set(ids)):
-        raise InvalidRequest("One of the chosen treatments does not exist.")
+        raise InvalidRequest(gettext("One of the chosen treatments does not exist."))
     return rows
 
 
@@ -234,14 +235,14 @@ def save_room(actor: Actor, room_id: int | None, *, name: str, active: bool, tre
     clash = db.session.scalar(select(func.count()).select_from(Room).where(Room.name == name,
                                                                             Room.id != (room_id or 0)))
     if clash:
-        raise InvalidRequest(f"Another room is already called {name!r}.", code="name_taken")
+        raise InvalidRequest(gettext("Another room is already called %(name)r.", name=name), code="name_taken")
     if room_id is None:
         room, before = Room(), None
         db.session.add(room)
     else:
         room = db.session.get(Room, room_id)
         if room is None:
-            raise NotFound(f"There is no room {room_id}.")
+            raise NotFound(gettext("There is no room %(id)s.", id=room_id))
         before = {"name": room.name, "active": room.active, "treatments": [t.slug for t in room.treatments]}
     room.name, room.active = name, active
     room.treatments = _treatments(treatment_ids)
@@ -259,7 +260,7 @@ def save_practitioner(actor: Actor, practitioner_id: int, *, color: str, active:
     begin_write(db.session)
     practitioner = db.session.get(Practitioner, practitioner_id)
     if practitioner is None:
-        raise NotFound(f"There is no practitioner {practitioner_id}.")
+        raise NotFound(gettext("There is no practitioner %(id)s.", id=practitioner_id))
     before = {"color": practitioner.color, "active": practitioner.active,
               "treatments": [t.slug for t in practitioner.treatments]}
     practitioner.color, practitioner.active = color, active

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from booking.extensions import db
@@ -28,7 +29,8 @@ class Contraindication:
     """A treatment the patient's answers rule out, why, and whether it was cleared."""
 
     treatment: Treatment
-    reasons: list[str]
+    reasons: list[str]  # the questions answered "yes", in the request's language
+    codes: list[str]  # their codes
     clearance: Clearance | None
 
 
@@ -40,7 +42,7 @@ def review(patient_id: int, actor: Actor) -> tuple[User, dict[str, bool] | None,
     """
     patient = db.session.get(User, patient_id)
     if patient is None or patient.role != "patient" or not may_read(actor, patient_id):
-        raise NotFound(f"There is no patient {patient_id}.")
+        raise NotFound(gettext("There is no patient %(id)s.", id=patient_id))
     intake = intake_of(patient_id)
     flagged = intake.flagged() if intake else set()
     cleared = {c.treatment_id: c for c in db.session.scalars(select(Clearance).where(Clearance.patient_id == patient_id))}
@@ -48,7 +50,8 @@ def review(patient_id: int, actor: Actor) -> tuple[User, dict[str, bool] | None,
     for treatment in db.session.scalars(select(Treatment).where(Treatment.active.is_(True)).order_by(Treatment.id)):
         codes = [c for c in (treatment.protocol.contraindications if treatment.protocol else []) if c in flagged]
         if codes:
-            found.append(Contraindication(treatment, [INTAKE_QUESTIONS[c] for c in codes], cleared.get(treatment.id)))
+            found.append(Contraindication(treatment, [str(INTAKE_QUESTIONS[c]) for c in codes], codes,
+                                           cleared.get(treatment.id)))
     return patient, (intake.answers if intake else None), found
 
 
@@ -70,21 +73,24 @@ def may_read(actor: Actor, patient_id: int) -> bool:
 def clear(actor: Actor, patient_id: int, treatment_id: int, note: str) -> Clearance:
     """A practitioner clears the patient for one treatment (a clinical decision: practitioners only)."""
     if actor.role != "practitioner":
-        raise Forbidden("Only a practitioner can clear a patient for a treatment.")
+        raise Forbidden(gettext("Only a practitioner can clear a patient for a treatment."))
     _, _, found = review(patient_id, actor)  # not their patient: 404 before anything else
     if not note.strip():
-        raise InvalidRequest("Say why the patient is cleared (it goes into the audit log).", code="note_required")
+        raise InvalidRequest(gettext("Say why the patient is cleared (it goes into the audit log)."), code="note_required")
     match = next((c for c in found if c.treatment.id == treatment_id), None)
     if match is None:
-        raise InvalidRequest("Nothing in the questionnaire rules this treatment out.", code="not_contraindicated")
+        raise InvalidRequest(gettext("Nothing in the questionnaire rules this treatment out."),
+                             code="not_contraindicated")
     if match.clearance is not None:
         return match.clearance
     clearance = Clearance(patient_id=patient_id, treatment_id=treatment_id, cleared_by_id=actor.user_id,
                           note=note.strip()[:500])
     db.session.add(clearance)
     db.session.flush()
+    with force_locale("en"):  # the log keeps the questions as written, whoever reads it later
+        answers = [str(INTAKE_QUESTIONS[c]) for c in match.codes]
     audit.record("patient.cleared", actor_id=actor.user_id, entity_type="clearance", entity_id=clearance.id,
-                 patient_id=patient_id, after={"treatment": match.treatment.slug, "answers": match.reasons},
+                 patient_id=patient_id, after={"treatment": match.treatment.slug, "answers": answers},
                  reason=clearance.note)
     db.session.commit()
     return clearance

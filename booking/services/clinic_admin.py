@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import func, select, update
 
 from booking.database import begin_write
@@ -46,12 +47,13 @@ def save_settings(actor: Actor, values: Mapping[str, Any]) -> ClinicSettings:
     try:
         ZoneInfo(values["timezone"])
     except (ZoneInfoNotFoundError, ValueError, KeyError):
-        raise InvalidRequest("Give an IANA time zone such as Europe/Rome.", code="unknown_timezone") from None
+        raise InvalidRequest(gettext("Give an IANA time zone such as Europe/Rome."), code="unknown_timezone") from None
     # Where the clinic is, for its public holidays, as the holidays package spells it.
     country, region = check_place(values["country"], values.get("region") or "")
     currency = (values["currency"] or "").strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise InvalidRequest("Give the currency as a three-letter ISO code such as EUR.", code="unknown_currency")
+        raise InvalidRequest(gettext("Give the currency as a three-letter ISO code such as EUR."),
+                             code="unknown_currency")
     values = {**values, "country": country, "region": region, "currency": currency,
               # Optional text left empty (or out of the post) is stored as "", never NULL.
               **{name: (values.get(name) or "").strip() for name in ("phone", "email", "address")}}
@@ -60,11 +62,12 @@ def save_settings(actor: Actor, values: Mapping[str, Any]) -> ClinicSettings:
     from booking.i18n import LANGUAGE_NAMES
 
     if values.get("default_locale") and values["default_locale"] not in LANGUAGE_NAMES:
-        raise InvalidRequest("Choose a language the app speaks: " + ", ".join(LANGUAGE_NAMES) + ".",
+        raise InvalidRequest(gettext("Choose a language the app speaks: %(codes)s.", codes=", ".join(LANGUAGE_NAMES)),
                              code="unknown_language")
     unknown = set(values.get("messages_off") or []) - set(MESSAGE_KINDS)
     if unknown:
-        raise InvalidRequest(f"Unknown message kind(s): {', '.join(sorted(unknown))}.", code="unknown_message_kind")
+        raise InvalidRequest(ngettext("Unknown message kind: %(kinds)s.", "Unknown message kinds: %(kinds)s.",
+                                      len(unknown), kinds=", ".join(sorted(unknown))), code="unknown_message_kind")
     begin_write(db.session)
     settings = db.session.get(ClinicSettings, 1)
     if settings is None:
@@ -91,7 +94,7 @@ def _email_free(email: str, user_id: int | None) -> None:
     clash = db.session.scalar(select(func.count()).select_from(User)
                               .where(User.email == email, User.id != (user_id or 0)))
     if clash:
-        raise EmailTaken("Another account already uses this e-mail.")
+        raise EmailTaken(gettext("Another account already uses this e-mail."))
 
 
 def _ensure_practitioner_row(user: User) -> None:
@@ -108,16 +111,16 @@ def save_user(actor: Actor, user_id: int | None, *, values: Mapping[str, Any], p
     _email_free(email, user_id)
     if user_id is None:
         if not password:
-            raise InvalidRequest("A new account needs a password.", code="password_required")
+            raise InvalidRequest(gettext("A new account needs a password."), code="password_required")
         user, before = User(), None
         db.session.add(user)
     else:
         user = db.session.get(User, user_id)
         if user is None:
-            raise NotFound(f"There is no user {user_id}.")
+            raise NotFound(gettext("There is no user %(id)s.", id=user_id))
         before = columns(user, USER_FIELDS)
         if user.id == actor.user_id and (values["role"] != "admin" or not values["active"]):
-            raise InvalidRequest("You cannot remove your own administrator access; ask another administrator.",
+            raise InvalidRequest(gettext("You cannot remove your own administrator access; ask another administrator."),
                                  code="own_access")
     for name in USER_FIELDS:
         setattr(user, name, values[name])
@@ -154,13 +157,15 @@ def confirm_erasure(actor: Actor, patient_id: int) -> User:
     begin_write(db.session)
     user = db.session.get(User, patient_id)
     if user is None or user.role != "patient" or user.erasure_requested_at is None:
-        raise NotFound("There is no pending erasure request for this patient.")
+        raise NotFound(gettext("There is no pending erasure request for this patient."))
     if not user.active:
-        raise InvalidRequest("This patient was already erased.", code="already_erased")
+        raise InvalidRequest(gettext("This patient was already erased."), code="already_erased")
     upcoming = upcoming_for(user.id)
     if upcoming:
-        raise InvalidRequest(f"{user.name} still has {len(upcoming)} upcoming appointment(s); cancel them "
-                             "before erasing the account.", code="has_upcoming")
+        raise InvalidRequest(ngettext("%(name)s still has %(num)d upcoming appointment; cancel it before erasing "
+                                      "the account.",
+                                      "%(name)s still has %(num)d upcoming appointments; cancel them before "
+                                      "erasing the account.", len(upcoming), name=user.name), code="has_upcoming")
     personal = (user.name, user.email, user.phone)
     user.name = "Erased patient"
     user.email = f"erased-{user.id}@erased.invalid"

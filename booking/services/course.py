@@ -18,6 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask_babel import format_date, gettext, lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -50,11 +51,13 @@ from booking.services.clinic import get_settings
 from booking.services.errors import Forbidden, InvalidRequest, NotFound, ServiceError
 from booking.services.loading import load_appointment_for
 
+# The messages of the course an admin can turn off, by kind (the kind stays a stable code; its
+# description reads in the language of the page that shows it).
 MESSAGE_KINDS = {
-    "prep.confirm": "Prep confirmation requests before each session",
-    "aftercare": "Aftercare after each completed session",
-    "recall.invite": "Maintenance invitations when a series is completed",
-    "recall.reminder": "One reminder when a maintenance invitation is not answered",
+    "prep.confirm": lazy_gettext("Prep confirmation requests before each session"),
+    "aftercare": lazy_gettext("Aftercare after each completed session"),
+    "recall.invite": lazy_gettext("Maintenance invitations when a series is completed"),
+    "recall.reminder": lazy_gettext("One reminder when a maintenance invitation is not answered"),
 }
 
 
@@ -153,17 +156,17 @@ def answer_prep(actor: Actor, appointment_id: int, answers: dict[str, object], *
     begin_write(db.session)
     appointment = load_appointment_for(actor, appointment_id, for_update=True)
     if actor.is_staff and not actor.can_book_for_others:
-        raise Forbidden("Only reception and administrators record a patient's answers.")
+        raise Forbidden(gettext("Only reception and administrators record a patient's answers."))
     return _record(appointment, answers, actor_id=actor.user_id, callback=callback, now=now, via="portal")
 
 
 def _record(appointment: Appointment, answers: dict[str, object], *, actor_id: int | None, callback: bool,
             now: datetime, via: str) -> Checklist:
     if appointment.status != "booked" or appointment.start_at <= now:
-        raise InvalidRequest("This session is not ahead any more; there is nothing to confirm.")
+        raise InvalidRequest(gettext("This session is not ahead any more; there is nothing to confirm."))
     steps = steps_of(appointment)
     if not steps:
-        raise InvalidRequest("This session has no prep steps to confirm.")
+        raise InvalidRequest(gettext("This session has no prep steps to confirm."))
     problems = bad_answers(answers, [s.key for s in steps])
     if problems:
         raise InvalidRequest("; ".join(problems) + ".")
@@ -192,14 +195,14 @@ def _by_link(secret: str, now: datetime) -> tuple[Appointment, PrepCheck]:
     """The session a prep link is for, or LinkRefused with a reason the patient can act on."""
     check = db.session.scalar(select(PrepCheck).where(PrepCheck.link_hash == hash_secret(secret)))
     if check is None:
-        raise LinkRefused("This link is not valid any more (the session may have moved: a new link was sent).")
+        raise LinkRefused(gettext("This link is not valid any more (the session may have moved: a new link was sent)."))
     if check.link_expires_at is None:  # an answer closes the link
-        raise LinkRefused("This link has been used already. Sign in to see or change your answers.")
+        raise LinkRefused(gettext("This link has been used already. Sign in to see or change your answers."))
     if now >= check.link_expires_at:
-        raise LinkRefused("This link has expired. Call the clinic, or sign in to see your appointments.")
+        raise LinkRefused(gettext("This link has expired. Call the clinic, or sign in to see your appointments."))
     appointment = db.session.get(Appointment, check.appointment_id)
     if appointment is None or appointment.status != "booked" or appointment.start_at != check.start_at:
-        raise LinkRefused("This session has changed or been cancelled; this link is not valid any more.")
+        raise LinkRefused(gettext("This session has changed or been cancelled; this link is not valid any more."))
     return appointment, check
 
 
@@ -292,9 +295,9 @@ class Call:
 
 
 CALL_REASONS = {
-    "no_answer": "No answer to the prep check",
-    "not_prepared": "Not prepared",
-    "callback": "Asked for a call back",
+    "no_answer": lazy_gettext("No answer to the prep check"),
+    "not_prepared": lazy_gettext("Not prepared"),
+    "callback": lazy_gettext("Asked for a call back"),
 }
 
 
@@ -327,7 +330,8 @@ def calls_due(now: datetime | None = None, *, days: int = 14) -> list[Call]:
     return calls
 
 
-PREP_WORDS = {"prepared": "prepared", "needs_attention": "not prepared", "callback": "asked for a call"}
+PREP_WORDS = {"prepared": lazy_gettext("prepared"), "needs_attention": lazy_gettext("not prepared"),
+              "callback": lazy_gettext("asked for a call")}
 
 
 def prep_states(appointment_ids: list[int]) -> dict[int, str]:
@@ -395,13 +399,13 @@ def set_course(actor: Actor, series_id: int, *, sessions: int | None, expires_on
     """Record a series as a prepaid course of ``sessions`` sessions to be used by ``expires_on``
     (None, None: not a package); reception and admin only, audited."""
     if not actor.can_book_for_others:
-        raise Forbidden("Only reception and administrators record prepaid courses.")
+        raise Forbidden(gettext("Only reception and administrators record prepaid courses."))
     if sessions is not None and not 1 <= sessions <= 100:
-        raise InvalidRequest("A course has between 1 and 100 sessions.")
+        raise InvalidRequest(gettext("A course has between 1 and 100 sessions."))
     begin_write(db.session)
     series = db.session.get(Series, series_id)
     if series is None:
-        raise NotFound(f"There is no series {series_id}.")
+        raise NotFound(gettext("There is no series %(id)s.", id=series_id))
     before = {"sessions": series.course_sessions,
               "expires_on": series.course_expires_on.isoformat() if series.course_expires_on else None}
     series.course_sessions, series.course_expires_on = sessions, expires_on if sessions else None
@@ -427,7 +431,18 @@ def course_warning_for(series_id: int, *, adding: int, on: date) -> str | None:
     series = db.session.get(Series, series_id)
     if series is None:
         return None
-    return course_warning(course_of_series(series), adding, on, series.course_expires_on)
+    return course_warning_text(course_of_series(series), adding, on, series.course_expires_on)
+
+
+def course_warning_text(count: CourseCount | None, adding: int, on: date, expires_on: date | None) -> str | None:
+    """The rule's ``course_warning`` in the request's language (English outside a request), or None."""
+    if course_warning(count, adding, on, expires_on) is None:
+        return None
+    if adding > count.remaining:
+        return gettext("The prepaid course has %(remaining)s of %(total)s sessions left to book; this books "
+                       "%(adding)s.", remaining=count.remaining, total=count.total, adding=adding)
+    return gettext("The prepaid course expires on %(day)s; this session is after that.",
+                   day=format_date(expires_on, "dd MMM y"))
 
 
 # ---- the course view -------------------------------------------------------------------------
@@ -545,8 +560,8 @@ def course_problems(series: Series | None, *, adding: int, starts: list[datetime
     if series is None or series.course_sessions is None or not starts:
         return []
     tz = get_settings().timezone
-    warning = course_warning(course_of_series(series), adding, max(local_date(s, tz) for s in starts),
-                             series.course_expires_on)
+    warning = course_warning_text(course_of_series(series), adding, max(local_date(s, tz) for s in starts),
+                                  series.course_expires_on)
     if warning is None:
         return []
-    return [Problem(COURSE_EXCEEDED, f"{warning} Please contact the clinic.", index)]
+    return [Problem(COURSE_EXCEEDED, gettext("%(warning)s Please contact the clinic.", warning=warning), index)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from booking.extensions import db
@@ -50,20 +51,21 @@ def _own_practitioner_id(user_id: int) -> int | None:
 def feed_choices(actor: Actor) -> list[tuple[str, str]]:
     """(value, label) of every calendar ``actor`` may subscribe to; value is "scope:id"."""
     if actor.is_patient:
-        return [(f"patient:{actor.user_id}", "My appointments")]
+        return [(f"patient:{actor.user_id}", gettext("My appointments"))]
     choices = []
     own = db.session.scalar(select(Practitioner).where(Practitioner.user_id == actor.user_id))
     if own is not None and may_share(actor.role, actor.user_id, own.id, "practitioner", own.id):
-        choices.append((f"practitioner:{own.id}", f"My diary ({own.name})"))
+        choices.append((f"practitioner:{own.id}", gettext("My diary (%(name)s)", name=own.name)))
     if actor.role not in FRONT_DESK:
         return choices  # practitioners: their own diary only
-    choices.append(("clinic:", "The whole clinic"))
+    choices.append(("clinic:", gettext("The whole clinic")))
     practitioners = select(Practitioner).where(Practitioner.active.is_(True)).order_by(Practitioner.id)
     for practitioner in db.session.scalars(practitioners):
         if own is None or practitioner.id != own.id:
-            choices.append((f"practitioner:{practitioner.id}", f"Practitioner: {practitioner.name}"))
+            choices.append((f"practitioner:{practitioner.id}",
+                            gettext("Practitioner: %(name)s", name=practitioner.name)))
     for room in db.session.scalars(select(Room).where(Room.active.is_(True)).order_by(Room.id)):
-        choices.append((f"room:{room.id}", f"Room: {room.name}"))
+        choices.append((f"room:{room.id}", gettext("Room: %(name)s", name=room.name)))
     return choices
 
 
@@ -74,16 +76,17 @@ def create_feed(actor: Actor, scope: str, target_id: int | None) -> tuple[str, F
     may be left out: it is theirs), the front desk and admins to any calendar.
     """
     if scope not in FEED_SCOPES:
-        raise InvalidRequest(f"scope must be one of {', '.join(FEED_SCOPES)}.", code="bad_scope")
+        raise InvalidRequest(gettext("scope must be one of %(scopes)s.", scopes=", ".join(FEED_SCOPES)), code="bad_scope")
     if actor.is_patient:
         if scope != "patient" or target_id not in (None, actor.user_id):
-            raise Forbidden("Patients can subscribe to their own appointments only (scope patient).")
+            raise Forbidden(gettext("Patients can subscribe to their own appointments only (scope patient)."))
         target_id = actor.user_id
     elif actor.role not in FRONT_DESK:
         own = _own_practitioner_id(actor.user_id)
         if own is None or actor.role != "practitioner" or scope != "practitioner" or target_id not in (None, own):
-            raise Forbidden("Practitioners can subscribe to their own diary only "
-                            f"(scope practitioner{f', id {own}' if own else ''}).")
+            raise Forbidden(gettext("Practitioners can subscribe to their own diary only (scope practitioner, "
+                                    "id %(id)s).", id=own) if own else
+                            gettext("Practitioners can subscribe to their own diary only (scope practitioner)."))
         target_id = own
     elif scope == "clinic":
         target_id = None
@@ -91,7 +94,7 @@ def create_feed(actor: Actor, scope: str, target_id: int | None) -> tuple[str, F
         model = {"practitioner": Practitioner, "room": Room, "patient": User}[scope]
         target = db.session.get(model, target_id) if target_id is not None else None
         if target is None or (scope == "patient" and target.role != "patient"):
-            raise NotFound(f"There is no {scope} with id {target_id}.")
+            raise NotFound(gettext("There is no %(scope)s with id %(id)s.", scope=scope, id=target_id))
     secret = new_secret()
     feed = FeedToken(scope=scope, target_id=target_id, token_hash=hash_secret(secret), created_by_id=actor.user_id)
     db.session.add(feed)
@@ -109,7 +112,7 @@ def revoke_feed(actor: Actor, feed_id: int) -> None:
     """
     feed = db.session.get(FeedToken, feed_id)
     if feed is None or not _may_revoke(actor, feed):
-        raise NotFound(f"There is no feed {feed_id}.")
+        raise NotFound(gettext("There is no feed %(id)s.", id=feed_id))
     if feed.revoked_at is None:
         feed.revoked_at = utcnow()
         audit.record("feed.revoked", actor_id=actor.user_id, entity_type="feed", entity_id=feed.id,
@@ -146,11 +149,11 @@ def describe(feed: FeedToken) -> str:
     """A human name for a feed link."""
     if feed.scope == "practitioner":
         practitioner = db.session.get(Practitioner, feed.target_id)
-        return f"Practitioner: {practitioner.name}" if practitioner else "Practitioner"
+        return gettext("Practitioner: %(name)s", name=practitioner.name) if practitioner else gettext("Practitioner")
     if feed.scope == "room":
         room = db.session.get(Room, feed.target_id)
-        return f"Room: {room.name}" if room else "Room"
-    return "My appointments" if feed.scope == "patient" else "The whole clinic"
+        return gettext("Room: %(name)s", name=room.name) if room else gettext("Room")
+    return gettext("My appointments") if feed.scope == "patient" else gettext("The whole clinic")
 
 
 @dataclass(frozen=True)
@@ -181,16 +184,24 @@ def every_feed() -> list[FeedRow]:
             state = "live"
         else:
             state = "maker's access ended"
-        out.append(FeedRow(feed, f"{maker} ({role})" if maker else "(erased user)", _target(feed),
+        made_by = gettext("%(name)s (%(role)s)", name=maker, role=_role_name(role)) if maker else gettext("(erased user)")
+        out.append(FeedRow(feed, made_by, _target(feed),
                            feed.created_at, feed.last_used_at, state))
     return out
+
+
+def _role_name(role: str | None) -> str:
+    """A role as people read it, in the request's language."""
+    names = {"admin": gettext("admin"), "receptionist": gettext("receptionist"),
+             "practitioner": gettext("practitioner"), "patient": gettext("patient")}
+    return names.get(role or "", role or "")
 
 
 def _target(feed: FeedToken) -> str:
     """The calendar a feed shows, named for staff."""
     if feed.scope == "patient":
         patient = db.session.get(User, feed.target_id)
-        return f"Patient: {patient.name if patient else feed.target_id}"
+        return gettext("Patient: %(name)s", name=patient.name if patient else feed.target_id)
     if feed.scope == "clinic":
-        return "The whole clinic"
+        return gettext("The whole clinic")
     return describe(feed)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import holidays
+from flask_babel import gettext, get_locale
 from holidays import registry
 from sqlalchemy import select
 
@@ -26,7 +27,8 @@ from booking.services.actor import Actor
 from booking.services.clinic import get_settings
 from booking.services.errors import InvalidRequest
 
-# ISO code -> English name, for the pages ("Italy"); the package's own registry.
+# ISO code -> English name ("Italy"), the package's own registry: for a country Babel has no
+# name for in the current language.
 _COUNTRY_NAMES = {entry[1]: entry[0] for entry in registry.COUNTRIES.values()}
 
 
@@ -41,8 +43,10 @@ class Holiday:
 
 
 def country_name(code: str) -> str:
-    """``IT`` -> ``Italy`` (the code itself for one the package does not know)."""
-    return _COUNTRY_NAMES.get(code, code)
+    """``IT`` -> ``Italy`` in the current language ("Italia" in Italian); the code itself for one
+    neither Babel nor the package knows."""
+    locale = get_locale()
+    return (locale.territories.get(code) if locale is not None else None) or _COUNTRY_NAMES.get(code, code)
 
 
 def check_place(country: str, region: str = "") -> tuple[str, str]:
@@ -53,9 +57,11 @@ def check_place(country: str, region: str = "") -> tuple[str, str]:
     region = (region or "").strip()
     supported = holidays.list_supported_countries()
     if country not in supported:
-        raise InvalidRequest(
-            f"{country or 'An empty code'} is not a country code the public-holiday calendar knows; "
-            "give a two-letter ISO code such as IT, FR or DE.", code="unknown_country")
+        message = (gettext("%(code)s is not a country code the public-holiday calendar knows; give a two-letter "
+                           "ISO code such as IT, FR or DE.", code=country) if country else
+                   gettext("An empty code is not a country code the public-holiday calendar knows; give a "
+                           "two-letter ISO code such as IT, FR or DE."))
+        raise InvalidRequest(message, code="unknown_country")
     if not region:
         return country, ""
     codes = {code.upper(): code for code in supported[country]}
@@ -63,8 +69,9 @@ def check_place(country: str, region: str = "") -> tuple[str, str]:
     if found is None:
         sample = ", ".join(supported[country][:6])
         raise InvalidRequest(
-            f"{region} is not a region of {country_name(country)} in the public-holiday calendar; "
-            f"give one of its codes (for example {sample}) or leave it empty.", code="unknown_region")
+            gettext("%(region)s is not a region of %(country)s in the public-holiday calendar; give one of its "
+                    "codes (for example %(sample)s) or leave it empty.",
+                    region=region, country=country_name(country), sample=sample), code="unknown_region")
     return country, found
 
 
@@ -105,7 +112,8 @@ def add_public_holidays(actor: Actor, year: int) -> tuple[list[ClinicClosure], l
     closures written and the booked appointments now inside a closure."""
     schedule_admin.require_admin(actor)
     if not 2000 <= year <= 2100:
-        raise InvalidRequest(f"Choose a year between 2000 and 2100, not {year}.", code="date_out_of_range")
+        raise InvalidRequest(gettext("Choose a year between 2000 and 2100, not %(year)s.", year=year),
+                             code="date_out_of_range")
     begin_write(db.session)
     written = write_public_holidays(actor, year)
     db.session.commit()

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import Text, cast, delete, or_, select
 from sqlalchemy.orm import selectinload
@@ -83,7 +84,7 @@ def save_intake(patient_id: int, answers: dict[str, bool], notes: str = "") -> I
     """Store (or replace) the patient's health questionnaire."""
     unknown = set(answers) - set(INTAKE_QUESTIONS)
     if unknown:
-        raise InvalidRequest(f"Unknown questions: {', '.join(sorted(unknown))}.")
+        raise InvalidRequest(gettext("Unknown questions: %(codes)s.", codes=", ".join(sorted(unknown))))
     intake = intake_of(patient_id) or Intake(patient_id=patient_id)
     before = {"rules_out": _ruled_out(intake.flagged())} if intake.id else None
     intake.answers = {code: bool(answers.get(code, False)) for code in INTAKE_QUESTIONS}
@@ -123,15 +124,16 @@ def answer_own_intake(actor: Actor, answers: Mapping[str, bool], notes: str = ""
     unknown = sorted(set(answers) - set(INTAKE_QUESTIONS))
     if unknown:
         raise InvalidRequest(
-            f"There is no question {', '.join(repr(k) for k in unknown)}; answer exactly these: "
-            f"{', '.join(INTAKE_QUESTIONS)} (GET /api/v1/intake lists them).",
+            gettext("There is no question %(codes)s; answer exactly these: %(known)s "
+                    "(GET /api/v1/intake lists them).",
+                    codes=", ".join(repr(k) for k in unknown), known=", ".join(INTAKE_QUESTIONS)),
             code="unknown_question",
         )
     missing = [key for key in INTAKE_QUESTIONS if key not in answers]
     if missing:
         raise InvalidRequest(
-            f"Answer every question with true or false; no answer for {', '.join(repr(k) for k in missing)} "
-            "(GET /api/v1/intake lists the questions).",
+            gettext("Answer every question with true or false; no answer for %(codes)s "
+                    "(GET /api/v1/intake lists the questions).", codes=", ".join(repr(k) for k in missing)),
             code="answer_missing",
         )
     return save_intake(patient_id, dict(answers), notes)
@@ -140,9 +142,9 @@ def answer_own_intake(actor: Actor, answers: Mapping[str, bool], notes: str = ""
 def _own_patient_id(actor: Actor) -> int:
     """The caller's id when they are a patient; staff have no questionnaire of their own."""
     if not actor.is_patient:
-        raise Forbidden("Only a patient fills in a health questionnaire, signed in as themselves; "
-                        "practitioners and admins read a patient's answers on the patient's health "
-                        "page in the reception calendar.")
+        raise Forbidden(gettext("Only a patient fills in a health questionnaire, signed in as themselves; "
+                                "practitioners and admins read a patient's answers on the patient's health "
+                                "page in the reception calendar."))
     return actor.user_id
 
 
@@ -159,7 +161,7 @@ def contraindications_for(patient_id: int, treatment: Treatment) -> list[str]:
     intake = intake_of(patient_id)
     flagged = intake.flagged() if intake else set()
     protocol = treatment.protocol
-    return [INTAKE_QUESTIONS[c] for c in (protocol.contraindications if protocol else []) if c in flagged]
+    return [str(INTAKE_QUESTIONS[c]) for c in (protocol.contraindications if protocol else []) if c in flagged]
 
 
 def request_callback(patient_id: int, treatment_id: int | None, note: str) -> None:
@@ -186,7 +188,7 @@ def export_data(patient_id: int) -> dict[str, Any]:
     """Everything stored about the patient, as JSON-ready values ("download my data")."""
     user = db.session.get(User, patient_id)
     if user is None:
-        raise NotFound("No such patient.")
+        raise NotFound(gettext("No such patient."))
     appointments = db.session.scalars(
         select(Appointment).where(Appointment.patient_id == patient_id, Appointment.status != HELD)
         .options(selectinload(Appointment.treatment), selectinload(Appointment.practitioner))
@@ -310,12 +312,12 @@ def reset_password(token: str, new_password: str, *, secret_key: str) -> User:
     try:
         data = _serializer(secret_key).loads(token, max_age=RESET_MAX_AGE)
     except SignatureExpired:
-        raise InvalidRequest("This reset link has expired; ask for a new one.", code="link_expired") from None
+        raise InvalidRequest(gettext("This reset link has expired; ask for a new one."), code="link_expired") from None
     except BadSignature:
-        raise InvalidRequest("This reset link is not valid; ask for a new one.", code="link_invalid") from None
+        raise InvalidRequest(gettext("This reset link is not valid; ask for a new one."), code="link_invalid") from None
     user = db.session.get(User, data.get("user"))
     if user is None or data.get("fp") != _fingerprint(user):
-        raise InvalidRequest("This reset link was already used; ask for a new one.", code="link_used")
+        raise InvalidRequest(gettext("This reset link was already used; ask for a new one."), code="link_used")
     user.set_password(new_password)
     tokens.end_all_sessions(user)  # a reset means someone else may know the old password
     audit.record("password.reset", actor_id=user.id, entity_type="user", entity_id=user.id,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -183,9 +184,9 @@ def load_recall(actor: Actor, recall_id: int) -> Recall:
     """A recall the caller may see: their own (patients) or any (reception, admin); else 404."""
     recall = db.session.get(Recall, recall_id)
     if recall is None or (actor.is_patient and recall.patient_id != actor.user_id):
-        raise NotFound(f"There is no recall {recall_id}.")
+        raise NotFound(gettext("There is no recall %(id)s.", id=recall_id))
     if actor.is_staff and not actor.can_book_for_others:
-        raise Forbidden("Only reception and administrators work the recall list.")
+        raise Forbidden(gettext("Only reception and administrators work the recall list."))
     return recall
 
 
@@ -194,7 +195,7 @@ def decline(actor: Actor, recall_id: int, *, reason: str = "") -> Recall:
     begin_write(db.session)
     recall = load_recall(actor, recall_id)
     if recall.status == "booked":
-        raise InvalidRequest("This maintenance is booked already; cancel the appointment instead.")
+        raise InvalidRequest(gettext("This maintenance is booked already; cancel the appointment instead."))
     recall.status = "declined"
     audit.record("recall.declined", actor_id=actor.user_id, entity_type="recall", entity_id=recall.id,
                  patient_id=recall.patient_id, reason=reason.strip() or None)
@@ -266,19 +267,27 @@ def propose_maintenance(actor: Actor, recall_id: int, *, now: datetime | None = 
     protocol = treatment.protocol
     consultation_treatment = protocol.consultation_treatment if protocol else None
     if consultation_treatment is None:
-        return MaintenanceProposal(recall, None, None, "No free time was found in the next weeks; call the clinic.")
+        return MaintenanceProposal(recall, None, None, gettext("No free time was found in the next weeks; call the clinic."))
     consultation = _first_free(patient, consultation_treatment, today, LOOK_AHEAD_DAYS, now)
     if consultation is None:
-        return MaintenanceProposal(recall, None, None, "No free consultation was found in the next weeks; call the clinic.")
+        return MaintenanceProposal(recall, None, None,
+                                   gettext("No free consultation was found in the next weeks; call the clinic."))
     after = max(first_day, local_date(consultation.start, tz) + timedelta(days=protocol.consultation_min_days_before))
     slot = _first_free(None, treatment, after, LOOK_AHEAD_DAYS, now,
                        accept=lambda s: s.start > consultation.end and valid(s, (consultation.start,)))
-    why = (f"Your last consultation is more than {protocol.consultation_valid_days} days old, so the clinic "
-           f"sees you for a new one first.")
+    days = protocol.consultation_valid_days
     if slot is None:
         return MaintenanceProposal(recall, ProposedTime(consultation_treatment, consultation.start, consultation.end,
                                                         consultation.practitioner_id), None,
-                                   why + " No session time after it was found; call the clinic.")
+                                   ngettext("Your last consultation is more than %(num)d day old, so the clinic sees "
+                                            "you for a new one first. No session time after it was found; call the "
+                                            "clinic.",
+                                            "Your last consultation is more than %(num)d days old, so the clinic sees "
+                                            "you for a new one first. No session time after it was found; call the "
+                                            "clinic.", days))
+    why = ngettext("Your last consultation is more than %(num)d day old, so the clinic sees you for a new one first.",
+                   "Your last consultation is more than %(num)d days old, so the clinic sees you for a new one first.",
+                   days)
     return MaintenanceProposal(
         recall,
         ProposedTime(consultation_treatment, consultation.start, consultation.end, consultation.practitioner_id),
@@ -298,14 +307,15 @@ def book_maintenance(actor: Actor, recall_id: int, *, session_start: datetime, s
 
     recall = load_recall(actor, recall_id)
     if recall.status in ALREADY_CLOSED:
-        raise InvalidRequest(f"This maintenance is {recall.status} already.")
+        raise InvalidRequest(gettext("This maintenance is booked already.") if recall.status == "booked"
+                             else gettext("This maintenance is declined already."))
     patient_id = None if actor.is_patient else recall.patient_id
     made = []
     treatment = recall.treatment
     if consultation_start is not None:
         consultation_treatment = treatment.protocol.consultation_treatment if treatment.protocol else None
         if consultation_treatment is None or consultation_practitioner_id is None:
-            raise InvalidRequest("This treatment has no consultation to book.")
+            raise InvalidRequest(gettext("This treatment has no consultation to book."))
         made.append(book_appointment(actor, treatment_slug=consultation_treatment.slug, start=consultation_start,
                                      practitioner_id=consultation_practitioner_id, patient_id=patient_id,
                                      override_reason=override_reason, now=now))

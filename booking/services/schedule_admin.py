@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -43,7 +44,7 @@ STRANDED_HORIZON = timedelta(days=400)
 def require_admin(actor: Actor) -> None:
     """Schedules, the catalogue, settings and users are the administrator's."""
     if actor.role != "admin":
-        raise Forbidden("Only an administrator can change this.")
+        raise Forbidden(gettext("Only an administrator can change this."))
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,12 @@ def stranded(*, practitioner_id: int | None = None, room_id: int | None = None,
     for row in rows:
         person = people.get(row.practitioner_id)
         if person is None:
-            found.append(Stranded(row, "The practitioner is no longer active."))
+            found.append(Stranded(row, gettext("The practitioner is no longer active.")))
             continue
         hours = [p.message for p in check_hours(row.start_at, row.end_at, person, policy)]
         room = []
         if row.room_id is not None and row.room_id not in rooms:
-            room = ["The room is no longer in use."]
+            room = [gettext("The room is no longer in use.")]
         elif row.room_id is not None:
             room = [p.message for p in check_room_open(row.start_at, row.end_at, rooms[row.room_id],
                                                          tz=settings.timezone)]
@@ -104,7 +105,7 @@ def _practitioner(practitioner_id: int) -> Practitioner:
     """A practitioner, or NotFound."""
     practitioner = db.session.get(Practitioner, practitioner_id)
     if practitioner is None:
-        raise NotFound(f"There is no practitioner {practitioner_id}.")
+        raise NotFound(gettext("There is no practitioner %(id)s.", id=practitioner_id))
     return practitioner
 
 
@@ -124,7 +125,7 @@ def set_weekly_hours(actor: Actor, practitioner_id: int, *, hours: Periods, brea
     for periods in (*hours.values(), *breaks.values()):
         for start, end in periods:
             if end <= start:
-                raise InvalidRequest("Each period must end after it starts (overnight periods are not supported).")
+                raise InvalidRequest(gettext("Each period must end after it starts (overnight periods are not supported)."))
     before = {"hours": _week(practitioner.hours), "breaks": _week(practitioner.breaks)}
     practitioner.hours = [WorkingHours(weekday=d, start_time=s, end_time=e)
                           for d, periods in sorted(hours.items()) for s, e in periods]
@@ -143,7 +144,7 @@ def add_exception(actor: Actor, practitioner_id: int, *, day: date, start: time 
     """Special hours (or, with no times, a day off) on one date; returns what it strands."""
     require_admin(actor)
     if (start is None) != (end is None) or (start is not None and end <= start):
-        raise InvalidRequest("Give both a start and a later end, or neither for a day off.")
+        raise InvalidRequest(gettext("Give both a start and a later end, or neither for a day off."))
     begin_write(db.session)
     practitioner = _practitioner(practitioner_id)
     row = DateException(practitioner_id=practitioner.id, day=day, start_time=start, end_time=end, note=note.strip())
@@ -162,7 +163,7 @@ def add_time_off(actor: Actor, practitioner_id: int, *, start: datetime, end: da
     """Time away (UTC span); returns the appointments inside it."""
     require_admin(actor)
     if end <= start:
-        raise InvalidRequest("Time off must end after it starts.")
+        raise InvalidRequest(gettext("Time off must end after it starts."))
     begin_write(db.session)
     practitioner = _practitioner(practitioner_id)
     row = TimeOff(practitioner_id=practitioner.id, start_at=start, end_at=end, reason=reason.strip())
@@ -180,11 +181,11 @@ def add_room_closure(actor: Actor, room_id: int, *, start: datetime, end: dateti
     """Close a room for a span; returns the appointments booked in it then."""
     require_admin(actor)
     if end <= start:
-        raise InvalidRequest("A closure must end after it starts.")
+        raise InvalidRequest(gettext("A closure must end after it starts."))
     begin_write(db.session)
     room = db.session.get(Room, room_id)
     if room is None:
-        raise NotFound(f"There is no room {room_id}.")
+        raise NotFound(gettext("There is no room %(id)s.", id=room_id))
     row = RoomClosure(room_id=room.id, start_at=start, end_at=end, reason=reason.strip())
     db.session.add(row)
     db.session.flush()
@@ -199,7 +200,7 @@ def add_clinic_closure(actor: Actor, *, start: datetime, end: datetime, reason: 
     """Close the whole clinic for a span (a holiday); returns every appointment inside it."""
     require_admin(actor)
     if end <= start:
-        raise InvalidRequest("A closure must end after it starts.")
+        raise InvalidRequest(gettext("A closure must end after it starts."))
     begin_write(db.session)
     close_clinic(actor, start=start, end=end, reason=reason)
     db.session.commit()
@@ -211,7 +212,7 @@ def close_clinic(actor: Actor, *, start: datetime, end: datetime, reason: str = 
     closure, or a public holiday: ``services.holidays``)."""
     require_admin(actor)
     if end <= start:
-        raise InvalidRequest("A closure must end after it starts.")
+        raise InvalidRequest(gettext("A closure must end after it starts."))
     row = ClinicClosure(start_at=start, end_at=end, reason=reason.strip())
     db.session.add(row)
     db.session.flush()
@@ -242,12 +243,12 @@ def remove_entry(actor: Actor, kind: str, entry_id: int) -> int | None:
     """Delete an exception, time off or closure (adding time back strands nothing); returns its owner id."""
     require_admin(actor)
     if kind not in _REMOVABLE:
-        raise InvalidRequest(f"Unknown schedule entry {kind!r}.")
+        raise InvalidRequest(gettext("Unknown schedule entry %(kind)r.", kind=kind))
     model, entity_type, owner_column = _REMOVABLE[kind]
     begin_write(db.session)
     row = db.session.get(model, entry_id)
     if row is None:
-        raise NotFound("That entry no longer exists.")
+        raise NotFound(gettext("That entry no longer exists."))
     owner = getattr(row, owner_column) if owner_column else None
     before = _describe(row)
     db.session.delete(row)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import select, update
 
 from booking.database import begin_write
@@ -60,7 +61,7 @@ def issue_api_token(email: str, password: str, lifetime_hours: int) -> tuple[str
     begin_write(db.session)
     user = authenticate(email, password)
     if user is None:
-        raise BadCredentials("Wrong e-mail or password.")
+        raise BadCredentials(gettext("Wrong e-mail or password."))
     secret = new_secret()
     token = ApiToken(user_id=user.id, token_hash=hash_secret(secret),
                      expires_at=utcnow() + timedelta(hours=lifetime_hours))
