@@ -19,7 +19,7 @@ intake_tag = Tag(name="intake", description="The caller's health questionnaire")
 def _answer(intake: Intake | None) -> Response:
     """The questions and the stored answers (null when never filled in) as JSON."""
     body = schemas.IntakeOut(
-        questions=[schemas.QuestionOut(key=key, text=text) for key, text in INTAKE_QUESTIONS.items()],
+        questions=[schemas.QuestionOut(key=key, text=str(text)) for key, text in INTAKE_QUESTIONS.items()],
         answers=dict(intake.answers) if intake else None,
         notes=intake.notes if intake else None,
         completed_at=serialize.local(intake.completed_at) if intake else None,
