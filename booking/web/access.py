@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import abort
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from booking.services.actor import Actor
@@ -21,7 +22,7 @@ def roles_required(*roles: str) -> Callable:
         @login_required
         def wrapped(*args: Any, **kwargs: Any):
             if current_user.role not in roles:
-                abort(403, description="Your account cannot open this page.")
+                abort(403, description=gettext("Your account cannot open this page."))
             return view(*args, **kwargs)
 
         return wrapped

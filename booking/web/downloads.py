@@ -8,6 +8,7 @@ from datetime import UTC
 from urllib.parse import urlencode
 
 from flask import Response, current_app
+from flask_babel import gettext
 
 from booking.calendar import invites
 from booking.mail.rendering import manage_url
@@ -41,9 +42,9 @@ def google_calendar_link(appointment: Appointment, settings: ClinicSettings, man
     def stamp(moment) -> str:
         return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
-    details = f"Manage your booking: {manage}"
+    details = gettext("Manage your booking: %(link)s", link=manage)
     if settings.phone:
-        details += f"\nQuestions? Call {settings.phone}"
+        details += "\n" + gettext("Questions? Call %(phone)s", phone=settings.phone)
     return GOOGLE_TEMPLATE + "?" + urlencode({
         "action": "TEMPLATE", "text": invites.invite_summary(appointment, settings),
         "dates": f"{stamp(appointment.start_at)}/{stamp(appointment.end_at)}", "details": details,

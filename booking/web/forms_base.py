@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, StringField, TextAreaField
 from wtforms.validators import ValidationError
@@ -19,7 +20,7 @@ from wtforms.validators import ValidationError
 ONE_LINE_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # The same, but line breaks and tabs are text in a multi-line field.
 MULTI_LINE_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
-MESSAGE = "Remove the control characters (such as line breaks or invisible codes) from this field."
+MESSAGE = lazy_gettext("Remove the control characters (such as line breaks or invisible codes) from this field.")
 
 
 def control_characters(value: str, multi_line: bool = False) -> bool:
@@ -31,7 +32,7 @@ def no_control_characters(form: Any, field: Field) -> None:
     """WTForms validator: refuse control characters (line breaks allowed in a text area)."""
     value = field.data
     if isinstance(value, str) and control_characters(value, isinstance(field, TextAreaField)):
-        raise ValidationError(MESSAGE)
+        raise ValidationError(str(MESSAGE))
 
 
 class SafeForm(FlaskForm):

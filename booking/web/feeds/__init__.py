@@ -5,6 +5,7 @@ from __future__ import annotations
 from email.utils import format_datetime
 
 from flask import Blueprint, Response, abort, request
+from flask_babel import gettext
 
 from booking.calendar.feeds import FeedSpec, build_feed
 from booking.extensions import db
@@ -23,7 +24,7 @@ def feed(secret: str) -> Response:
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     token = feeds.find_feed(secret)
     if token is None:
-        abort(404, description="This calendar link is unknown or was revoked; ask the clinic for a new one.")
+        abort(404, description=gettext("This calendar link is unknown or was revoked; ask the clinic for a new one."))
     etag, last_modified = feeds.feed_version(token)
     headers = {
         "ETag": f'"{etag}"',

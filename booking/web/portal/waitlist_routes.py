@@ -22,7 +22,7 @@ from booking.web.portal import bp
 from booking.web.portal.forms import ConfirmForm
 from booking.web.refusals import refusal_page
 
-DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DAY_NAMES = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"), _l("Sunday"))
 MAX_ID = 2_147_483_647
 
 
