@@ -822,6 +822,36 @@ def describe_events(events: list[AuditEvent]) -> list[Entry]:
     return entries
 
 
+# The outbox's message kinds as staff read them (the kind itself stays a stable code); the
+# course's own kinds share ``course.MESSAGE_KINDS``'s names on the settings page.
+KIND_NAMES = {
+    "appointment.booked": _l("Booking confirmation"),
+    "appointment.moved": _l("Appointment moved"),
+    "appointment.invite_resent": _l("Calendar invite sent again"),
+    "appointment.cancelled": _l("Cancellation"),
+    "appointment.reminder": _l("Appointment reminder"),
+    "appointment.prep_reminder": _l("Preparation reminder"),
+    "series.booked": _l("Series confirmation"),
+    "account.registration_attempt": _l("Registration attempt on an existing account"),
+    "password.reset": _l("Password reset"),
+    "patient.callback": _l("Call-back request"),
+    "patient.erasure_requested": _l("Erasure request"),
+    "offer.waitlist": _l("Waitlist offer"),
+    "offer.replan": _l("New times offered after a change"),
+    "prep.confirm": _l("Prep confirmation request"),
+    "aftercare": _l("Aftercare"),
+    "recall.invite": _l("Maintenance invitation"),
+    "recall.reminder": _l("Maintenance reminder"),
+}
+
+
+def kind_name(kind: str) -> str:
+    """An outbox message's kind as staff read it, in the request's language (the code itself
+    for a kind without a name)."""
+    name = KIND_NAMES.get(kind)
+    return str(name) if name is not None else kind
+
+
 def list_outbox(status: str = "", *, page: int = 1) -> Page:
     """Outbox messages, newest first, optionally of one status."""
     query = select(OutboxMessage)

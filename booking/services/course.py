@@ -18,13 +18,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask_babel import format_date, gettext, lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from booking.database import begin_write
 from booking.extensions import db
+from booking.i18n import translate
 from booking.mail import rendering
 from booking.mail.notifications import named, when
 from booking.mail.outbox import enqueue
@@ -169,7 +170,7 @@ def _record(appointment: Appointment, answers: dict[str, object], *, actor_id: i
         raise InvalidRequest(gettext("This session has no prep steps to confirm."))
     problems = bad_answers(answers, [s.key for s in steps])
     if problems:
-        raise InvalidRequest("; ".join(problems) + ".")
+        raise InvalidRequest("; ".join(translate(p) for p in problems) + ".")
     check = _check_for(appointment)
     check.answers = {k: str(v) for k, v in answers.items()}
     check.status = "callback" if callback else prep_status(check.answers, [s.key for s in steps])
@@ -273,14 +274,16 @@ def queue_prep_checks(now: datetime | None = None, *, base_url: str | None = Non
 
 def _queue_prep_request(appointment, settings, mail, secret: str, answer_by: datetime) -> None:
     link = f"{mail.base_url}/prep/{secret}"
-    text, html = mail.render("prep_confirm", appointment=appointment, clinic=settings, when=when(appointment, settings),
-                             link=link, manage_url=mail.manage_url, named=named(settings),
-                             answer_by=to_local(answer_by, settings.timezone),
-                             steps=steps_of(appointment))
-    enqueue(kind="prep.confirm", to_addr=appointment.patient.email,
-            subject=f"Are you ready for your appointment at {settings.name}, {when(appointment, settings)}?",
-            body_text=text, body_html=html, appointment_id=appointment.id,
-            dedupe_key=f"prep-confirm:{appointment.id}:{appointment.start_at:%Y%m%dT%H%MZ}")
+    with rendering.written_for(appointment.patient, settings):  # the patient's language (issue 16)
+        text, html = mail.render("prep_confirm", appointment=appointment, clinic=settings,
+                                 when=when(appointment, settings), link=link, manage_url=mail.manage_url,
+                                 named=named(settings), answer_by=to_local(answer_by, settings.timezone),
+                                 steps=steps_of(appointment))
+        enqueue(kind="prep.confirm", to_addr=appointment.patient.email,
+                subject=gettext("Are you ready for your appointment at %(clinic)s, %(when)s?",
+                                clinic=settings.name, when=when(appointment, settings)),
+                body_text=text, body_html=html, appointment_id=appointment.id,
+                dedupe_key=f"prep-confirm:{appointment.id}:{appointment.start_at:%Y%m%dT%H%MZ}")
 
 
 # ---- reception's "to call" list ------------------------------------------------------------
@@ -366,12 +369,13 @@ def session_completed(appointment: Appointment) -> None:
         from booking.models import OutboxMessage
 
         if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is None:
-            text, html = mail.render("aftercare", appointment=appointment, clinic=settings,
-                                     when=when(appointment, settings), manage_url=mail.manage_url,
-                                     named=named(settings), steps=steps)
-            enqueue(kind="aftercare", to_addr=appointment.patient.email,
-                    subject=f"After your appointment at {settings.name}",
-                    body_text=text, body_html=html, appointment_id=appointment.id, dedupe_key=key)
+            with rendering.written_for(appointment.patient, settings):  # the patient's language (issue 16)
+                text, html = mail.render("aftercare", appointment=appointment, clinic=settings,
+                                         when=when(appointment, settings), manage_url=mail.manage_url,
+                                         named=named(settings), steps=aftercare_steps(appointment.treatment))
+                enqueue(kind="aftercare", to_addr=appointment.patient.email,
+                        subject=gettext("After your appointment at %(clinic)s", clinic=settings.name),
+                        body_text=text, body_html=html, appointment_id=appointment.id, dedupe_key=key)
     from booking.services.recall import series_ended
 
     if appointment.series is not None:
@@ -436,13 +440,8 @@ def course_warning_for(series_id: int, *, adding: int, on: date) -> str | None:
 
 def course_warning_text(count: CourseCount | None, adding: int, on: date, expires_on: date | None) -> str | None:
     """The rule's ``course_warning`` in the request's language (English outside a request), or None."""
-    if course_warning(count, adding, on, expires_on) is None:
-        return None
-    if adding > count.remaining:
-        return gettext("The prepaid course has %(remaining)s of %(total)s sessions left to book; this books "
-                       "%(adding)s.", remaining=count.remaining, total=count.total, adding=adding)
-    return gettext("The prepaid course expires on %(day)s; this session is after that.",
-                   day=format_date(expires_on, "dd MMM y"))
+    warning = course_warning(count, adding, on, expires_on)
+    return None if warning is None else translate(warning)
 
 
 # ---- the course view -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from booking.database import begin_write
 from booking.extensions import db
+from booking.i18n import translate
 from booking.models import (
     Appointment,
     Break,
@@ -87,13 +88,13 @@ def stranded(*, practitioner_id: int | None = None, room_id: int | None = None,
         if person is None:
             found.append(Stranded(row, gettext("The practitioner is no longer active.")))
             continue
-        hours = [p.message for p in check_hours(row.start_at, row.end_at, person, policy)]
+        hours = [translate(p.message) for p in check_hours(row.start_at, row.end_at, person, policy)]
         room = []
         if row.room_id is not None and row.room_id not in rooms:
             room = [gettext("The room is no longer in use.")]
         elif row.room_id is not None:
-            room = [p.message for p in check_room_open(row.start_at, row.end_at, rooms[row.room_id],
-                                                         tz=settings.timezone)]
+            room = [translate(p.message) for p in check_room_open(row.start_at, row.end_at, rooms[row.room_id],
+                                                                   tz=settings.timezone)]
         # On a room's page the room's reason comes first.
         reasons = room + hours if room_id is not None else hours + room
         if reasons:

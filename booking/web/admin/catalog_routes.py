@@ -33,7 +33,7 @@ def index():
     failed_count, failed = audit_log.failed_messages()
     return render_template("admin/index.html", clinic=get_settings(), erasures=clinic_admin.erasure_requests(),
                            stranded=schedule_admin.stranded(), form=ConfirmForm(),
-                           failed_count=failed_count, failed=failed)
+                           failed_count=failed_count, failed=failed, kind_name=audit_log.kind_name)
 
 
 @bp.route("/patients/<int(max=2147483647):patient_id>/erase", methods=["POST"])

@@ -53,7 +53,8 @@ def outbox():
     status = form.status.data if form.validate() else ""
     page = audit_log.list_outbox(status or "", page=request.args.get("page", 1, type=int))
     return render_template("admin/outbox.html", form=form, page=page, counts=audit_log.outbox_counts(),
-                           retry_form=ConfirmForm(), status=status, clinic=get_settings())
+                           retry_form=ConfirmForm(), status=status, clinic=get_settings(),
+                           kind_name=audit_log.kind_name)
 
 
 @bp.route("/outbox/<int(max=2147483647):message_id>/retry", methods=["POST"])
