@@ -11,17 +11,23 @@ Each event is one formatted block; the lines a feed repeats (slot times, summari
 change stamps) are escaped, folded and formatted once per distinct value (``_Memo``). The
 VTIMEZONE still comes from ``icalendar`` (``booking.calendar.timezones``); the output is checked
 by two parsers in the tests.
+
+The words are in the current language: the feed's reader's (``services.feeds.feed_body`` sets it),
+with the treatment names in it given by ``names``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Generic, NamedTuple, TypeVar
 
+from flask_babel import gettext
+
 from booking.calendar.invites import PRODID
 from booking.calendar.timezones import vtimezone
+from booking.mail.rendering import local_format
 from booking.models import ClinicSettings
 from booking.scheduling.clock import zone
 
@@ -102,8 +108,8 @@ def staff_summary(patient_initials: str, treatment_name: str, series_index: int 
 def patient_summary(treatment_name: str, settings: ClinicSettings) -> str:
     """Discreet like the invites, unless the clinic shows treatment names."""
     if settings.show_treatment_in_invites:
-        return f"{treatment_name} at {settings.name}"
-    return f"Appointment at {settings.name}"
+        return gettext("%(treatment)s at %(clinic)s", treatment=treatment_name, clinic=settings.name)
+    return gettext("Appointment at %(clinic)s", clinic=settings.name)
 
 
 def staff_location(room_name: str | None, practitioner_name: str) -> str:
@@ -181,7 +187,8 @@ _CANCELLED = "STATUS:CANCELLED\r\nTRANSP:TRANSPARENT"
 
 def _event_blocks(spec: FeedSpec, events: Sequence[FeedEvent], settings: ClinicSettings, tz: tzinfo,
                   prep_steps: dict[int, tuple[FeedPrep, ...]] | None,
-                  aftercare: dict[int, tuple[FeedAftercare, ...]] | None = None) -> list[str]:
+                  aftercare: dict[int, tuple[FeedAftercare, ...]] | None = None,
+                  names: Mapping[int, str] | None = None) -> list[str]:
     """Each appointment as one block of content lines (no final line break), followed on a
     patient feed by its prep steps, and by its aftercare once it is completed."""
     tzid = settings.timezone
@@ -199,6 +206,8 @@ def _event_blocks(spec: FeedSpec, events: Sequence[FeedEvent], settings: ClinicS
     for event in events:
         (uid, sequence, created, updated, start, end, cancelled, patient_name, treatment_id, treatment_name,
          series_index, series_total, room_name, practitioner_name, completed) = event
+        if names:
+            treatment_name = names.get(treatment_id, treatment_name)
         if spec.for_patient:
             summary = patient_summaries[treatment_name]
         else:
@@ -233,7 +242,8 @@ def _aftercare_lines(event: FeedEvent, steps: Sequence[FeedAftercare], tz: tzinf
             f"DTSTAMP:{_utc(event.updated_at)}",
             f"DTSTART;VALUE=DATE:{first:%Y%m%d}",
             f"DTEND;VALUE=DATE:{last + timedelta(days=1):%Y%m%d}",
-            f"SUMMARY:{escape(f'Aftercare: {step.instruction} (until {until.astimezone(tz):%a %d %b, %H:%M})')}",
+            "SUMMARY:" + escape(gettext("Aftercare: %(instruction)s (until %(until)s)", instruction=step.instruction,
+                                        until=local_format(until, "EEE dd MMM, HH:mm", tz))),
             "TRANSP:TRANSPARENT",
             "CLASS:PRIVATE",
             "END:VEVENT",
@@ -246,7 +256,7 @@ def _prep_lines(event: FeedEvent, steps: Sequence[FeedPrep], tz: tzinfo) -> list
     names the rule and the appointment (never the step's position), and its SEQUENCE rises with
     either's changes."""
     lines = []
-    when = f"{event.start.astimezone(tz):%a %d %b, %H:%M}"
+    when = local_format(event.start, "EEE dd MMM, HH:mm", tz)
     for step in steps:
         day = (event.start - timedelta(hours=step.lead_hours)).astimezone(tz).date()
         lines += [
@@ -256,7 +266,8 @@ def _prep_lines(event: FeedEvent, steps: Sequence[FeedPrep], tz: tzinfo) -> list
             f"DTSTAMP:{_utc(event.updated_at)}",
             f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
             f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}",
-            f"SUMMARY:{escape(f'{step.instruction} (before your appointment {when})')}",
+            "SUMMARY:" + escape(gettext("%(instruction)s (before your appointment %(when)s)",
+                                        instruction=step.instruction, when=when)),
             "TRANSP:TRANSPARENT",
             "CLASS:PRIVATE",
             "END:VEVENT",
@@ -270,8 +281,10 @@ def build_feed(
     settings: ClinicSettings,
     prep_steps: dict[int, tuple[FeedPrep, ...]] | None = None,
     aftercare: dict[int, tuple[FeedAftercare, ...]] | None = None,
+    names: Mapping[int, str] | None = None,
 ) -> bytes:
-    """The whole feed; ``prep_steps`` and ``aftercare`` map treatment id to its steps (patient feeds)."""
+    """The whole feed; ``prep_steps`` and ``aftercare`` map treatment id to its steps (patient feeds),
+    ``names`` to its name in the reader's language (default: the events' own)."""
     tz = zone(settings.timezone)
     parts: list[str] = [fold(line) for line in (
         "BEGIN:VCALENDAR",
@@ -287,6 +300,6 @@ def build_feed(
         first = min(e.start for e in events).year - 1
         last = max(e.end for e in events).year + 2
         parts.append(vtimezone(settings.timezone, first, last))  # arrives folded
-    parts += _event_blocks(spec, events, settings, tz, prep_steps, aftercare)
+    parts += _event_blocks(spec, events, settings, tz, prep_steps, aftercare, names)
     parts += ("END:VCALENDAR", "")  # the empty part ends the last line with CRLF too
     return "\r\n".join(parts).encode("utf-8")

@@ -2,6 +2,10 @@
 
 RFC 5546: a client matches updates by UID and keeps the one with the highest SEQUENCE, so an
 appointment keeps one UID for life and its SEQUENCE rises with every change the patient sees.
+
+The texts (SUMMARY, DESCRIPTION, the alarms') are in the current language, which mail sets to
+its reader's (``booking.mail.rendering.written_for``); SUMMARY and DESCRIPTION say which it is
+with a LANGUAGE parameter (RFC 5545 §3.2.10).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext, get_locale
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
 
 from booking.calendar.timezones import vtimezone
@@ -23,8 +28,14 @@ PRODID = "-//Clinic Booking//Series Booking 1.0//EN"
 def invite_summary(appointment: Appointment, settings: ClinicSettings) -> str:
     """Discreet by default ("Appointment at <clinic>"); the treatment only if the clinic says so."""
     if settings.show_treatment_in_invites:
-        return f"{appointment.treatment.name} at {settings.name}"
-    return f"Appointment at {settings.name}"
+        return gettext("%(treatment)s at %(clinic)s", treatment=appointment.treatment.name, clinic=settings.name)
+    return gettext("Appointment at %(clinic)s", clinic=settings.name)
+
+
+def _language() -> dict[str, str]:
+    """The LANGUAGE parameter of a text written now ("en" outside an app)."""
+    locale = get_locale()
+    return {"LANGUAGE": locale.language if locale is not None else "en"}
 
 
 def _calendar(method: str) -> Calendar:
@@ -58,14 +69,15 @@ def _description(appointment: Appointment, settings: ClinicSettings, manage_url:
     lines = []
     protocol = appointment.treatment.protocol
     if protocol is not None and protocol.prep_rules and not settings.show_treatment_in_invites:
-        lines += [f"How to prepare: sign in to see the steps: {manage_url}", ""]
+        lines += [gettext("How to prepare: sign in to see the steps: %(url)s", url=manage_url), ""]
     elif protocol is not None and protocol.prep_rules:
-        lines.append("Before your appointment:")
-        lines += [f"- {lead_time(r.lead_hours)} before: {r.instruction}" for r in protocol.prep_rules]
+        lines.append(gettext("Before your appointment:"))
+        lines += ["- " + gettext("%(lead)s before: %(instruction)s", lead=lead_time(r.lead_hours),
+                                 instruction=r.instruction) for r in protocol.prep_rules]
         lines.append("")
-    lines.append(f"Manage your booking: {manage_url}")
+    lines.append(gettext("Manage your booking: %(url)s", url=manage_url))
     if settings.phone:
-        lines.append(f"Questions? Call {settings.phone}")
+        lines.append(gettext("Questions? Call %(phone)s", phone=settings.phone))
     return "\n".join(lines)
 
 
@@ -78,7 +90,7 @@ def _base_event(appointment: Appointment, settings: ClinicSettings, stamp: datet
     event.add("dtstamp", stamp)
     event.add("dtstart", appointment.start_at.astimezone(tz))
     event.add("dtend", appointment.end_at.astimezone(tz))
-    event.add("summary", invite_summary(appointment, settings))
+    event.add("summary", invite_summary(appointment, settings), parameters=_language())
     event.add("location", ", ".join(p for p in (settings.name, settings.address) if p))
     event.add("class", "PRIVATE")
     event.add("transp", "OPAQUE")
@@ -92,7 +104,7 @@ def build_request(
     calendar = _calendar("REQUEST")
     event = _base_event(appointment, settings, stamp or utcnow())
     event.add("status", "CONFIRMED")
-    event.add("description", _description(appointment, settings, manage_url))
+    event.add("description", _description(appointment, settings, manage_url), parameters=_language())
     _people(event, appointment, settings, "ACCEPTED")
     protocol = appointment.treatment.protocol
     rules = [r for r in (protocol.prep_rules if protocol is not None else []) if r.remind]
@@ -100,7 +112,7 @@ def build_request(
         if rule.lead_hours > 24:
             event.add_component(_alarm(timedelta(hours=rule.lead_hours), _prep_text(rule.instruction, settings)))
     # Steps due within a day ride on the day-before alarm instead of a second alarm at -P1D.
-    tomorrow = [f"Tomorrow: {invite_summary(appointment, settings)}"]
+    tomorrow = [gettext("Tomorrow: %(summary)s", summary=invite_summary(appointment, settings))]
     tomorrow += dict.fromkeys(_prep_text(r.instruction, settings) for r in rules if r.lead_hours <= 24)
     event.add_component(_alarm(timedelta(hours=24), ". ".join(tomorrow)))
     calendar.add_component(event)
@@ -158,13 +170,13 @@ def _prep_text(instruction: str, settings: ClinicSettings) -> str:
     (an alarm shows on a lock screen); otherwise a pointer to the signed-in steps."""
     if settings.show_treatment_in_invites:
         return instruction
-    return "A step to prepare starts now (sign in to see it)"
+    return gettext("A step to prepare starts now (sign in to see it)")
 
 
 def _alarm(before: timedelta, text: str) -> Alarm:
     """A display alarm ``before`` the start."""
     alarm = Alarm()
     alarm.add("action", "DISPLAY")
-    alarm.add("description", text)
+    alarm.add("description", text, parameters=_language())
     alarm.add("trigger", -before)
     return alarm

@@ -8,18 +8,32 @@ The HTML part extends ``mail/_base.html``: a table layout with the clinic's name
 (``ClinicSettings.primary_color``) as the header and its address and phone in the footer, no
 images, styled by one ``<style>`` block that is inlined into ``style`` attributes here
 (``css-inline``), because Gmail and Outlook drop or ignore much of a ``<style>`` block.
+
+Languages (issue 16): mail is written in its reader's language, whoever made it go out: the
+reader's saved preference, else the clinic's default (``reader_locale``). The templates use
+``_()``, ``ngettext`` and ``pgettext`` as pages do (Jinja's i18n extension over Flask-Babel's
+catalog); a caller wraps the rendering, the subject and the invite in ``written_for(reader,
+settings)``, which also makes the clinic's own texts (treatment names, prep instructions) come
+in that language. Dates are Babel's (``local_format``), in the clinic's time zone.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 
 import css_inline
+from babel.dates import format_date, format_datetime
+from flask import current_app, has_app_context
+from flask_babel import force_locale, get_locale, get_translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from booking import protocol_text
+from booking.i18n import translate
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -71,6 +85,48 @@ def inline_css(html: str) -> str:
     return _BLANK_LINES.sub("\n", _INLINER.inline(html))
 
 
+def _languages() -> tuple[str, ...]:
+    """The languages the app has catalogs for (English alone without an app)."""
+    return tuple(current_app.config.get("LANGUAGES", ("en",))) if has_app_context() else ("en",)
+
+
+def reader_locale(reader, settings) -> str:
+    """The language mail to ``reader`` (a ``User``, or None for the clinic's own address) is
+    written in: their saved preference, else the clinic's default language, else English."""
+    languages = _languages()
+    for choice in (getattr(reader, "locale", None), getattr(settings, "default_locale", None)):
+        if choice in languages:
+            return choice
+    return languages[0]
+
+
+@contextmanager
+def written_for(reader, settings) -> Iterator[str]:
+    """Everything inside (templates, subjects, invites, the clinic's own texts) in ``reader``'s
+    language; yields that language's code."""
+    locale = reader_locale(reader, settings)
+    with force_locale(locale):
+        yield locale
+
+
+def current_language() -> str:
+    """The language being written in ("en" outside an app)."""
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
+
+
+def local_format(value: datetime | date | None, pattern: str, tz: str | tzinfo | None = None) -> str:
+    """``value`` in the current language with a CLDR pattern: "Tue 10 Mar 2026, 10:00" in
+    English, "mar 10 mar 2026, 10:00" in Italian. A datetime is shown in ``tz`` (a zone name),
+    else in its own zone (a time already made local)."""
+    if value is None:
+        return ""
+    locale = get_locale() or "en"
+    if isinstance(value, datetime):
+        return format_datetime(value, pattern, tzinfo=tz or value.tzinfo, locale=locale)
+    return format_date(value, pattern, locale=locale)
+
+
 def manage_url(base_url: str) -> str:
     """Where a patient manages their bookings, on the site at ``base_url``."""
     return base_url.rstrip("/") + "/me"
@@ -86,8 +142,20 @@ class MailRenderer:
         self.environment = Environment(
             loader=FileSystemLoader(templates),
             autoescape=select_autoescape(["html", "htm", "xml", "xhtml", "svg"], default=False),
+            extensions=["jinja2.ext.i18n"],
         )
-        self.environment.globals.update(describe_lead=protocol_text.lead_time, mail_brand=brand)
+        # Looked up at each call, so the language of the moment (``written_for``) applies.
+        self.environment.install_gettext_callables(  # type: ignore[attr-defined]
+            gettext=lambda s: get_translations().ugettext(s),
+            ngettext=lambda s, p, n: get_translations().ungettext(s, p, n),
+            pgettext=lambda c, s: get_translations().upgettext(c, s),
+            npgettext=lambda c, s, p, n: get_translations().unpgettext(c, s, p, n),
+            newstyle=True,
+        )
+        # ``say``: a sentence of the scheduling layer (a timeline's "Session 2") in the language.
+        self.environment.globals.update(describe_lead=protocol_text.lead_time, mail_brand=brand,
+                                        language=current_language, say=translate)
+        self.environment.filters["local"] = local_format
 
     @property
     def manage_url(self) -> str:

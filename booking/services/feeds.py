@@ -1,4 +1,9 @@
-"""Reading subscription feeds: which token, which appointments, and a cheap version for ETags."""
+"""Reading subscription feeds: which token, which appointments, and a cheap version for ETags.
+
+A feed is written in its reader's language (issue 16): a patient's feed in the patient's, a
+practitioner's in that practitioner's, a room's or the clinic's in the clinic's default language
+(``feed_reader``), the clinic's texts (treatment names, prep and aftercare steps) included.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import TypeCoerce, and_, case, event, func, or_, select, type_coerce
 from sqlalchemy.engine import Dialect
+from flask_babel import gettext
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
-from booking.calendar.feeds import FeedAftercare, FeedEvent, FeedPrep
+from booking.calendar.feeds import FeedAftercare, FeedEvent, FeedPrep, FeedSpec, build_feed
 from booking.extensions import db
+from booking.mail.rendering import reader_locale, written_for
 from booking.models import (
     HELD, AftercareRule, Appointment, AuditEvent, FeedToken, Practitioner, PrepRule, Protocol, Room, Treatment, User,
 )
@@ -122,7 +129,8 @@ def _compute_version(feed: FeedToken, now: datetime) -> tuple[str, datetime | No
         last = datetime.fromisoformat(last).replace(tzinfo=now.tzinfo)
     elif last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=now.tzinfo)
-    key = f"{feed.id}:{count}:{ids}:{last}:{settings.name}:{settings.show_treatment_in_invites}:{now.date()}"
+    key = (f"{feed.id}:{count}:{ids}:{last}:{settings.name}:{settings.show_treatment_in_invites}:{now.date()}"
+           f":{reader_locale(feed_reader(feed), settings)}")  # its reader chose another language
     if feed.scope == "patient":
         # Its prep events change with the prep rules, and every write to a rule renews the
         # clinic's rules stamp in the same transaction (services.rule_cache).
@@ -202,17 +210,16 @@ def _prep_rule_version():
 
 def prep_steps_by_treatment(treatment_ids: set[int]) -> dict[int, tuple[FeedPrep, ...]]:
     """Each treatment's prep steps with their rule's id and version, for a patient feed's
-    all-day events."""
+    all-day events (the instruction in the current language: the rows, not the column)."""
     steps: dict[int, list[FeedPrep]] = {t: [] for t in treatment_ids}
     if treatment_ids:
-        for treatment_id, rule_id, instruction, lead, version in db.session.execute(
-            select(Protocol.treatment_id, PrepRule.id, PrepRule.instruction, PrepRule.lead_hours,
-                   _prep_rule_version())
+        for treatment_id, rule, version in db.session.execute(
+            select(Protocol.treatment_id, PrepRule, _prep_rule_version())
             .join(PrepRule, PrepRule.protocol_id == Protocol.id)
             .where(Protocol.treatment_id.in_(treatment_ids))
             .order_by(Protocol.treatment_id, PrepRule.lead_hours.desc(), PrepRule.id)
         ):
-            steps[treatment_id].append(FeedPrep(rule_id, instruction, lead, version))
+            steps[treatment_id].append(FeedPrep(rule.id, rule.instruction, rule.lead_hours, version))
     return {t: tuple(s) for t, s in steps.items()}
 
 
@@ -220,26 +227,57 @@ def aftercare_by_treatment(treatment_ids: set[int]) -> dict[int, tuple[FeedAfter
     """Each treatment's aftercare steps, for a patient feed's all-day events after a session."""
     steps: dict[int, list[FeedAftercare]] = {t: [] for t in treatment_ids}
     if treatment_ids:
-        for treatment_id, rule_id, instruction, hours in db.session.execute(
-            select(Protocol.treatment_id, AftercareRule.id, AftercareRule.instruction, AftercareRule.hours)
+        for treatment_id, rule in db.session.execute(
+            select(Protocol.treatment_id, AftercareRule)
             .join(AftercareRule, AftercareRule.protocol_id == Protocol.id)
             .where(Protocol.treatment_id.in_(treatment_ids))
             .order_by(Protocol.treatment_id, AftercareRule.hours, AftercareRule.id)
         ):
-            steps[treatment_id].append(FeedAftercare(rule_id, instruction, hours))
+            steps[treatment_id].append(FeedAftercare(rule.id, rule.instruction, rule.hours))
     return {t: tuple(s) for t, s in steps.items()}
 
 
+def treatment_names(treatment_ids: set[int]) -> dict[int, str]:
+    """Each treatment's name in the current language (the feed query reads the default column)."""
+    if not treatment_ids:
+        return {}
+    return {t.id: t.name for t in db.session.scalars(select(Treatment).where(Treatment.id.in_(treatment_ids)))}
+
+
 def feed_name(feed: FeedToken) -> str:
-    """X-WR-CALNAME: "Villa Rosa · Dr Giulia Bianchi"."""
+    """X-WR-CALNAME: "Villa Rosa · Dr Giulia Bianchi", in the current language."""
     clinic = get_settings().name
     if feed.scope == "practitioner":
         practitioner = db.session.get(Practitioner, feed.target_id)
-        return f"{clinic} · {practitioner.name if practitioner else 'practitioner'}"
+        return f"{clinic} · {practitioner.name if practitioner else gettext('practitioner')}"
     if feed.scope == "room":
         room = db.session.get(Room, feed.target_id)
-        return f"{clinic} · {room.name if room else 'room'}"
+        return f"{clinic} · {room.name if room else gettext('room')}"
     if feed.scope == "patient":
         patient = db.session.get(User, feed.target_id)
-        return f"{clinic} · my appointments" if patient else clinic
-    return f"{clinic} · all appointments"
+        return gettext("%(clinic)s · my appointments", clinic=clinic) if patient else clinic
+    return gettext("%(clinic)s · all appointments", clinic=clinic)
+
+
+def feed_reader(feed: FeedToken) -> User | None:
+    """Whose language a feed is in: the patient of a patient feed, the practitioner of a
+    practitioner feed; None (the clinic's default language) for a room or the whole clinic."""
+    if feed.scope == "patient":
+        return db.session.get(User, feed.target_id)
+    if feed.scope == "practitioner":
+        practitioner = db.session.get(Practitioner, feed.target_id)
+        return practitioner.user if practitioner is not None else None
+    return None
+
+
+def feed_body(feed: FeedToken, now: datetime | None = None) -> bytes:
+    """The whole feed, in its reader's language (``feed_reader``)."""
+    settings = get_settings()
+    with written_for(feed_reader(feed), settings):
+        events = feed_events(feed, now)
+        spec = FeedSpec(name=feed_name(feed), for_patient=feed.scope == "patient")
+        treatments = {e.treatment_id for e in events}
+        steps = prep_steps_by_treatment(treatments) if spec.for_patient else None
+        aftercare = (aftercare_by_treatment({e.treatment_id for e in events if e.completed})
+                     if spec.for_patient else None)
+        return build_feed(spec, events, settings, steps, aftercare, treatment_names(treatments))

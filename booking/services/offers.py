@@ -111,15 +111,16 @@ def _queue_message(offer: Offer, secret: str) -> None:
     settings = get_settings()
     mail = rendering.installed()
     db.session.refresh(offer)
-    times = [when(h, settings) for h in offer.holds]
     link = f"{mail.base_url}/offers/{secret}"
-    subject = (f"A new time for your appointment at {settings.name}" if offer.kind == "replan"
-               else f"A time has come free at {settings.name}")
-    text, html = mail.render("offer", offer=offer, times=times, link=link, clinic=settings, named=named(settings),
-                             until=to_local(offer.expires_at, settings.timezone), manage_url=mail.manage_url,
-                             moving=when(offer.appointment, settings) if offer.appointment else None)
-    enqueue(kind=f"offer.{offer.kind}", to_addr=offer.patient.email, subject=subject, body_text=text,
-            body_html=html, appointment_id=offer.appointment_id, dedupe_key=f"offer:{offer.id}")
+    with rendering.written_for(offer.patient, settings):  # the patient's language (issue 16)
+        times = [when(h, settings) for h in offer.holds]
+        subject = (gettext("A new time for your appointment at %(clinic)s", clinic=settings.name)
+                   if offer.kind == "replan" else gettext("A time has come free at %(clinic)s", clinic=settings.name))
+        text, html = mail.render("offer", offer=offer, times=times, link=link, clinic=settings, named=named(settings),
+                                 until=to_local(offer.expires_at, settings.timezone), manage_url=mail.manage_url,
+                                 moving=when(offer.appointment, settings) if offer.appointment else None)
+        enqueue(kind=f"offer.{offer.kind}", to_addr=offer.patient.email, subject=subject, body_text=text,
+                body_html=html, appointment_id=offer.appointment_id, dedupe_key=f"offer:{offer.id}")
 
 
 # ---- reading an offer -------------------------------------------------------------------------

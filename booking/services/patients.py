@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
 from booking.mail.outbox import enqueue
+from booking.mail.rendering import written_for
 from booking.models import (
     HELD,
     INTAKE_QUESTIONS,
@@ -175,11 +176,14 @@ def queue_callback(patient_id: int, treatment_id: int | None, note: str) -> None
     patient = db.session.get(User, patient_id)
     treatment = db.session.get(Treatment, treatment_id) if treatment_id else None
     settings = get_settings()
-    about = treatment.name if treatment else "a treatment"
-    enqueue(kind="patient.callback", to_addr=settings.email or "clinic@localhost",
-            subject=f"Call-back request: {patient.name} about {about}",
-            body_text=(f"{patient.name} ({patient.email or 'no e-mail'}, {patient.phone or 'no phone given'}) "
-                       f"asks for a call about {about}.\n\n{note.strip()}\n"))
+    with written_for(None, settings):  # the clinic's address: the clinic's language (issue 16)
+        about = treatment.name if treatment else gettext("a treatment")
+        asks = gettext("%(name)s (%(email)s, %(phone)s) asks for a call about %(about)s.", name=patient.name,
+                       email=patient.email or gettext("no e-mail"), phone=patient.phone or gettext("no phone given"),
+                       about=about)
+        enqueue(kind="patient.callback", to_addr=settings.email or "clinic@localhost",
+                subject=gettext("Call-back request: %(name)s about %(about)s", name=patient.name, about=about),
+                body_text=f"{asks}\n\n{note.strip()}\n")
     audit.record("patient.callback_requested", actor_id=patient_id, entity_type="user", entity_id=patient_id,
                  patient_id=patient_id, after={"treatment": treatment.slug if treatment else None})
 
@@ -223,9 +227,11 @@ def request_erasure(patient_id: int) -> None:
         audit.record("patient.erasure_requested", actor_id=patient_id, entity_type="user", entity_id=patient_id,
                      patient_id=patient_id)
         settings = get_settings()
-        enqueue(kind="patient.erasure_requested", to_addr=settings.email or "clinic@localhost",
-                subject=f"Erasure request: {user.name}",
-                body_text=f"{user.name} ({user.email}) asked to delete their account. Review and confirm.")
+        with written_for(None, settings):  # the clinic's address: the clinic's language (issue 16)
+            enqueue(kind="patient.erasure_requested", to_addr=settings.email or "clinic@localhost",
+                    subject=gettext("Erasure request: %(name)s", name=user.name),
+                    body_text=gettext("%(name)s (%(email)s) asked to delete their account. Review and confirm.",
+                                      name=user.name, email=user.email))
         db.session.commit()
 
 
@@ -301,9 +307,12 @@ def queue_password_reset(email: str, *, secret_key: str, base_url: str) -> None:
     token = _serializer(secret_key).dumps({"user": user.id, "fp": _fingerprint(user)})
     link = f"{base_url.rstrip('/')}/reset/{token}"
     settings = get_settings()
-    enqueue(kind="password.reset", to_addr=user.email, subject=f"Reset your password at {settings.name}",
-            body_text=(f"Hello {user.name},\n\nto choose a new password, open this link within an hour:\n{link}\n\n"
-                       "If you did not ask for this, ignore this e-mail: your password stays the same.\n"))
+    with written_for(user, settings):  # the account owner's language (issue 16)
+        body = "\n\n".join((gettext("Hello %(name)s,", name=user.name),
+                             gettext("to choose a new password, open this link within an hour:") + f"\n{link}",
+                             gettext("If you did not ask for this, ignore this e-mail: your password stays the same.")))
+        enqueue(kind="password.reset", to_addr=user.email,
+                subject=gettext("Reset your password at %(clinic)s", clinic=settings.name), body_text=body + "\n")
     db.session.commit()
 
 

@@ -139,13 +139,15 @@ def queue_recalls(now: datetime | None = None) -> RecallReport:
 
 def _queue(recall: Recall, settings, mail, step: str) -> None:
     link = f"{mail.base_url}/me/maintenance/{recall.id}"
-    text, html = mail.render("recall", recall=recall, clinic=settings, link=link, step=step,
-                             named=named(settings), manage_url=mail.manage_url,
-                             due=recall.due_on)
-    subject = (f"Time to book your next appointment at {settings.name}" if step == "invite"
-               else f"A reminder from {settings.name}: your next appointment")
-    enqueue(kind=f"recall.{step}", to_addr=recall.patient.email, subject=subject, body_text=text, body_html=html,
-            dedupe_key=f"recall:{recall.id}:{step}")
+    with rendering.written_for(recall.patient, settings):  # the patient's language (issue 16)
+        text, html = mail.render("recall", recall=recall, clinic=settings, link=link, step=step,
+                                 named=named(settings), manage_url=mail.manage_url,
+                                 due=recall.due_on)
+        subject = (gettext("Time to book your next appointment at %(clinic)s", clinic=settings.name)
+                   if step == "invite" else
+                   gettext("A reminder from %(clinic)s: your next appointment", clinic=settings.name))
+        enqueue(kind=f"recall.{step}", to_addr=recall.patient.email, subject=subject, body_text=text,
+                body_html=html, dedupe_key=f"recall:{recall.id}:{step}")
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from sqlalchemy import or_, select
 from booking.database import begin_write, retry_deadlocks
 from booking.extensions import db
 from booking.mail import rendering
-from booking.mail.notifications import named
+from booking.mail.notifications import at_time, named
 from booking.mail.outbox import enqueue
 from booking.models import Appointment, AuditEvent, Offer, Treatment, User, WaitlistRequest
 from booking.models.access import hash_secret
@@ -323,14 +323,15 @@ def _offer_unheld(request: WaitlistRequest, slots: list[Slot], now: datetime) ->
 def _queue_unheld_message(offer: Offer, secret: str) -> None:
     settings = get_settings()
     mail = rendering.installed()
-    tz = settings.timezone
-    times = [f"{to_local(datetime.fromisoformat(t['start']), tz):%a %d %b %Y, %H:%M} ({tz})" for t in offer.unheld]
-    text, html = mail.render("waitlist_offer", offer=offer, patient=db.session.get(User, offer.patient_id),
-                             times=times, link=f"{mail.base_url}/offers/{secret}", clinic=settings,
-                             named=named(settings), until=to_local(offer.expires_at, tz))
-    enqueue(kind="offer.waitlist", to_addr=db.session.get(User, offer.patient_id).email,
-            subject=f"A time has come free at {settings.name}", body_text=text, body_html=html,
-            appointment_id=offer.appointment_id, dedupe_key=f"offer:{offer.id}")
+    patient = db.session.get(User, offer.patient_id)
+    with rendering.written_for(patient, settings):  # the patient's language (issue 16)
+        times = [at_time(datetime.fromisoformat(t["start"]), settings) for t in offer.unheld]
+        text, html = mail.render("waitlist_offer", offer=offer, patient=patient,
+                                 times=times, link=f"{mail.base_url}/offers/{secret}", clinic=settings,
+                                 named=named(settings), until=to_local(offer.expires_at, settings.timezone))
+        enqueue(kind="offer.waitlist", to_addr=patient.email,
+                subject=gettext("A time has come free at %(clinic)s", clinic=settings.name), body_text=text,
+                body_html=html, appointment_id=offer.appointment_id, dedupe_key=f"offer:{offer.id}")
 
 
 def _serve(requests: list[WaitlistRequest], now: datetime, freed: tuple[datetime, datetime] | None) -> list[Offer]:

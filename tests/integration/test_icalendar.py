@@ -111,13 +111,13 @@ def test_invite_summary_names_the_treatment_only_when_the_clinic_says_so(client,
     booked = api.post("/appointments", {"treatment": "mesotherapy-face", "start": at(monday_in(3), 10).isoformat(),
                                         "practitioner_id": clinic.anna.id}).get_json()
     discreet = api.get(f"/appointments/{booked['id']}/invite.ics").get_data(as_text=True)
-    assert "Mesotherapy" not in discreet and "SUMMARY:Appointment at Test Clinic" in discreet
+    assert "Mesotherapy" not in discreet and "SUMMARY;LANGUAGE=en:Appointment at Test Clinic" in discreet
     assert "aspirin" not in discreet and "alcohol" not in discreet
     db.session.get(ClinicSettings, 1).show_treatment_in_invites = True
     db.session.commit()
     named = api.get(f"/appointments/{booked['id']}/invite.ics").get_data(as_text=True)
-    assert "SUMMARY:Mesotherapy\\, face at Test Clinic" in named
-    assert "DESCRIPTION:Stop aspirin and NSAIDs" in named and "No alcohol" in named
+    assert "SUMMARY;LANGUAGE=en:Mesotherapy\\, face at Test Clinic" in named
+    assert "DESCRIPTION;LANGUAGE=en:Stop aspirin and NSAIDs" in named and "No alcohol" in named
 
 
 def _snapshot_appointment() -> tuple[Appointment, ClinicSettings]:

@@ -7,10 +7,8 @@ from email.utils import format_datetime
 from flask import Blueprint, Response, abort, request
 from flask_babel import gettext
 
-from booking.calendar.feeds import FeedSpec, build_feed
 from booking.extensions import db
 from booking.services import feeds
-from booking.services.clinic import get_settings
 
 bp = Blueprint("feeds", __name__)
 
@@ -38,9 +36,5 @@ def feed(secret: str) -> Response:
         and last_modified.replace(microsecond=0) <= request.if_modified_since
     ):
         return Response(status=304, headers=headers)
-    events = feeds.feed_events(token)
-    spec = FeedSpec(name=feeds.feed_name(token), for_patient=token.scope == "patient")
-    steps = feeds.prep_steps_by_treatment({e.treatment_id for e in events}) if spec.for_patient else None
-    aftercare = feeds.aftercare_by_treatment({e.treatment_id for e in events if e.completed}) if spec.for_patient else None
-    body = build_feed(spec, events, get_settings(), steps, aftercare)
+    body = feeds.feed_body(token)  # in the language of whose feed it is, not the fetching app's
     return Response(body, status=200, headers=headers, content_type="text/calendar; charset=utf-8")
