@@ -13,10 +13,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import Flask, current_app, has_request_context, request, session
+from zoneinfo import ZoneInfo
+
+from babel import dates as babel_dates
 from babel.numbers import get_currency_symbol
-from flask_babel import Babel, format_currency, format_date, format_datetime, get_locale, lazy_gettext, refresh
+from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
+from flask_babel import (Babel, format_currency, format_date, format_datetime, get_locale, gettext, lazy_gettext,
+                         ngettext, refresh)
 from flask_login import current_user
+
+from booking.scheduling.text import Day, Join, Moment, Text
 
 SESSION_KEY = "lang"
 TRANSLATIONS = "translations"  # booking/translations/<locale>/LC_MESSAGES/messages.po
@@ -44,6 +50,8 @@ def select_locale() -> str:
     languages = supported()
     if not has_request_context():
         return languages[0]
+    if request.path.startswith("/api/"):
+        return _api_locale(languages)
     if request and request.args.get("lang") in languages:
         return request.args["lang"]  # kept by remember_asked_language before the view ran
     if current_user and current_user.is_authenticated and getattr(current_user, "locale", None) in languages:
@@ -55,6 +63,20 @@ def select_locale() -> str:
         best = request.accept_languages.best_match(languages)
         if best:
             return best
+    return _clinic_default() or languages[0]
+
+
+def _api_locale(languages: tuple[str, ...]) -> str:
+    """The language of an API answer: the ``Accept-Language`` header when it names a language we
+    speak, else the caller's saved preference (token or session), else the clinic's default."""
+    asked = request.accept_languages.best_match(languages)
+    if asked:
+        return asked
+    saved = g.get("api_user_locale")
+    if saved is None and current_user and current_user.is_authenticated:
+        saved = getattr(current_user, "locale", None)
+    if saved in languages:
+        return saved
     return _clinic_default() or languages[0]
 
 
@@ -83,6 +105,33 @@ def select_timezone() -> str:
     from booking.services.clinic import get_settings
 
     return get_settings().timezone or "UTC"
+
+
+# --- messages of the rule book (booking.scheduling.text) ------------------------------------
+def translate(value):
+    """A :class:`Text` in the current language (its msgid from the catalog, its dates and times
+    formatted by Babel); anything else unchanged. Outside an app there is no catalog: English."""
+    if not isinstance(value, Text) or not has_app_context():
+        return value
+    params = {name: _translated(param) for name, param in value.params.items()}
+    if value.plural is not None:
+        params.pop("num", None)  # ngettext sets it from the count
+        return ngettext(value.msgid, value.plural, value.n, **params)
+    return gettext(value.msgid, **params)
+
+
+def _translated(param):
+    """One parameter of a Text in the current language."""
+    if isinstance(param, Text):
+        return translate(param)
+    if isinstance(param, Moment):
+        return babel_dates.format_datetime(param.at, param.pattern, tzinfo=ZoneInfo(param.tz or "UTC"),
+                                           locale=get_locale())
+    if isinstance(param, Day):
+        return babel_dates.format_date(param.day, param.pattern, locale=get_locale())
+    if isinstance(param, Join):
+        return param.separator.join(str(_translated(part)) for part in param.parts)
+    return param
 
 
 # --- formatting helpers for templates -------------------------------------------------------
@@ -141,6 +190,9 @@ def register_i18n(app: Flask) -> None:
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone,
           default_translation_directories=os.path.join(os.path.dirname(__file__), TRANSLATIONS))
     app.before_request(remember_asked_language)
+    # Every ``{{ value }}`` passes through translate: a rule book message (a form error, a
+    # problem list) reaches the page in the reader's language without each template asking.
+    app.jinja_env.finalize = translate
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["price"] = price
     app.jinja_env.globals.update(language_links=switch_links, weekday_names=weekday_names, current_locale=lambda: str(get_locale()))

@@ -19,6 +19,7 @@ from booking.scheduling.intervals import intersect_pairs
 from booking.scheduling.problems import CONSULTATION_REQUIRED, day_label
 from booking.scheduling.clock import local_date
 from booking.scheduling.rulebook import EARLIEST, LATEST, Span, consultation_keeps
+from booking.scheduling.text import N_
 from booking.services import schedules
 from booking.services.clinic import get_settings
 
@@ -66,13 +67,16 @@ def dependents_problems(consultation: Appointment, new_start: datetime | None) -
         if not check_consultation(spec, session.start_at, kept, tz):
             continue
         protocol = spec.protocol
-        change = "moved there" if new_start is not None else "cancelled"
-        message = (
-            f"Your {session.treatment.name} on {day_label(local_date(session.start_at, tz))} needs this "
-            f"consultation at least {protocol.consultation_min_days_before} day(s) before it and no more than "
-            f"{protocol.consultation_valid_days} days before it; it cannot be {change}. Choose another time, "
-            "or move that session first."
-        )
+        values = dict(treatment=session.treatment.name, day=day_label(local_date(session.start_at, tz)),
+                      min=protocol.consultation_min_days_before, valid=protocol.consultation_valid_days)
+        if new_start is not None:
+            message = N_("Your %(treatment)s on %(day)s needs this consultation at least %(min)d day(s) before it "
+                         "and no more than %(valid)d days before it; it cannot be moved there. Choose another "
+                         "time, or move that session first.", **values)
+        else:
+            message = N_("Your %(treatment)s on %(day)s needs this consultation at least %(min)d day(s) before it "
+                         "and no more than %(valid)d days before it; it cannot be cancelled. Choose another "
+                         "time, or move that session first.", **values)
         problems.append(Problem(CONSULTATION_REQUIRED, message, None))
     return problems
 

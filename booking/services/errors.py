@@ -1,11 +1,22 @@
-"""What a use case raises when it cannot do what was asked; entry points turn these into 4xx."""
+"""What a use case raises when it cannot do what was asked; entry points turn these into 4xx.
+
+A refusal's message may be a rule book :class:`~booking.scheduling.text.Text` (English, with
+what it takes to say it in another language): read during a request, ``message`` and a rule
+violation's ``problems`` are in the request's language (issue 16); ``text`` and ``rule_problems``
+keep the Text.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
+from flask import has_request_context
+
+from booking.i18n import translate
 from booking.scheduling.checks import CONFLICT_CODES
 from booking.scheduling.model import Problem
+from booking.scheduling.text import N_, Text, join
 
 
 class ServiceError(Exception):
@@ -16,9 +27,14 @@ class ServiceError(Exception):
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
+        self.text = message
         if code is not None:
             self.code = code
+
+    @property
+    def message(self) -> str:
+        """The message, in the request's language when read during one."""
+        return translate(self.text) if has_request_context() else self.text
 
 
 class InvalidRequest(ServiceError):
@@ -47,17 +63,25 @@ class RuleViolation(ServiceError):
     422 for every other rule problem."""
 
     def __init__(self, problems: Sequence[Problem], message: str | None = None) -> None:
-        self.problems = list(problems)
-        conflict = any(p.code in CONFLICT_CODES for p in self.problems)
+        self.rule_problems = list(problems)
+        conflict = any(p.code in CONFLICT_CODES for p in self.rule_problems)
         self.status = 409 if conflict else 422
-        first = self.problems[0] if self.problems else None
-        code = first.code if len(self.problems) == 1 and first else (
+        first = self.rule_problems[0] if self.rule_problems else None
+        code = first.code if len(self.rule_problems) == 1 and first else (
             "conflict" if conflict else "rule_violation"
         )
         super().__init__(message or self._summary(), code=code)
 
+    @property
+    def problems(self) -> list[Problem]:
+        """The problems, their messages in the request's language when read during one."""
+        if not has_request_context():
+            return list(self.rule_problems)
+        return [replace(p, message=translate(p.message)) for p in self.rule_problems]
+
     def _summary(self) -> str:
         """A one-line summary naming every problem."""
-        if len(self.problems) == 1:
-            return self.problems[0].message
-        return f"{len(self.problems)} problems: " + "; ".join(p.message for p in self.problems)
+        if len(self.rule_problems) == 1:
+            return self.rule_problems[0].message
+        return N_("%(num)d problems: %(problems)s", num=len(self.rule_problems),
+                  problems=join([p.message for p in self.rule_problems]))

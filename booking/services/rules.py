@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from booking.scheduling.checks import partition_problems
 from booking.scheduling.model import Problem
+from booking.scheduling.text import N_
 from booking.services.actor import Actor
 from booking.services.errors import RuleViolation
 
@@ -32,16 +33,16 @@ def decide(actor: Actor, problems: Sequence[Problem], override_reason: str | Non
         codes = ", ".join(sorted({p.code for p in overridable}))
         raise RuleViolation(
             problems,
-            message=f"Rules refuse this ({codes}). Staff may override with an override_reason.",
+            message=N_("Rules refuse this (%(codes)s). Staff may override with an override_reason.", codes=codes),
         )
     return sorted({p.code for p in overridable})
 
 
 # Names of the database's no-overlap rules and the problem each one means.
 _OVERLAP_CONSTRAINTS = {
-    "ex_appointment_practitioner_overlap": ("slot_taken", "The practitioner was booked by someone else a moment ago."),
-    "ex_appointment_room_overlap": ("slot_taken", "The room was booked by someone else a moment ago."),
-    "ex_appointment_patient_overlap": ("patient_busy", "You already have an appointment at that time."),
+    "ex_appointment_practitioner_overlap": ("slot_taken", N_("The practitioner was booked by someone else a moment ago.")),
+    "ex_appointment_room_overlap": ("slot_taken", N_("The room was booked by someone else a moment ago.")),
+    "ex_appointment_patient_overlap": ("patient_busy", N_("You already have an appointment at that time.")),
 }
 
 

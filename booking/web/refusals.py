@@ -27,6 +27,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, default_exceptions
 
 from booking.extensions import db
+from booking.i18n import translate
 from booking.services.errors import NotFound, ServiceError
 from booking.web.access import safe_next
 
@@ -35,7 +36,7 @@ _ANSWER = "booking.refusal_page"  # per request, in the WSGI environ (``g`` can 
 
 
 def plain_message(error: ServiceError) -> str:
-    """The refusal's own message."""
+    """The refusal's own message (in the request's language: ``ServiceError.message``)."""
     return error.message
 
 
@@ -59,13 +60,13 @@ def handle_refusals(
         if answer is not None:
             page, announce = answer
             if announce:
-                flash(describe(error), "error")
+                flash(translate(describe(error)), "error")
             return page(error)
         if isinstance(error, NotFound):
             return _error_page(404, error.message)
         if request.method in ("GET", "HEAD"):
             return _error_page(error.status, error.message)
-        flash(describe(error), "error")
+        flash(translate(describe(error)), "error")
         return redirect(_back(home))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, current_app, g, request
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -41,7 +42,7 @@ def revoke_token():
     actor_required()
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not tokens.revoke_api_token(secret.strip()):
-        raise InvalidRequest("Send the token to revoke as Authorization: Bearer <token>.", code="no_token")
+        raise InvalidRequest(gettext("Send the token to revoke as Authorization: Bearer <token>."), code="no_token")
     return Response(status=204)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
+from booking.scheduling.text import N_
 from booking.web.forms_base import control_characters
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
@@ -16,7 +17,7 @@ def _in_service_years(moment: datetime) -> datetime:
     """Refuse datetimes outside 2000-2100: nothing is booked there, and date arithmetic on
     values near datetime.max would overflow."""
     if not EARLIEST <= moment.date() <= LATEST:
-        raise ValueError("must be between the years 2000 and 2100")
+        raise ValueError(N_("must be between the years 2000 and 2100"))
     return moment
 
 
@@ -24,14 +25,14 @@ def _no_control_characters(value: str) -> str:
     """Refuse control characters other than line breaks and tabs (NUL cannot be stored in
     PostgreSQL text; the rest break mail headers, logs and calendars): the forms' rule."""
     if control_characters(value, multi_line=True):
-        raise ValueError("must not contain control characters")
+        raise ValueError(N_("must not contain control characters"))
     return value
 
 
 def _one_line(value: str) -> str:
     """Refuse every control character, line breaks included (slugs, e-mails, keys)."""
     if control_characters(value):
-        raise ValueError("must not contain control characters or line breaks")
+        raise ValueError(N_("must not contain control characters or line breaks"))
     return value
 
 

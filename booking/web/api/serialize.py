@@ -13,6 +13,7 @@ from booking.scheduling import Problem, Slot
 from booking.scheduling.availability import Start
 from booking.scheduling.clock import to_local
 from booking.scheduling.timeline import from_ticks
+from booking.i18n import translate
 from booking.services.clinic import get_settings
 from booking.web.api import schemas
 
@@ -98,4 +99,4 @@ def availability_json(starts: Sequence[Start], duration: int, treatment_slug: st
 
 def problem(p: Problem) -> schemas.ProblemOut:
     """A rule problem."""
-    return schemas.ProblemOut(code=p.code, message=p.message, session_index=p.session_index)
+    return schemas.ProblemOut(code=p.code, message=translate(p.message), session_index=p.session_index)
