@@ -30,7 +30,7 @@ $(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/message
 
 ## translations-extract: collect every marked string into booking/translations/messages.pot
 translations-extract: install
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k N_ -k Np_:1,2 --no-location --sort-output \
 	  --project clinic-booking -o $(TRANSLATIONS)/messages.pot .
 
 ## translations-update: merge the template into every language's messages.po (then translate them)
