@@ -153,6 +153,40 @@ def test_wrapped_templates_have_no_text_outside_gettext(name):
     assert untranslated_text((ROOT / "templates" / name).read_text()) == []
 
 
+# Every mail template: the HTML parts through the same checker, the text parts through their own.
+MAIL_HTML = sorted(f"mail/{p.name}" for p in (ROOT / "templates" / "mail").glob("*.html"))
+MAIL_TEXT = sorted(f"mail/{p.name}" for p in (ROOT / "templates" / "mail").glob("*.txt"))
+_URL = re.compile(r"https?://\S+")
+
+
+def untranslated_plain_text(source: str) -> list[str]:
+    """The pieces of a plain-text template outside Jinja tags that hold more than whitespace,
+    punctuation and URLs (a word there would reach every reader in English)."""
+    pieces = [value for _line, kind, value in Environment(extensions=["jinja2.ext.i18n"]).lex(source)
+              if kind == "data"]
+    return [piece.strip() for piece in pieces if re.search(r"\w", _URL.sub("", piece))]
+
+
+def test_the_text_checker_finds_words_outside_gettext():
+    assert untranslated_plain_text('{{ _("Fine") }}:\n  - {{ x }} (https://a.example/b)\nNot fine {{ y }}') \
+        == ["(https://a.example/b)\nNot fine"]
+    assert untranslated_plain_text('{% if a %}{{ _("Hello %(name)s,", name=n) }}{% endif %}\n\n  - ()') == []
+
+
+def test_every_mail_template_is_checked():
+    assert len(MAIL_HTML) >= 15 and len(MAIL_TEXT) >= 13 and "mail/_base.html" in MAIL_HTML
+
+
+@pytest.mark.parametrize("name", MAIL_HTML)
+def test_mail_html_templates_have_no_text_outside_gettext(name):
+    assert untranslated_text((ROOT / "templates" / name).read_text()) == []
+
+
+@pytest.mark.parametrize("name", MAIL_TEXT)
+def test_mail_text_templates_have_no_words_outside_gettext(name):
+    assert untranslated_plain_text((ROOT / "templates" / name).read_text()) == []
+
+
 # --- (c) which language a request gets ------------------------------------------------------
 def test_lang_in_the_query_wins_and_is_remembered_for_the_visit(client, clinic):
     assert "Prenota" in visible_text(client.get("/?lang=it").get_data(as_text=True))
