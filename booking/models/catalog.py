@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import has_app_context
+from flask_babel import get_locale
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table, Text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -32,12 +34,8 @@ room_treatments = Table(
 def reading_language() -> str | None:
     """The language texts are read in now: Flask-Babel's locale (which honours ``force_locale``,
     so mail written for a reader reads in theirs), or None outside an app."""
-    from flask import has_app_context
-
     if not has_app_context():
         return None
-    from flask_babel import get_locale
-
     locale = get_locale()
     return locale.language if locale is not None else None
 
