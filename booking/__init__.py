@@ -222,7 +222,9 @@ def register_errorhandlers(app: Flask) -> None:
         code = (exc.name or "error").lower().replace(" ", "_")
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]  # e.g. Allow on 405
         if wants_json():
-            return jsonify(error_body(code, exc.description or exc.name)), exc.code, headers
+            from booking.web.api import http_error_message  # the message in the caller's language (issue 16)
+
+            return jsonify(error_body(code, http_error_message(exc))), exc.code, headers
         return render_template("error.html", error=exc), exc.code, headers
 
     @app.errorhandler(Exception)
