@@ -12,11 +12,12 @@ import re
 from functools import cache
 
 import pytest
+from playwright.sync_api import expect
 
 from booking.extensions import db
 from tests.integration.clinic import PASSWORD, at, book_consultation, build_clinic, monday_in
 from tests.integration.test_i18n import english_fragments
-from tests.web.conftest import check_accessibility, save_screenshot
+from tests.web.conftest import VIEWPORTS, check_accessibility, save_screenshot
 from tests.web.test_every_page_fits_browser import overflow
 from tests.web.test_reception_browser import seed_busy_week, seed_series
 
@@ -195,3 +196,53 @@ def test_the_reception_calendar_in_italian(page, clinic, live_server, view):
         days = page.locator("#calendar .ec-header time").all_inner_texts()  # "lun 21/12", one per day
         assert [d.split()[0] for d in days] == ["lun", "mar", "mer", "gio", "ven", "sab", "dom"], days
     check_italian(page, "reception-week-it" if view == "week" and page.viewport_size["width"] >= 1280 else None)
+
+
+@pytest.fixture
+def american(browser, live_server):
+    """A phone whose browser speaks American English: its own date fields read mm/dd/yyyy."""
+    context = browser.new_context(viewport=VIEWPORTS["phone"], base_url=live_server, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def test_a_date_field_writes_the_date_in_the_page_language_whatever_the_browser_speaks(american, clinic,
+                                                                                       live_server):
+    page = american
+    book_consultation(clinic, clinic.patient, at(monday_in(-1), 9))
+    sign_in(page, clinic.patient.email)
+    first = at(monday_in(3), 10)
+    page.goto(f"/book/mesotherapy-face?month={first:%Y-%m}&day={first.date().isoformat()}&practitioner={clinic.anna.id}")
+    page.get_by_role("link", name="10:00").first.click()
+    field = page.locator("#keep_clear")
+    assert field.get_attribute("lang") == "it"
+    written = page.locator("#keep_clear-written")
+    assert written.inner_text() == ""  # nothing chosen yet, nothing written
+    field.fill("2026-12-24")
+    expect(written).to_have_text("giovedì 24 dicembre 2026")
+    assert "keep_clear-written" in field.get_attribute("aria-describedby").split()
+    check_italian(page)
+    # The value sent is still the ISO date: the series is re-planned around the 24th.
+    page.get_by_role("button", name="Ripianifica").click()
+    expect(page.locator("ul.keep-clear")).to_contain_text("24 dic 2026")
+
+    page.get_by_role("navigation", name="Lingua").get_by_role("link", name="English").click()
+    page.locator("#keep_clear").fill("2027-01-06")
+    expect(page.locator("#keep_clear-written")).to_have_text(re.compile(r"^Wednesday,? 6 January 2027$"))
+    assert page.locator("#keep_clear").get_attribute("lang") == "en"
+
+
+def test_reception_date_and_time_fields_in_italian(american, clinic, live_server):
+    page = american
+    sign_in(page, clinic.receptionist.email)
+    page.goto(f"/reception/book?patient={clinic.patient.id}&start=2026-12-24T10:15")
+    start = page.get_by_label(re.compile(r"^Inizio"))
+    assert start.input_value() == "2026-12-24T10:15"
+    written = page.locator(f"#{start.get_attribute('id')}-written")
+    assert "giovedì 24 dicembre 2026" in written.inner_text() and "10:15" in written.inner_text()
+    page.goto("/reception/day-sheet?date=2026-12-24")
+    written = page.locator(".date-written").first
+    assert written.inner_text() == "giovedì 24 dicembre 2026"
+    check_italian(page)
