@@ -104,6 +104,35 @@ AFTERCARE = {
     "polynucleotides-eyes": (("No make-up around the eyes", 12), ("No sauna or swimming", 48)),
     "microneedling-face": (("No make-up", 24), ("No sauna or swimming", 72), ("No sun or tanning", 14 * DAY)),
 }
+# The catalog in Italian (issue 16): an Italian visitor reads these, everyone else the English.
+ITALIAN = {
+    "consultation": ("Consulto", "Un incontro con il medico per rivedere il questionario sanitario e concordare "
+                                 "il piano di trattamento."),
+    "mesotherapy-face": ("Mesoterapia viso", "Microiniezioni di vitamine e acido ialuronico per idratare e "
+                                             "illuminare la pelle."),
+    "mesotherapy-scalp": ("Mesoterapia cuoio capelluto", "Microiniezioni nel cuoio capelluto per sostenere la "
+                                                         "crescita dei capelli."),
+    "mesotherapy-body": ("Mesoterapia corpo", "Microiniezioni mirate contro adiposità localizzata e cellulite."),
+    "polynucleotides-eyes": ("Polinucleotidi contorno occhi", "Iniezioni di polinucleotidi per la zona sotto gli occhi."),
+    "microneedling-face": ("Microneedling viso", "Stimolazione del collagene per migliorare grana della pelle, "
+                                                 "cicatrici e pori."),
+}
+ITALIAN_STEPS = {
+    "Fill in the health questionnaire": "Compilare il questionario sanitario",
+    "Stop aspirin/NSAIDs, fish oil and vitamin E": "Sospendere aspirina/FANS, olio di pesce e vitamina E",
+    "No retinoids or acids": "Niente retinoidi né acidi",
+    "No alcohol": "Niente alcol",
+    "Stop aspirin/NSAIDs": "Sospendere aspirina/FANS",
+    "No hair colouring": "Niente tinta per capelli",
+    "Stop retinoids": "Sospendere i retinoidi",
+    "No sun or tanning": "Niente sole né lampade abbronzanti",
+    "No make-up": "Niente trucco",
+    "No sauna, swimming or hard exercise": "Niente sauna, piscina né sforzi intensi",
+    "No other facial treatment": "Nessun altro trattamento al viso",
+    "No hair washing or colouring": "Non lavare né tingere i capelli",
+    "No sauna or swimming": "Niente sauna né piscina",
+    "No make-up around the eyes": "Niente trucco intorno agli occhi",
+}
 # Days from a series' last session to its maintenance session (None: no recall).
 MAINTENANCE_DAYS = {"polynucleotides-eyes": 60, "microneedling-face": 180}
 PREP_CONFIRM_HOURS = 48  # treatments with prep steps ask the patient to confirm them this long before
@@ -315,6 +344,10 @@ def _seed_catalog() -> dict[str, Treatment]:
             prep_answer_by_hours=24,
             aftercare_rules=[AftercareRule(instruction=i, hours=h) for i, h in AFTERCARE.get(entry.slug, ())],
         )
+        name, description = ITALIAN[entry.slug]
+        treatment.set_translation("it", name=name, description=description)
+        for step in [*treatment.protocol.prep_rules, *treatment.protocol.aftercare_rules]:
+            step.set_translation("it", instruction=ITALIAN_STEPS[step.instruction_default])
     db.session.flush()
     return by_slug
 
