@@ -21,6 +21,8 @@ from flask import Flask, current_app, g, has_app_context, has_request_context, r
 from flask_babel import (Babel, format_currency, format_date, format_datetime, get_locale, gettext, lazy_gettext,
                          ngettext, refresh)
 from flask_login import current_user
+from jinja2 import pass_eval_context
+from jinja2.filters import do_join
 
 from booking.scheduling.text import Day, Join, Moment, Text
 
@@ -134,6 +136,13 @@ def _translated(param):
     return param
 
 
+@pass_eval_context
+def join_translated(eval_ctx, value, d: str = "", attribute=None) -> str:
+    """Jinja's ``join``, each item translated first (``form.errors|join(" ")`` of rule messages)."""
+    items = [translate(item) for item in value] if attribute is None else value
+    return do_join(eval_ctx, items, d, attribute)
+
+
 # --- formatting helpers for templates -------------------------------------------------------
 def when(value: datetime | date | None, pattern: str = "EEE dd MMM y, HH:mm") -> str:
     """A date or datetime in the current language with a CLDR pattern; datetimes are shown in
@@ -193,6 +202,7 @@ def register_i18n(app: Flask) -> None:
     # Every ``{{ value }}`` passes through translate: a rule book message (a form error, a
     # problem list) reaches the page in the reader's language without each template asking.
     app.jinja_env.finalize = translate
+    app.jinja_env.filters["join"] = join_translated  # joined items never reach finalize one by one
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["price"] = price
     app.jinja_env.globals.update(language_links=switch_links, weekday_names=weekday_names, current_locale=lambda: str(get_locale()))

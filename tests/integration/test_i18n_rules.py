@@ -149,6 +149,7 @@ def test_a_refused_cancellation_is_flashed_in_italian(clinic, client):
 
 
 def test_a_rule_message_in_any_page_template_is_translated_by_jinja(app):
+    """Jinja's finalize (every ``{{ value }}``) and its ``join`` filter translate a Text."""
     from flask import render_template_string
 
     from booking.scheduling.problems import moment_label
@@ -157,13 +158,26 @@ def test_a_rule_message_in_any_page_template_is_translated_by_jinja(app):
     start = at(monday_in(3), 10)
     message = N_("The clinic is closed at %(when)s; choose another time or another practitioner.",
                  when=moment_label(start, "Europe/Rome"))
-    source = "{% for e in errors %}<p>{{ e }}</p>{% endfor %}"
+    source = "{% for e in errors %}<p>{{ e }}</p>{% endfor %}{{ errors|join(' ') }}"
     with app.test_request_context("/?lang=it"):
         app.preprocess_request()
         italian_page = render_template_string(source, errors=[message])
     with app.test_request_context("/?lang=en"):
         app.preprocess_request()
         english_page = render_template_string(source, errors=[message])
-    assert italian_page == (f"<p>La clinica è chiusa il {italian(start)}; scegli un altro orario o un altro "
-                            "operatore.</p>")
-    assert english_page == f"<p>{message}</p>"
+    said = f"La clinica è chiusa il {italian(start)}; scegli un altro orario o un altro operatore."
+    assert italian_page == f"<p>{said}</p>{said}"  # a form's errors|join(" ") too
+    assert english_page == f"<p>{message}</p>{message}"
+
+
+def test_a_plans_problems_and_a_wrong_method_are_in_italian(clinic, client, patient_api):
+    start = saturday()
+    plan = patient_api.post("/series/plan", {"treatment": "mesotherapy-face", "first_start": start.isoformat(),
+                                             "practitioner_id": clinic.anna.id}, headers={"Accept-Language": "it"})
+    assert plan.status_code == 200
+    problems = plan.get_json()["problems"]
+    assert problems and problems[0]["code"] == "outside_hours"
+    assert problems[0]["message"].startswith(f"{italian(start)} è fuori dall'orario di lavoro")
+    wrong = client.delete("/api/v1/treatments", headers={"Accept-Language": "it"})
+    assert wrong.status_code == 405 and wrong.get_json()["error"]["code"] == "method_not_allowed"
+    assert wrong.get_json()["error"]["message"].startswith("Questo indirizzo non accetta questo metodo")
