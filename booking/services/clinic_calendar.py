@@ -168,7 +168,8 @@ def events(start: datetime, end: datetime, *, by: str, editable: bool,
             "start": wall(a.start_at, tz),
             "end": wall(a.end_at, tz),
             "title": label(a) + (f" · {course.PREP_WORDS[preps[a.id]]}" if a.id in preps else "")
-                     + (f" · held until {to_local(a.hold_expires_at, tz):%H:%M}" if a.status == HELD else ""),
+                     + (" · " + gettext("held until %(time)s", time=f"{to_local(a.hold_expires_at, tz):%H:%M}")
+                        if a.status == HELD else ""),
             "backgroundColor": colour,
             "textColor": readable_text(colour),
             "classNames": [f"status-{a.status}"] + (["overridden"] if a.override_reason else [])

@@ -359,11 +359,11 @@ def apply_all(actor: Actor, items: Sequence[Proposal | Choice | int], reason: st
     except _RunRefused as refused:
         db.session.rollback()
         error = refused.error
-        problems = getattr(error, "problems", []) or []
+        problems = getattr(error, "rule_problems", []) or []
         # A Text whose parameters are the problems' own Texts: the boundary says it all in the
         # reader's language (the label is in it already).
         text = N_("Nothing was moved: %(label)s cannot move there. %(reason)s", label=refused.label,
-                  reason=join([p.message for p in problems], " ") if problems else error.message)
+                  reason=join([p.message for p in problems], " ") if problems else error.text)
         raise ReplanFailed(text, refused.appointment_id, problems) from None
     db.session.commit()
     return moved

@@ -15,7 +15,7 @@ from booking.extensions import db
 from booking.models import Appointment
 from booking.models.base import utcnow
 from booking.services import booking as booking_service
-from booking.services import changes, reception, replanning, schedule_admin
+from booking.services import changes, holds, reception, replanning, schedule_admin
 from booking.services.actor import Actor
 from booking.services.booking import SessionRequest
 from booking.services.errors import ServiceError
@@ -88,6 +88,14 @@ def test_the_calendar_columns_and_shaded_time_are_labelled_in_the_language(clien
     assert client.get("/reception/api/resources?by=room&lang=en").get_json()[-1]["title"] == "No room"
     shaded = client.get(f"/reception/api/background?by=practitioner&{span}&lang=en").get_json()
     assert {e["title"] for e in shaded if e["extendedProps"]["kind"] == "break"} == {"Break"}
+    # A held time's label says until when it is held.
+    hold = holds.create_hold(Actor.of(clinic.receptionist), treatment_slug="consultation", start=at(week, 10),
+                             practitioner_id=clinic.anna.id, patient_id=clinic.patient.id, minutes=60)
+    until = hold.hold_expires_at.astimezone(TZ).strftime("%H:%M")
+    titles = {lang: next(e["title"] for e in client.get(f"/reception/api/events?by=practitioner&{span}&lang={lang}")
+                         .get_json() if e["id"] == str(hold.id)) for lang in ("it", "en")}
+    assert titles["it"].endswith(f" · riservato fino alle {until}")
+    assert titles["en"].endswith(f" · held until {until}")
 
 
 # --- the patient portal ----------------------------------------------------------------------

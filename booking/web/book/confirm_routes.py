@@ -10,7 +10,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from booking.extensions import db
-from booking.i18n import translate
 from booking.models import Appointment, Practitioner, Series, Treatment
 from booking.scheduling.clock import to_local
 from booking.services import booking as booking_service
@@ -79,7 +78,7 @@ def _review_page(treatment: Treatment, sessions, form: ConfirmForm, error: Servi
     if isinstance(error, RuleViolation):
         conflict = _conflict_view(treatment, sessions, error)
     elif error is not None:
-        flash(translate(error.message), "error")
+        flash(error.message, "error")
         status = error.status
     tz = get_settings().timezone
     names = {p.id: p.name for p in db.session.scalars(select(Practitioner))}

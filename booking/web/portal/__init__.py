@@ -3,7 +3,6 @@
 from flask import Blueprint
 from flask_babel import gettext
 
-from booking.i18n import translate
 from booking.services.clinic import get_settings
 from booking.services.errors import RuleViolation, ServiceError
 from booking.web.refusals import handle_refusals
@@ -13,7 +12,7 @@ bp = Blueprint("portal", __name__)
 
 def describe_refusal(error: ServiceError) -> str:
     """A refusal as one sentence, with the clinic's phone when the patient must call."""
-    text = translate(error.message)
+    text = error.message
     if isinstance(error, RuleViolation) and any(p.code == "cancellation_cutoff" for p in error.problems):
         phone = get_settings().phone
         text += " " + gettext("Call us on %(phone)s.", phone=phone) if phone else ""

@@ -3,7 +3,6 @@
 from flask import Blueprint, request, url_for
 from flask_babel import gettext as _
 
-from booking.i18n import translate
 from booking.scheduling.checks import partition_problems
 from booking.services.errors import RuleViolation, ServiceError
 from booking.web.refusals import handle_refusals
@@ -15,7 +14,7 @@ def describe_refusal(error: ServiceError) -> str:
     """A refused action as a message naming each problem, and whether staff may override them."""
     problems = error.problems if isinstance(error, RuleViolation) else []
     # The messages say what is wrong in words; the stable codes are for the API, not the screen.
-    text = " ".join(translate(p.message) for p in problems) if problems else translate(error.message)
+    text = " ".join(p.message for p in problems) if problems else error.message
     if problems and not partition_problems(problems, staff=True, is_practitioner=False)[1]:
         text += " " + _("Staff may override this with a reason.")
     return _("Not done: %(problems)s", problems=text)

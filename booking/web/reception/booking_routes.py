@@ -13,7 +13,7 @@ from wtforms.validators import Optional
 
 from booking.extensions import db
 from booking.models import Practitioner, Treatment, User
-from booking.i18n import translate, when
+from booking.i18n import when
 from booking.models.base import utcnow
 from booking.scheduling.checks import partition_problems
 from booking.scheduling.clock import local_date, local_to_utc, to_local
@@ -195,7 +195,7 @@ def _refused(form: BookingForm, patient: User, error: ServiceError):
     if isinstance(error, RuleViolation):
         blocking = partition_problems(error.problems, staff=True, is_practitioner=False)[1]
         return _render(form, patient=patient, problems=error.problems, overridable=not blocking, status=422)
-    flash(translate(error.message), "error")
+    flash(error.message, "error")
     return _render(form, patient=patient, status=error.status)
 
 

@@ -12,7 +12,6 @@ from flask_babel import ngettext
 from wtforms import DateField, HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from booking.i18n import translate
 from booking.services import replanning
 from booking.services.choices import practitioner_names
 from booking.services.clinic import get_settings
@@ -140,7 +139,7 @@ def replan_apply():
             raise InvalidRequest(_("Nothing was chosen to move."))
         moved = replanning.apply_all(current_actor(), chosen, form.reason.data)
     except (InvalidRequest, replanning.ReplanFailed) as error:
-        return _page(filters, apply_form=form, status=error.status, message=translate(error.message))
+        return _page(filters, apply_form=form, status=error.status, message=error.message)
     flash(_("Moved %(num)d appointment(s); each patient gets an updated invite.", num=len(moved)), "info")
     return redirect(url_for("reception.replan", practitioner=filters["practitioner_id"],
                             first_day=filters["first_day"], last_day=filters["last_day"]))

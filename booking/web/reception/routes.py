@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
 from booking.extensions import db
-from booking.i18n import translate, when
+from booking.i18n import when
 from booking.models import INTAKE_QUESTIONS, Appointment, Practitioner
 from booking.models.base import utcnow
 from booking.scheduling.checks import partition_problems
@@ -147,10 +147,10 @@ def api_background():
 
 def _problem_body(error: ServiceError) -> dict:
     """A service error as the JSON the calendar's dialog reads."""
-    body = {"code": error.code, "message": translate(error.message)}
+    body = {"code": error.code, "message": error.message}
     if isinstance(error, RuleViolation):
         overridable, blocking = partition_problems(error.problems, staff=True, is_practitioner=False)
-        body["problems"] = [{"code": p.code, "message": translate(p.message), "session_index": p.session_index,
+        body["problems"] = [{"code": p.code, "message": p.message, "session_index": p.session_index,
                              "overridable": p in overridable} for p in error.problems]
         body["overridable"] = not blocking
     return {"error": body}
