@@ -10,7 +10,7 @@ sender, and the Italian invite mail of the issue is kept as reviewed snapshots.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -21,14 +21,17 @@ from sqlalchemy import select
 from booking import create_app
 from booking.extensions import db
 from booking.mail import notifications
-from booking.mail.rendering import MailRenderer, reader_locale
+from booking.mail.rendering import MailRenderer, reader_locale, written_for
 from booking.mail.sender import DirectoryTransport, send_due
-from booking.models import AftercareRule, Appointment, OutboxMessage, User
+from booking.models import AftercareRule, Appointment, Offer, OutboxMessage, Recall, Series, User
+from booking.scheduling.course import AftercareStep
 from booking.services import course, patients
 from booking.services.clinic import get_settings
+from booking.services.course import Step
 from booking.services.reminders import queue_due_reminders
 from tests.integration.clinic import PASSWORD, TZ, Api, at, book_consultation, build_clinic, monday_in
 from tests.integration.ics_rules import assert_valid_ics
+from tests.integration.test_i18n import english_fragments
 from tests.integration.test_mail_snapshots import BASE, _appointment, _clinic, _patient, _treatment, check_snapshot
 
 IT_DAYS = ("lun", "mar", "mer", "gio", "ven", "sab", "dom")
@@ -351,3 +354,82 @@ def test_an_english_patients_invite_is_unchanged_by_the_languages(mail_app):
     (message,) = _queued()
     check_snapshot("booked.txt", message.body_text)  # the English snapshot of test_mail_snapshots
     assert message.subject == "Booked: Appointment at Villa Rosa, Tue 30 Mar 2027, 10:00 (Europe/Rome)"
+
+
+# --- no English left in any Italian mail ------------------------------------------------------
+def _queue_for(kind: str, named: bool, locale: str) -> list[OutboxMessage]:
+    """Mail of ``kind`` (as test_mail_snapshots queues it) to a patient who reads ``locale``."""
+    settings, treatment, patient, mail = _clinic(named), _treatment(), _patient(), MailRenderer(BASE)
+    patient.locale = locale
+    appointment = _appointment(treatment, patient)
+    if kind in ("booked", "moved"):
+        notifications.queue_invite(appointment, settings, kind, mail=mail)
+    elif kind == "cancelled":
+        notifications.queue_cancel(appointment, settings, mail=mail, patient_message="A presto.")
+    elif kind == "series_booked":
+        notifications.queue_series_confirmation(Series(id=5, treatment=treatment, patient=patient),
+                                                [appointment, _appointment(treatment, patient, 1)], settings, mail=mail)
+    elif kind == "reminder":
+        notifications.queue_reminder(appointment, settings, "reminder:42", mail=mail)
+    elif kind == "prep_reminder":
+        notifications.queue_prep_reminder(appointment, treatment.protocol.prep_rules[1], settings, "prep:42:2",
+                                          mail=mail)
+    else:
+        notifications.queue_registration_attempt(patient, settings, mail=mail)
+    return _queued()
+
+
+def english_left(text: str) -> list[str]:
+    return sorted(fragment for fragment in english_fragments() if fragment in text)
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["discreet", "named"])
+@pytest.mark.parametrize("kind", ["booked", "moved", "cancelled", "series_booked", "reminder", "prep_reminder",
+                                  "registration_attempt"])
+def test_every_notification_reaches_an_italian_reader_without_english(mail_app, kind, named):
+    messages = _queue_for(kind, named, "it")
+    assert messages
+    for message in messages:
+        everything = "\n".join((message.subject, message.body_text, message.body_html, message.ics or ""))
+        assert english_left(everything) == [], (message.kind, english_left(everything))
+        assert '<html lang="it">' in message.body_html and message.body_text.startswith("Ciao Anna Rossi,")
+    if kind == "series_booked" and named:
+        assert "mar 30 mar, 10:00: Seduta 1" in messages[0].body_text  # the timeline's own words too
+    english = _queue_for(kind, named, "en")
+    assert [m.subject for m in english] != [m.subject for m in messages]
+
+
+def test_offer_recall_waitlist_and_prep_mails_render_in_italian_without_english(mail_app):
+    settings, treatment, patient, mail = _clinic(True), _treatment(), _patient(), MailRenderer(BASE)
+    patient.locale = "it"
+    until = datetime(2027, 3, 28, 18, 0, tzinfo=TZ)
+    times = [notifications.at_time(datetime(2027, 3, 30, 8, 0, tzinfo=UTC), settings)]
+    rendered = {}
+    with written_for(patient, settings):
+        for kind in ("replan", "waitlist"):
+            rendered[f"offer-{kind}"] = mail.render(
+                "offer", offer=Offer(kind=kind, patient=patient), times=times * 2, link=f"{BASE}/offers/x",
+                clinic=settings, named=True, until=until, manage_url=mail.manage_url, moving=times[0])
+        for step in ("invite", "reminder"):
+            rendered[f"recall-{step}"] = mail.render(
+                "recall", recall=Recall(patient=patient, treatment=treatment), clinic=settings, step=step,
+                link=f"{BASE}/me/maintenance/1", named=True, manage_url=mail.manage_url, due=date(2027, 4, 5))
+        rendered["waitlist"] = mail.render("waitlist_offer", offer=Offer(kind="waitlist"), patient=patient,
+                                           times=times, link=f"{BASE}/offers/x", clinic=settings, named=True,
+                                           until=until)
+        appointment = _appointment(treatment, patient)
+        rendered["prep_confirm"] = mail.render(
+            "prep_confirm", appointment=appointment, clinic=settings, when=notifications.when(appointment, settings),
+            link=f"{BASE}/prep/x", manage_url=mail.manage_url, named=True, answer_by=until,
+            steps=[Step("prep-1", "Stop aspirin and NSAIDs", until)])
+        rendered["aftercare"] = mail.render(
+            "aftercare", appointment=appointment, clinic=settings, when=notifications.when(appointment, settings),
+            manage_url=mail.manage_url, named=True, steps=[AftercareStep("No sauna", 48)])
+    for name, (text, html) in rendered.items():
+        assert english_left(text + html) == [], (name, english_left(text + html))
+        assert text.startswith("Ciao Anna Rossi,"), name
+    assert "Teniamo per te questi orari:" in rendered["offer-replan"][0]
+    assert "Lo teniamo per te fino a dom 28 mar, 18:00." in rendered["offer-replan"][0]
+    assert "è da fissare a partire dal 05 aprile 2027." in rendered["recall-invite"][0]
+    assert "Rispondi entro dom 28 mar, 18:00." in rendered["prep_confirm"][0]
+    assert "- No sauna (2 giorni)" in rendered["aftercare"][0]
