@@ -118,3 +118,15 @@ def test_an_event_reads_the_same_alone_or_among_others(for_patient):
     together = _after_timezone(build_feed(spec, EVENTS, SETTINGS))
     alone = [line for event in EVENTS for line in _after_timezone(build_feed(spec, [event], SETTINGS))[:-2]]
     assert together == [*alone, "END:VCALENDAR", ""]
+
+
+def test_treatment_names_in_the_readers_language_replace_the_stored_ones():
+    # services.feeds.feed_body passes each treatment's name in the feed reader's language.
+    names = {1: "Mesoterapia viso", 2: "Consulto"}
+    staff = _after_timezone(build_feed(FeedSpec("Feed", for_patient=False), EVENTS, SETTINGS, names=names))
+    assert [line for line in staff if line.startswith("SUMMARY:")] == [
+        "SUMMARY:A. M. · Mesoterapia viso 2/4", "SUMMARY:A. R. · Consulto",
+        "SUMMARY:É. Ü. · Trattamento viso è già prenotato con polinucleotidi e "]  # id 3: no name given
+    named = ClinicSettings(id=1, name="Villa Rosa", timezone="Europe/Rome", show_treatment_in_invites=True)
+    patient = _after_timezone(build_feed(FeedSpec("Feed", for_patient=True), EVENTS[:1], named, names=names))
+    assert "SUMMARY:Mesoterapia viso at Villa Rosa" in patient  # no app here: the words stay English
