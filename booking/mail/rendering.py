@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import css_inline
 from babel.dates import format_date, format_datetime
@@ -34,6 +35,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from booking import protocol_text
 from booking.i18n import translate
+
+if TYPE_CHECKING:
+    from booking.models import ClinicSettings, User
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -90,7 +94,7 @@ def _languages() -> tuple[str, ...]:
     return tuple(current_app.config.get("LANGUAGES", ("en",))) if has_app_context() else ("en",)
 
 
-def reader_locale(reader, settings) -> str:
+def reader_locale(reader: "User | None", settings: "ClinicSettings") -> str:
     """The language mail to ``reader`` (a ``User``, or None for the clinic's own address) is
     written in: their saved preference, else the clinic's default language, else English."""
     languages = _languages()
@@ -101,7 +105,7 @@ def reader_locale(reader, settings) -> str:
 
 
 @contextmanager
-def written_for(reader, settings) -> Iterator[str]:
+def written_for(reader: "User | None", settings: "ClinicSettings") -> Iterator[str]:
     """Everything inside (templates, subjects, invites, the clinic's own texts) in ``reader``'s
     language; yields that language's code."""
     locale = reader_locale(reader, settings)
