@@ -1,6 +1,8 @@
 """The demo clinic that ``flask seed-demo`` creates: a catalog from common clinic practice with
 prices, three practitioners, two rooms, one user per role, the public holidays of Rome as
-closures, and patients part-way through their courses.
+closures, and patients part-way through their courses. It speaks Italian by default, its own
+texts (treatments, prep and aftercare steps, welcome and booking note) written in Italian with
+English translations, so English is one click away.
 
 The demo obeys its own rules: every appointment is found and written by the same services a
 booking goes through (the free-time search, the series planner and the booking pipeline's
@@ -67,71 +69,90 @@ class CatalogEntry:
 
 
 DAY = 24
+# The demo clinic writes in Italian (its default language) and gives every text in English too
+# (IN_ENGLISH): the language switcher shows the same catalog in English.
 CATALOG = (
-    CatalogEntry("consultation", "Consultation", "consultation", None, 30, 1, None, 0,
-                 (("Fill in the health questionnaire", 72),),
-                 "Meet a practitioner, review your health questionnaire and agree a treatment plan.",
+    CatalogEntry("consultation", "Consulto", "consultation", None, 30, 1, None, 0,
+                 (("Compilare il questionario sanitario", 72),),
+                 "Un incontro con un operatore per rivedere il questionario sanitario e concordare "
+                 "un piano di trattamento.",
                  "#7a869a", ()),
-    CatalogEntry("mesotherapy-face", "Mesotherapy, face", "treatment", "face", 30, 4, (10, 14, 21), 72,
-                 (("Stop aspirin/NSAIDs, fish oil and vitamin E", 7 * DAY),
-                  ("No retinoids or acids", 3 * DAY), ("No alcohol", 24)),
-                 "Micro-injections of vitamins and hyaluronic acid for hydration and glow.", "#d9822b",
+    CatalogEntry("mesotherapy-face", "Mesoterapia viso", "treatment", "face", 30, 4, (10, 14, 21), 72,
+                 (("Sospendere aspirina/FANS, olio di pesce e vitamina E", 7 * DAY),
+                  ("Niente retinoidi né acidi", 3 * DAY), ("Niente alcol", 24)),
+                 "Microiniezioni di vitamine e acido ialuronico per idratare e dare luminosità.", "#d9822b",
                  ("pregnant", "blood_thinners", "active_infection")),
-    CatalogEntry("mesotherapy-scalp", "Mesotherapy, scalp", "treatment", "scalp", 30, 6, (7, 10, 14), 48,
-                 (("Stop aspirin/NSAIDs", 7 * DAY), ("No hair colouring", 3 * DAY)),
-                 "Micro-injections into the scalp to support hair growth.", "#8e6c8a",
+    CatalogEntry("mesotherapy-scalp", "Mesoterapia cuoio capelluto", "treatment", "scalp", 30, 6, (7, 10, 14), 48,
+                 (("Sospendere aspirina/FANS", 7 * DAY), ("Niente tinta per capelli", 3 * DAY)),
+                 "Microiniezioni nel cuoio capelluto per sostenere la crescita dei capelli.", "#8e6c8a",
                  ("pregnant", "blood_thinners", "active_infection")),
-    CatalogEntry("mesotherapy-body", "Mesotherapy, body", "treatment", "body", 45, 10, (6, 7, 14), 48,
-                 (("Stop aspirin/NSAIDs", 7 * DAY), ("No alcohol", 24)),
-                 "Targeted micro-injections for localised fat and cellulite.", "#3e8e7e",
+    CatalogEntry("mesotherapy-body", "Mesoterapia corpo", "treatment", "body", 45, 10, (6, 7, 14), 48,
+                 (("Sospendere aspirina/FANS", 7 * DAY), ("Niente alcol", 24)),
+                 "Microiniezioni mirate per adiposità localizzata e cellulite.", "#3e8e7e",
                  ("pregnant", "blood_thinners")),
-    CatalogEntry("polynucleotides-eyes", "Polynucleotides, eyes", "treatment", "eyes", 45, 3, (14, 21, 28), 72,
-                 (("Stop aspirin/NSAIDs", 7 * DAY),),
-                 "Polynucleotide injections for the under-eye area.", "#4a7fb5",
+    CatalogEntry("polynucleotides-eyes", "Polinucleotidi contorno occhi", "treatment", "eyes", 45, 3,
+                 (14, 21, 28), 72,
+                 (("Sospendere aspirina/FANS", 7 * DAY),),
+                 "Iniezioni di polinucleotidi per la zona sotto gli occhi.", "#4a7fb5",
                  ("pregnant", "blood_thinners", "allergies")),
-    CatalogEntry("microneedling-face", "Microneedling, face", "treatment", "face", 60, 4, (21, 28, 42), 72,
-                 (("Stop retinoids", 5 * DAY), ("No sun or tanning", 14 * DAY)),
-                 "Collagen induction therapy for texture, scars and pores.", "#b5534a",
+    CatalogEntry("microneedling-face", "Microneedling viso", "treatment", "face", 60, 4, (21, 28, 42), 72,
+                 (("Sospendere i retinoidi", 5 * DAY), ("Niente sole né lampade abbronzanti", 14 * DAY)),
+                 "Terapia di induzione del collagene per grana della pelle, cicatrici e pori.", "#b5534a",
                  ("pregnant", "active_infection", "keloids")),
 )
 
 # Aftercare after each session (issue 14): (what to avoid, hours), from common clinic guidance.
 AFTERCARE = {
-    "mesotherapy-face": (("No make-up", 12), ("No sauna, swimming or hard exercise", 48),
-                         ("No other facial treatment", 72)),
-    "mesotherapy-scalp": (("No hair washing or colouring", 24), ("No sauna or swimming", 48)),
-    "mesotherapy-body": (("No sauna, swimming or hard exercise", 48),),
-    "polynucleotides-eyes": (("No make-up around the eyes", 12), ("No sauna or swimming", 48)),
-    "microneedling-face": (("No make-up", 24), ("No sauna or swimming", 72), ("No sun or tanning", 14 * DAY)),
+    "mesotherapy-face": (("Niente trucco", 12), ("Niente sauna, piscina né attività fisica intensa", 48),
+                         ("Nessun altro trattamento al viso", 72)),
+    "mesotherapy-scalp": (("Non lavare né tingere i capelli", 24), ("Niente sauna né piscina", 48)),
+    "mesotherapy-body": (("Niente sauna, piscina né attività fisica intensa", 48),),
+    "polynucleotides-eyes": (("Niente trucco intorno agli occhi", 12), ("Niente sauna né piscina", 48)),
+    "microneedling-face": (("Niente trucco", 24), ("Niente sauna né piscina", 72),
+                           ("Niente sole né lampade abbronzanti", 14 * DAY)),
 }
-# The catalog in Italian (issue 16): an Italian visitor reads these, everyone else the English.
-ITALIAN = {
-    "consultation": ("Consulto", "Un incontro con il medico per rivedere il questionario sanitario e concordare "
-                                 "il piano di trattamento."),
-    "mesotherapy-face": ("Mesoterapia viso", "Microiniezioni di vitamine e acido ialuronico per idratare e "
-                                             "illuminare la pelle."),
-    "mesotherapy-scalp": ("Mesoterapia cuoio capelluto", "Microiniezioni nel cuoio capelluto per sostenere la "
-                                                         "crescita dei capelli."),
-    "mesotherapy-body": ("Mesoterapia corpo", "Microiniezioni mirate contro adiposità localizzata e cellulite."),
-    "polynucleotides-eyes": ("Polinucleotidi contorno occhi", "Iniezioni di polinucleotidi per la zona sotto gli occhi."),
-    "microneedling-face": ("Microneedling viso", "Stimolazione del collagene per migliorare grana della pelle, "
-                                                 "cicatrici e pori."),
-}
-ITALIAN_STEPS = {
-    "Fill in the health questionnaire": "Compilare il questionario sanitario",
-    "Stop aspirin/NSAIDs, fish oil and vitamin E": "Sospendere aspirina/FANS, olio di pesce e vitamina E",
-    "No retinoids or acids": "Niente retinoidi né acidi",
-    "No alcohol": "Niente alcol",
-    "Stop aspirin/NSAIDs": "Sospendere aspirina/FANS",
-    "No hair colouring": "Niente tinta per capelli",
-    "Stop retinoids": "Sospendere i retinoidi",
-    "No sun or tanning": "Niente sole né lampade abbronzanti",
-    "No make-up": "Niente trucco",
-    "No sauna, swimming or hard exercise": "Niente sauna, piscina né sforzi intensi",
-    "No other facial treatment": "Nessun altro trattamento al viso",
-    "No hair washing or colouring": "Non lavare né tingere i capelli",
-    "No sauna or swimming": "Niente sauna né piscina",
-    "No make-up around the eyes": "Niente trucco intorno agli occhi",
+# What the clinic says on its home page and after a booking.
+WELCOME = ("Benvenuti a Villa Rosa. Si comincia con un consulto; poi si prenota online l'intero ciclo di "
+           "sedute, ciascuna nei tempi del protocollo.")
+BOOKING_NOTE = "Il parcheggio è in Via dei Giardini 14. Arrivi cinque minuti prima, senza trucco sulla zona trattata."
+
+# Every text above in English, the demo's second language.
+IN_ENGLISH = {
+    "Consulto": "Consultation",
+    "Un incontro con un operatore per rivedere il questionario sanitario e concordare un piano di trattamento.":
+        "Meet a practitioner, review your health questionnaire and agree a treatment plan.",
+    "Mesoterapia viso": "Mesotherapy, face",
+    "Microiniezioni di vitamine e acido ialuronico per idratare e dare luminosità.":
+        "Micro-injections of vitamins and hyaluronic acid for hydration and glow.",
+    "Mesoterapia cuoio capelluto": "Mesotherapy, scalp",
+    "Microiniezioni nel cuoio capelluto per sostenere la crescita dei capelli.":
+        "Micro-injections into the scalp to support hair growth.",
+    "Mesoterapia corpo": "Mesotherapy, body",
+    "Microiniezioni mirate per adiposità localizzata e cellulite.":
+        "Targeted micro-injections for localised fat and cellulite.",
+    "Polinucleotidi contorno occhi": "Polynucleotides, eyes",
+    "Iniezioni di polinucleotidi per la zona sotto gli occhi.": "Polynucleotide injections for the under-eye area.",
+    "Microneedling viso": "Microneedling, face",
+    "Terapia di induzione del collagene per grana della pelle, cicatrici e pori.":
+        "Collagen induction therapy for texture, scars and pores.",
+    "Compilare il questionario sanitario": "Fill in the health questionnaire",
+    "Sospendere aspirina/FANS, olio di pesce e vitamina E": "Stop aspirin/NSAIDs, fish oil and vitamin E",
+    "Niente retinoidi né acidi": "No retinoids or acids",
+    "Niente alcol": "No alcohol",
+    "Sospendere aspirina/FANS": "Stop aspirin/NSAIDs",
+    "Niente tinta per capelli": "No hair colouring",
+    "Sospendere i retinoidi": "Stop retinoids",
+    "Niente sole né lampade abbronzanti": "No sun or tanning",
+    "Niente trucco": "No make-up",
+    "Niente sauna, piscina né attività fisica intensa": "No sauna, swimming or hard exercise",
+    "Nessun altro trattamento al viso": "No other facial treatment",
+    "Non lavare né tingere i capelli": "No hair washing or colouring",
+    "Niente sauna né piscina": "No sauna or swimming",
+    "Niente trucco intorno agli occhi": "No make-up around the eyes",
+    WELCOME: "Welcome to Villa Rosa. You start with a consultation; then you book the whole course of "
+             "sessions online, each at the time its protocol asks for.",
+    BOOKING_NOTE: "Parking is at Via dei Giardini 14. Please arrive five minutes early, with no make-up on "
+                  "the treated area.",
 }
 # Days from a series' last session to its maintenance session (None: no recall).
 MAINTENANCE_DAYS = {"polynucleotides-eyes": 60, "microneedling-face": 180}
@@ -233,6 +254,9 @@ def seed_demo(now: datetime | None = None, seed: int = 42) -> dict[str, int]:
     rng = random.Random(seed)
     settings = db.session.get(ClinicSettings, 1) or ClinicSettings(id=1)
     settings.name = "Villa Rosa Aesthetic Clinic"
+    settings.default_locale = "it"  # English is one click away (the footer's switcher)
+    settings.welcome_text, settings.booking_note = WELCOME, BOOKING_NOTE
+    settings.set_translation("en", welcome_text=IN_ENGLISH[WELCOME], booking_note=IN_ENGLISH[BOOKING_NOTE])
     settings.timezone = TIMEZONE
     settings.phone = "+39 06 1234 5678"
     settings.email = "hello@clinic.example"
@@ -323,6 +347,7 @@ def _seed_catalog() -> dict[str, Treatment]:
             buffer_after_minutes=10 if entry.kind == "treatment" else 0,
             price_cents=PRICES.get(entry.slug),
         )
+        treatment.set_translation("en", name=IN_ENGLISH[entry.name], description=IN_ENGLISH[entry.description])
         db.session.add(treatment)
         by_slug[entry.slug] = treatment
     db.session.flush()
@@ -339,17 +364,20 @@ def _seed_catalog() -> dict[str, Treatment]:
             aftercare_hours=entry.aftercare_hours,
             maintenance_interval_days=None if entry.kind == "consultation" else MAINTENANCE_DAYS.get(entry.slug, 90),
             contraindications=list(entry.contraindications),
-            prep_rules=[PrepRule(instruction=i, lead_hours=h) for i, h in entry.prep],
+            prep_rules=[_in_english(PrepRule(instruction=i, lead_hours=h)) for i, h in entry.prep],
             prep_confirm_hours=PREP_CONFIRM_HOURS if entry.kind == "treatment" and entry.prep else None,
             prep_answer_by_hours=24,
-            aftercare_rules=[AftercareRule(instruction=i, hours=h) for i, h in AFTERCARE.get(entry.slug, ())],
+            aftercare_rules=[_in_english(AftercareRule(instruction=i, hours=h))
+                             for i, h in AFTERCARE.get(entry.slug, ())],
         )
-        name, description = ITALIAN[entry.slug]
-        treatment.set_translation("it", name=name, description=description)
-        for step in [*treatment.protocol.prep_rules, *treatment.protocol.aftercare_rules]:
-            step.set_translation("it", instruction=ITALIAN_STEPS[step.instruction_default])
     db.session.flush()
     return by_slug
+
+
+def _in_english(rule: PrepRule | AftercareRule) -> PrepRule | AftercareRule:
+    """The rule with its instruction in English too."""
+    rule.set_translation("en", instruction=IN_ENGLISH[rule.default_text("instruction")])
+    return rule
 
 
 class _Seeder:

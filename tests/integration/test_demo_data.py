@@ -1,7 +1,7 @@
 """The demo clinic obeys its own rules: the rule book's own whole-booking check, run over every
 seeded appointment, finds nothing but what concerns the moment of booking; every treatment
 session belongs to a series; one consultation per patient; no session too close to the one
-before it; nothing on a public holiday.
+before it; nothing on a public holiday. The demo speaks Italian, with English one click away.
 
 Seeded at a fixed day in March and just before Christmas (when a series planned at its target
 interval would otherwise land on the 25th or 26th), on SQLite and PostgreSQL.
@@ -9,8 +9,10 @@ interval would otherwise land on the 25th or 26th), on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import holidays
 import pytest
@@ -18,11 +20,12 @@ from sqlalchemy import select
 
 from booking.demo import COURSES, PATIENTS, seed_demo
 from booking.extensions import db
-from booking.models import Appointment, ClinicClosure, OutboxMessage, Recall, Series, User
+from booking.models import Appointment, ClinicClosure, OutboxMessage, Recall, Series, Treatment, User
 from booking.scheduling import ProposedSession, check_booking
 from booking.scheduling.clock import local_date
 from booking.scheduling.problems import IN_PAST, MIN_NOTICE, PREP_WINDOW
 from booking.services import schedules
+from booking.services.clinic import get_settings
 from booking.services.loading import load_context, patient_facts
 
 TZ = "Europe/Rome"
@@ -142,3 +145,29 @@ def test_the_clinic_is_closed_on_public_holidays_and_nothing_is_booked_then(app,
     # The demo's sessions reach past Christmas (so the test above means something there).
     if now == BEFORE_CHRISTMAS:
         assert max(a.start_at for a in appointments()).year == now.year + 1
+
+
+def test_the_demo_speaks_italian_with_english_one_click_away(app, client):
+    seed_demo(now=MARCH)
+    assert get_settings().default_locale == "it"
+    home = client.get("/").get_data(as_text=True)
+    assert '<html lang="it">' in home
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", home)).split())
+    assert "Benvenuti a Villa Rosa" in text
+    assert "Mesoterapia viso" in text and "Polinucleotidi contorno occhi" in text
+    assert "Sospendere aspirina/FANS, olio di pesce e vitamina E" in text
+    for english in ("Mesotherapy", "Stop aspirin", "Welcome to Villa Rosa", "No alcohol"):
+        assert english not in text
+    # The footer's switcher: the same page, every clinic text in English.
+    link = re.search(r'<a href="([^"]+)" lang="en" hreflang="en"', home).group(1)
+    english = client.get(unescape(link), follow_redirects=True).get_data(as_text=True)
+    assert '<html lang="en">' in english
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", english)).split())
+    assert "Welcome to Villa Rosa" in text and "Mesotherapy, face" in text and "Polynucleotides, eyes" in text
+    assert "Stop aspirin/NSAIDs, fish oil and vitamin E" in text
+    assert "Mesoterapia" not in text and "Sospendere" not in text
+    # Every text the demo writes has its English.
+    for treatment in db.session.scalars(select(Treatment)):
+        assert treatment.translation("en", "name") and treatment.translation("en", "description"), treatment.slug
+        for rule in [*treatment.protocol.prep_rules, *treatment.protocol.aftercare_rules]:
+            assert rule.translation("en", "instruction"), rule.default_text("instruction")
