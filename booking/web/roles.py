@@ -126,6 +126,7 @@ TABLE: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "admin.add_aftercare": ADMIN,
     "admin.delete_aftercare": ADMIN,
     "admin.settings": ADMIN,
+    "admin.clinic_texts": ADMIN,
     "admin.users": ADMIN,
     "admin.user": ADMIN,
     "admin.new_user": ADMIN,
