@@ -36,6 +36,10 @@ class ServiceError(Exception):
         """The message, in the request's language when read during one."""
         return translate(self.text) if has_request_context() else self.text
 
+    @message.setter
+    def message(self, value: str) -> None:
+        self.text = value
+
 
 class InvalidRequest(ServiceError):
     """The request is malformed or names something that cannot be used (400)."""
@@ -78,6 +82,10 @@ class RuleViolation(ServiceError):
         if not has_request_context():
             return list(self.rule_problems)
         return [replace(p, message=translate(p.message)) for p in self.rule_problems]
+
+    @problems.setter
+    def problems(self, value: Sequence[Problem]) -> None:
+        self.rule_problems = list(value)
 
     def _summary(self) -> str:
         """A one-line summary naming every problem."""
