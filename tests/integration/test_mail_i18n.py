@@ -24,10 +24,12 @@ from booking.mail import notifications
 from booking.mail.rendering import MailRenderer, reader_locale, written_for
 from booking.mail.sender import DirectoryTransport, send_due
 from booking.models import AftercareRule, Appointment, Offer, OutboxMessage, Recall, Series, User
+from booking.models.base import utcnow
 from booking.scheduling.course import AftercareStep
 from booking.services import course, patients
 from booking.services.clinic import get_settings
 from booking.services.course import Step
+from booking.services.feeds import forget_feed_versions
 from booking.services.reminders import queue_due_reminders
 from tests.integration.clinic import PASSWORD, TZ, Api, at, book_consultation, build_clinic, monday_in
 from tests.integration.ics_rules import assert_valid_ics
@@ -199,8 +201,6 @@ def test_reminders_are_written_in_the_patients_language(app, clinic):
 
 def utcnow_plus(**delta) -> datetime:
     """A whole hour in the future, in UTC."""
-    from booking.models.base import utcnow
-
     return (utcnow() + timedelta(**delta)).replace(minute=0, second=0, microsecond=0)
 
 
@@ -277,9 +277,7 @@ def test_a_patients_feed_is_in_the_patients_language_and_a_practitioners_in_thei
     assert summaries == ["P. P. · Mesotherapy, face"]
     etag = client.get(staff_path).headers["ETag"]
     speaks(clinic.anna.user, "it")
-    from booking.services.feeds import forget_feed_versions
-
-    forget_feed_versions()
+    forget_feed_versions()  # as another server would after VERSION_TTL
     changed = client.get(staff_path, headers={"If-None-Match": etag})
     assert changed.status_code == 200, "a new language is a new version of the feed"
     assert [str(e["SUMMARY"]) for e in Calendar.from_ical(changed.data).walk("VEVENT")][0].startswith(
