@@ -19,7 +19,6 @@ from .problems import (
     INTERVAL_TOO_SHORT,
     day_label,
     days_label,
-    session_label,
 )
 from .text import N_, Text
 
@@ -91,9 +90,14 @@ def interval_problems(
             code, need = INTERVAL_TOO_SHORT, N_("at least %(days)s", days=days_label(low))
         else:
             code, need = INTERVAL_TOO_LONG, N_("at most %(days)s", days=days_label(high))
-        message = N_("%(session)s on %(day)s would be %(distance)s; this treatment needs %(need)s between "
-                     "sessions. Choose another date.", session=session_label(after_index),
-                     day=day_label(local_date(after, tz)), distance=_distance(gap, before_index), need=need)
+        day, distance = day_label(local_date(after, tz)), _distance(gap, before_index)
+        if after_index is None:
+            message = N_("This session on %(day)s would be %(distance)s; this treatment needs %(need)s between "
+                         "sessions. Choose another date.", day=day, distance=distance, need=need)
+        else:
+            message = N_("Session %(number)d on %(day)s would be %(distance)s; this treatment needs %(need)s "
+                         "between sessions. Choose another date.", number=after_index + 1, day=day,
+                         distance=distance, need=need)
         problems.append(Problem(code, message, after_index))
     return problems
 
