@@ -35,6 +35,12 @@ def status_words() -> dict[str, str]:
             "cancelled": pgettext("calendar label", "cancelled")}
 
 
+def area_words() -> dict[str, str]:
+    """The body areas (``BODY_AREAS``) as a calendar label says them, in the current language."""
+    return {"face": gettext("face"), "scalp": gettext("scalp"), "body": gettext("body"), "eyes": gettext("eyes"),
+            "neck": gettext("neck"), "hands": gettext("hands")}
+
+
 def wall(moment: datetime, tz: str) -> str:
     """A UTC moment as the clinic's floating wall-clock ISO string."""
     return to_local(moment, tz).strftime(WALL_FORMAT)
@@ -102,7 +108,8 @@ def series_position(appointment: Appointment) -> str | None:
 
 def label(appointment: Appointment) -> str:
     """"Anna R. · face 2/4": patient, body area (or treatment), series position."""
-    what = appointment.treatment.body_area or appointment.treatment.name
+    area = appointment.treatment.body_area
+    what = area_words().get(area, area) if area else appointment.treatment.name
     position = series_position(appointment)
     text = f"{short_name(appointment.patient.name)} · {what}" + (f" {position}" if position else "")
     status = status_words().get(appointment.status)

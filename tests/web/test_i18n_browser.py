@@ -190,6 +190,8 @@ def test_the_reception_calendar_in_italian(page, clinic, live_server, view):
     assert toolbar.get_by_role("button", name="Oggi").count() == 1
     assert toolbar.get_by_role("button", name="Giorno").count() == 1
     assert toolbar.get_by_role("button", name="Settimana").count() == 1
+    events = " ".join(page.locator("#calendar .ec-event").all_inner_texts())
+    assert "viso" in events and "Consulto" in events and not re.search(r"\bface\b", events), events
     title = page.locator("#calendar .ec-title").inner_text().lower()
     assert set(re.findall(r"[a-zà-ù]+", title)) & (ITALIAN_MONTHS | ITALIAN_MONTHS_SHORT), title
     if view == "week":
