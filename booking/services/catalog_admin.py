@@ -128,8 +128,10 @@ def _translations_of(row: Treatment) -> dict[str, Any]:
             if value}
 
 
-def add_prep_rule(actor: Actor, treatment_id: int, *, instruction: str, lead_hours: int, remind: bool) -> PrepRule:
-    """Add a prep step to a treatment's protocol."""
+def add_prep_rule(actor: Actor, treatment_id: int, *, instruction: str, lead_hours: int, remind: bool,
+                  translations: Mapping[str, str | None] | None = None) -> PrepRule:
+    """Add a prep step to a treatment's protocol (``translations``: its instruction in other
+    languages, {"it": ...})."""
     require_admin(actor)
     begin_write(db.session)
     treatment = db.session.get(Treatment, treatment_id)
@@ -137,10 +139,11 @@ def add_prep_rule(actor: Actor, treatment_id: int, *, instruction: str, lead_hou
         raise NotFound(gettext("Save the treatment's protocol first."))
     rule = PrepRule(protocol_id=treatment.protocol.id, instruction=instruction.strip(), lead_hours=lead_hours,
                     remind=remind)
+    apply_translations(rule, {lang: {"instruction": text} for lang, text in (translations or {}).items()})
     db.session.add(rule)
     db.session.flush()
     audit.record("catalog.prep_rule_added", actor_id=actor.user_id, entity_type="treatment", entity_id=treatment.id,
-                 after=columns(rule, ("id", "instruction", "lead_hours", "remind")))
+                 after=columns(rule, ("id", "instruction", "lead_hours", "remind", "translations")))
     db.session.commit()
     return rule
 
@@ -184,8 +187,10 @@ def remove_prep_rule(actor: Actor, rule_id: int) -> int:
     return treatment_id
 
 
-def add_aftercare_rule(actor: Actor, treatment_id: int, *, instruction: str, hours: int) -> AftercareRule:
-    """Add an aftercare step (what to avoid after a session, and for how long); audited."""
+def add_aftercare_rule(actor: Actor, treatment_id: int, *, instruction: str, hours: int,
+                       translations: Mapping[str, str | None] | None = None) -> AftercareRule:
+    """Add an aftercare step (what to avoid after a session, and for how long; ``translations``:
+    its instruction in other languages); audited."""
     require_admin(actor)
     if not 1 <= hours <= 24 * 60:
         raise InvalidRequest(gettext("Aftercare lasts from 1 hour to 60 days."))
@@ -194,10 +199,11 @@ def add_aftercare_rule(actor: Actor, treatment_id: int, *, instruction: str, hou
     if treatment is None or treatment.protocol is None:
         raise NotFound(gettext("Save the treatment's protocol first."))
     rule = AftercareRule(protocol_id=treatment.protocol.id, instruction=instruction.strip(), hours=hours)
+    apply_translations(rule, {lang: {"instruction": text} for lang, text in (translations or {}).items()})
     db.session.add(rule)
     db.session.flush()
     audit.record("catalog.aftercare_rule_added", actor_id=actor.user_id, entity_type="treatment",
-                 entity_id=treatment.id, after=columns(rule, ("id", "instruction", "hours")))
+                 entity_id=treatment.id, after=columns(rule, ("id", "instruction", "hours", "translations")))
     db.session.commit()
     return rule
 

@@ -86,7 +86,7 @@ def test_the_admin_enters_italian_texts_and_each_visitor_reads_their_language(ap
     rule = aspirin(clinic)
     page = client.get(f"/admin/treatments/{clinic.face.id}?lang=en")
     assert "Name (Italiano)" in page_text(page) and "Description (Italiano)" in page_text(page)
-    assert page_text(page).count("Instruction (Italiano)") == 2  # one per prep step
+    assert page_text(page).count("Instruction (Italiano)") == 2 + 2  # one per prep step, one per "add" form
     saved = client.post(f"/admin/treatments/{clinic.face.id}", data=face_form(
         clinic, csrf_token=csrf(page), name__it=FACE_IT, description__it=FACE_DESCRIPTION_IT,
         **{f"prep_{rule.id}__it": ASPIRIN_IT}))  # "No alcohol" left empty: it falls back
@@ -171,6 +171,26 @@ def test_a_step_or_language_the_page_did_not_show_is_refused_or_kept(app, client
     assert db.session.get(Treatment, clinic.face.id).translations == {"it": {"name": FACE_IT}}
     too_long = client.post(f"/admin/treatments/{clinic.face.id}", data=face_form(clinic, name__it="x" * 121))
     assert too_long.status_code == 400 and "120" in page_text(too_long)
+
+
+def test_a_new_step_is_added_with_its_italian_instruction(app, client, clinic):
+    assert client.post("/login", data={"email": clinic.admin.email, "password": PASSWORD}).status_code == 302
+    page = page_text(client.get(f"/admin/treatments/{clinic.face.id}"))
+    assert page.count("Instruction (Italiano)") == 2 + 2  # the two prep steps, and the two "add" forms
+    client.post(f"/admin/treatments/{clinic.face.id}/prep", data={
+        "instruction": "No retinol", "instruction__it": "Niente retinolo", "lead_hours": "72", "remind": "y"})
+    client.post(f"/admin/treatments/{clinic.face.id}/aftercare", data={
+        "instruction": "No sauna", "instruction__it": "", "hours": "48"})
+    db.session.expire_all()
+    protocol = db.session.get(Treatment, clinic.face.id).protocol
+    retinol = next(r for r in protocol.prep_rules if r.instruction_default == "No retinol")
+    sauna = protocol.aftercare_rules[0]
+    assert retinol.translations == {"it": {"instruction": "Niente retinolo"}} and sauna.translations == {}
+    with force_locale("it"):
+        assert (retinol.instruction, sauna.instruction) == ("Niente retinolo", "No sauna")
+    added = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "catalog.prep_rule_added")).one()
+    assert added.after["instruction"] == "No retinol" and added.after["translations"]["it"]["instruction"] == (
+        "Niente retinolo")
 
 
 def _values(treatment: Treatment) -> dict:

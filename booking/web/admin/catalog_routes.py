@@ -21,7 +21,7 @@ from booking.web.access import current_actor, roles_required
 from booking.web.admin import bp
 from booking.services.translated import CLINIC_TEXTS, other_languages, save_clinic_texts
 from booking.web.admin.forms import AftercareRuleForm, ConfirmForm, PrepRuleForm, SettingsForm, TreatmentForm, UserForm
-from booking.web.admin.translation_forms import clinic_texts_form, treatment_form_class
+from booking.web.admin.translation_forms import clinic_texts_form, step_form_class, treatment_form_class
 from booking.web.refusals import refusal_page
 
 
@@ -84,8 +84,10 @@ def _treatment_form(row: Treatment | None, formdata=None) -> TreatmentForm:
 def _treatment_page(row: Treatment | None, form: TreatmentForm, status: int = 200, prep: PrepRuleForm | None = None,
                     aftercare: AftercareRuleForm | None = None):
     """The treatment's page: its form and (for a saved one) its prep and aftercare steps."""
-    return render_template("admin/treatment.html", treatment=row, form=form, prep=prep or PrepRuleForm(formdata=None),
-                           aftercare=aftercare or AftercareRuleForm(formdata=None),
+    languages = other_languages()
+    prep = prep or step_form_class(PrepRuleForm, languages)(formdata=None)
+    aftercare = aftercare or step_form_class(AftercareRuleForm, languages)(formdata=None)
+    return render_template("admin/treatment.html", treatment=row, form=form, prep=prep, aftercare=aftercare,
                            delete_form=ConfirmForm(), clinic=get_settings()), status
 
 
@@ -141,12 +143,13 @@ def add_prep(treatment_id: int):
     row = db.session.get(Treatment, treatment_id)
     if row is None:
         abort(404, description=_("There is no such treatment."))
-    prep = PrepRuleForm()
+    prep = step_form_class(PrepRuleForm, other_languages())()
     if not prep.validate_on_submit():
         return _treatment_page(row, _treatment_form(row), 400, prep=prep)
     refusal_page(lambda error: _treatment_page(row, _treatment_form(row), error.status, prep=prep))
     catalog_admin.add_prep_rule(current_actor(), treatment_id, instruction=prep.instruction.data,
-                                lead_hours=prep.lead_hours.data, remind=prep.remind.data)
+                                lead_hours=prep.lead_hours.data, remind=prep.remind.data,
+                                translations=prep.instruction_translations())
     flash(_("Prep step added."), "info")
     return redirect(url_for("admin.treatment", treatment_id=treatment_id))
 
@@ -171,12 +174,12 @@ def add_aftercare(treatment_id: int):
     row = db.session.get(Treatment, treatment_id)
     if row is None:
         abort(404, description=_("There is no such treatment."))
-    aftercare = AftercareRuleForm()
+    aftercare = step_form_class(AftercareRuleForm, other_languages())()
     if not aftercare.validate_on_submit():
         return _treatment_page(row, _treatment_form(row), 400, aftercare=aftercare)
     refusal_page(lambda error: _treatment_page(row, _treatment_form(row), error.status, aftercare=aftercare))
     catalog_admin.add_aftercare_rule(current_actor(), treatment_id, instruction=aftercare.instruction.data,
-                                     hours=aftercare.hours.data)
+                                     hours=aftercare.hours.data, translations=aftercare.instruction_translations())
     flash(_("Aftercare step added."), "info")
     return redirect(url_for("admin.treatment", treatment_id=treatment_id))
 

@@ -19,7 +19,7 @@ from wtforms.validators import Length, Optional
 from booking.i18n import LANGUAGE_NAMES
 from booking.models import AftercareRule, ClinicSettings, PrepRule, Treatment
 from booking.services.translated import step_key
-from booking.web.admin.forms import TreatmentForm
+from booking.web.admin.forms import AftercareRuleForm, PrepRuleForm, TreatmentForm
 from booking.web.forms_base import SafeForm
 
 TEXT_LIMIT = 2000  # the clinic's welcome and note, per language
@@ -99,6 +99,30 @@ def treatment_form_class(languages: Sequence[str], treatment: Treatment | None) 
             fields[_field_name(step_key(step), lang)] = StringField(
                 _("Instruction (%(language)s)", language=_language(lang)), validators=[Optional(), Length(max=200)])
     return type("TranslatedTreatmentForm", (TranslatedFields, TreatmentForm), fields)
+
+
+class TranslatedStep:
+    """What a new step's form adds: its instruction in other languages."""
+
+    languages: Sequence[str] = ()
+
+    def language_fields(self) -> list[Any]:
+        """The instruction's fields per language, for the page."""
+        return [self[_field_name("instruction", lang)] for lang in self.languages]
+
+    def instruction_translations(self) -> dict[str, str]:
+        """{"it": ...} from the submitted fields."""
+        return {lang: self[_field_name("instruction", lang)].data or "" for lang in self.languages}
+
+
+def step_form_class(base: type[PrepRuleForm] | type[AftercareRuleForm], languages: Sequence[str]) -> type:
+    """The form adding a prep or aftercare step, with its instruction for every language in
+    ``languages`` (empty: the step reads as written in the default language)."""
+    fields: dict[str, Any] = {"languages": tuple(languages)}
+    for lang in languages:
+        fields[_field_name("instruction", lang)] = StringField(
+            _("Instruction (%(language)s)", language=_language(lang)), validators=[Optional(), Length(max=200)])
+    return type(f"Translated{base.__name__}", (TranslatedStep, base), fields)
 
 
 class ClinicTextsForm(SafeForm):
