@@ -12,9 +12,14 @@ import re
 from functools import cache
 
 import pytest
+from sqlalchemy import select
 from playwright.sync_api import expect
 
+from booking.demo import DEMO_PASSWORD, seed_demo
 from booking.extensions import db
+from booking.models import ClinicClosure
+from booking.models.base import utcnow
+from booking.scheduling.clock import to_local
 from tests.integration.clinic import PASSWORD, at, book_consultation, build_clinic, monday_in
 from tests.integration.test_i18n import english_fragments
 from tests.web.conftest import VIEWPORTS, check_accessibility, save_screenshot
@@ -247,4 +252,52 @@ def test_reception_date_and_time_fields_in_italian(american, clinic, live_server
     page.goto("/reception/day-sheet?date=2026-12-24")
     written = page.locator(".date-written").first
     assert written.inner_text() == "giovedì 24 dicembre 2026"
+    check_italian(page)
+
+
+@pytest.fixture
+def italian(browser, live_server):
+    """A desktop whose browser speaks Italian."""
+    context = browser.new_context(viewport=VIEWPORTS["desktop"], base_url=live_server, locale="it-IT")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def test_the_demo_clinic_in_italian_with_english_one_click_away(italian, app, live_server):
+    page = italian
+    seed_demo()
+    page.goto("/")
+    assert page.locator("html").get_attribute("lang") == "it"
+    main = page.locator("main").inner_text()
+    assert "Mesoterapia viso" in main and "Sospendere aspirina/FANS" in main
+    check_italian(page)
+    page.get_by_role("navigation", name="Lingua").get_by_role("link", name="English").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "Mesotherapy, face" in page.locator("main").inner_text()
+    page.get_by_role("navigation", name="Language").get_by_role("link", name="Italiano").click()
+    page.wait_for_load_state()
+
+    page.goto("/login")
+    page.get_by_label("E-mail").fill("reception@clinic.example")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    page.goto("/reception?view=week")
+    page.locator("#calendar .ec-event").first.wait_for()
+    page.wait_for_load_state("networkidle")
+    check_italian(page)
+    page.goto("/reception/day-sheet")
+    check_italian(page)
+    # A public holiday: the clinic is closed, and says why in Italian.
+    holiday = db.session.scalars(select(ClinicClosure).where(ClinicClosure.start_at > utcnow())
+                                 .order_by(ClinicClosure.start_at)).first()
+    day = to_local(holiday.start_at, "Europe/Rome").date()
+    page.goto(f"/reception?view=day&date={day.isoformat()}")
+    page.locator("#calendar .ec-body .ec-day").first.wait_for()
+    page.wait_for_load_state("networkidle")
+    check_italian(page)
+    page.goto(f"/reception/day-sheet?date={day.isoformat()}")
     check_italian(page)
