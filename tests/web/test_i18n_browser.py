@@ -178,6 +178,10 @@ def test_the_patient_portal_in_italian(page, clinic, live_server):
     check_italian(page)
     page.goto(f"/me/appointments/{appointment_id}/reschedule")
     check_italian(page)
+    for path in (f"/me/appointments/{appointment_id}/cancel", f"/me/appointments/{appointment_id}/prep",
+                 "/me/intake"):
+        page.goto(path)
+        check_italian(page)
     page.goto("/calendar")
     check_italian(page)
 
@@ -203,6 +207,10 @@ def test_the_reception_calendar_in_italian(page, clinic, live_server, view):
         days = page.locator("#calendar .ec-header time").all_inner_texts()  # "lun 21/12", one per day
         assert [d.split()[0] for d in days] == ["lun", "mar", "mer", "gio", "ven", "sab", "dom"], days
     check_italian(page, "reception-week-it" if view == "week" and page.viewport_size["width"] >= 1280 else None)
+    page.locator("#calendar .ec-event", has_text="viso").first.click()  # its panel: check-in, no-show, cancel...
+    page.locator("#panel").wait_for()
+    page.locator("#panel h2").first.wait_for()
+    check_italian(page)
 
 
 @pytest.fixture
