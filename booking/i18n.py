@@ -24,7 +24,7 @@ from flask_login import current_user
 from jinja2 import pass_eval_context
 from jinja2.filters import do_join
 
-from booking.scheduling.text import Day, Join, Moment, Text
+from booking.scheduling.text import Day, Join, Moment, Text, Written
 
 SESSION_KEY = "lang"
 TRANSLATIONS = "translations"  # booking/translations/<locale>/LC_MESSAGES/messages.po
@@ -133,6 +133,8 @@ def _translated(param):
         return babel_dates.format_date(param.day, param.pattern, locale=get_locale())
     if isinstance(param, Join):
         return param.separator.join(str(_translated(part)) for part in param.parts)
+    if isinstance(param, Written):
+        return dict(param.translations).get(get_locale().language) or param.text
     return param
 
 

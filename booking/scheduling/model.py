@@ -85,6 +85,8 @@ class PrepStep:
     instruction: str
     lead_hours: int
     remind: bool = True
+    # The instruction in languages besides the clinic's default: (language, text) pairs.
+    translations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

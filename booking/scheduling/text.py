@@ -95,12 +95,25 @@ class Join:
         return self.separator.join(english(p) for p in self.parts)
 
 
-Param = Union[str, int, "Text", Day, Moment, Join]
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Words the clinic wrote (a prep step's instruction): ``text`` in its default language and
+    ``translations``, (language, text) pairs, in others; the boundary says the reader's."""
+
+    text: str
+    translations: tuple[tuple[str, str], ...] = ()
+
+    def english(self) -> str:
+        """The clinic's default text (the scheduling layer's only language is the default one)."""
+        return self.text
+
+
+Param = Union[str, int, "Text", Day, Moment, Join, Written]
 
 
 def english(value: Param) -> str | int:
     """A parameter as the English message shows it (numbers stay numbers for ``%(num)d``)."""
-    if isinstance(value, (Day, Moment, Join)):
+    if isinstance(value, (Day, Moment, Join, Written)):
         return value.english()
     return value
 

@@ -42,7 +42,7 @@ from .problems import (
     lead_label,
     moment_label,
 )
-from .text import N_
+from .text import N_, Written
 
 
 def check_in_past(
@@ -99,12 +99,13 @@ def check_prep_window(
     longest = max(protocol.prep, key=lambda step: step.lead_hours)
     ready = from_ticks(not_before_prep(now, protocol))
     lead = lead_label(longest.lead_hours)
+    instruction = Written(longest.instruction, longest.translations)
     if tz:
         message = N_("%(instruction)s needs %(lead)s before the session; choose a time from %(when)s.",
-                     instruction=longest.instruction, lead=lead, when=moment_label(ready, tz))
+                     instruction=instruction, lead=lead, when=moment_label(ready, tz))
     else:
         message = N_("%(instruction)s needs %(lead)s before the session; choose a later time.",
-                     instruction=longest.instruction, lead=lead)
+                     instruction=instruction, lead=lead)
     return [Problem(PREP_WINDOW, message, session_index)]
 
 

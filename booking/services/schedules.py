@@ -76,9 +76,13 @@ def protocol_spec(protocol: Protocol) -> sm.Protocol:
         consultation_min_days_before=protocol.consultation_min_days_before,
         consultation_valid_days=protocol.consultation_valid_days,
         aftercare_hours=protocol.aftercare_hours,
-        # The default language's text: the rules are cached across requests in every language.
+        # The default text and its translations, never the text in the current language: the
+        # rules are cached across requests in every language.
         prep=tuple(
-            sm.PrepStep(rule.instruction_default, rule.lead_hours, rule.remind) for rule in protocol.prep_rules
+            sm.PrepStep(rule.instruction_default, rule.lead_hours, rule.remind,
+                        tuple(sorted((lang, texts["instruction"]) for lang, texts in (rule.translations or {}).items()
+                                     if texts.get("instruction"))))
+            for rule in protocol.prep_rules
         ),
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from html import unescape
 
 import pytest
@@ -14,7 +15,10 @@ from flask_babel import force_locale
 from sqlalchemy import create_engine, select, text
 
 from booking.extensions import db
+from booking.i18n import translate
 from booking.models import AuditEvent, ClinicSettings, PrepRule, Treatment
+from booking.models.base import utcnow
+from booking.scheduling.timing_checks import check_prep_window
 from booking.services import rule_cache
 from tests.conftest import make_pg_database, require_postgres, run_migrations
 from tests.integration.clinic import PASSWORD, at, book_consultation, build_clinic, monday_in
@@ -255,8 +259,16 @@ def test_the_cached_scheduling_rules_keep_the_default_text_in_any_language(app, 
         app.preprocess_request()
         # ... and reused by an English one: it holds the default text, never the Italian one.
         assert rule_cache.current_rules() is rules
-        steps = [step.instruction for step in rules.treatments[clinic.face.id].protocol.prep]
-        assert steps == ["Stop aspirin and NSAIDs", "No alcohol"]
+        protocol = rules.treatments[clinic.face.id].protocol
+        assert [step.instruction for step in protocol.prep] == ["Stop aspirin and NSAIDs", "No alcohol"]
+        # A session too soon for the prep: the problem names the step in the reader's language.
+        start = utcnow() + timedelta(days=2)
+        problem = check_prep_window(start, utcnow(), protocol, tz="Europe/Rome")[0]
+        assert translate(problem.message).startswith("Stop aspirin and NSAIDs needs 7 days before the session")
+    with app.test_request_context("/?lang=it"):
+        app.preprocess_request()
+        italian = translate(problem.message)
+        assert ASPIRIN_IT in italian and "Stop aspirin" not in italian and "giorni" in italian
 
 
 def test_reading_writing_and_querying_translated_texts(app, clinic):
