@@ -232,9 +232,9 @@ def test_a_date_field_writes_the_date_in_the_page_language_whatever_the_browser_
     page.goto(f"/book/mesotherapy-face?month={first:%Y-%m}&day={first.date().isoformat()}&practitioner={clinic.anna.id}")
     page.get_by_role("link", name="10:00").first.click()
     field = page.locator("#keep_clear")
-    assert field.get_attribute("lang") == "it"
+    expect(field).to_have_attribute("lang", "it")  # set by dates.js, deferred
     written = page.locator("#keep_clear-written")
-    assert written.inner_text() == ""  # nothing chosen yet, nothing written
+    expect(written).to_have_text("")  # nothing chosen yet, nothing written
     field.fill("2026-12-24")
     expect(written).to_have_text("giovedì 24 dicembre 2026")
     assert "keep_clear-written" in field.get_attribute("aria-describedby").split()
@@ -242,11 +242,19 @@ def test_a_date_field_writes_the_date_in_the_page_language_whatever_the_browser_
     # The value sent is still the ISO date: the series is re-planned around the 24th.
     page.get_by_role("button", name="Ripianifica").click()
     expect(page.locator("ul.keep-clear")).to_contain_text("24 dic 2026")
+    # A time field: the browser says 02:30 PM, the page 14:30.
+    page.goto("/me/waitlist/new?treatment=consultation")
+    page.locator("input[name=from_time]").fill("14:30")
+    expect(page.locator("#from_time-written")).to_have_text("14:30")
+    page.locator("input[name=latest]").fill("2027-01-06")
+    expect(page.locator("#latest-written")).to_have_text("mercoledì 6 gennaio 2027")
+    check_italian(page)
+    page.go_back()
 
     page.get_by_role("navigation", name="Lingua").get_by_role("link", name="English").click()
     page.locator("#keep_clear").fill("2027-01-06")
     expect(page.locator("#keep_clear-written")).to_have_text(re.compile(r"^Wednesday,? 6 January 2027$"))
-    assert page.locator("#keep_clear").get_attribute("lang") == "en"
+    expect(page.locator("#keep_clear")).to_have_attribute("lang", "en")
 
 
 def test_reception_date_and_time_fields_in_italian(american, clinic, live_server):
@@ -256,10 +264,10 @@ def test_reception_date_and_time_fields_in_italian(american, clinic, live_server
     start = page.get_by_label(re.compile(r"^Inizio"))
     assert start.input_value() == "2026-12-24T10:15"
     written = page.locator(f"#{start.get_attribute('id')}-written")
-    assert "giovedì 24 dicembre 2026" in written.inner_text() and "10:15" in written.inner_text()
+    expect(written).to_contain_text("giovedì 24 dicembre 2026")
+    expect(written).to_contain_text("10:15")
     page.goto("/reception/day-sheet?date=2026-12-24")
-    written = page.locator(".date-written").first
-    assert written.inner_text() == "giovedì 24 dicembre 2026"
+    expect(page.locator(".date-written").first).to_have_text("giovedì 24 dicembre 2026")
     check_italian(page)
 
 
