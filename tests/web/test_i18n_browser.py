@@ -56,10 +56,16 @@ def _fragments() -> frozenset[str]:
     return frozenset(english_fragments())
 
 
+# What a page says besides its text: tooltips, labels read by screen readers, placeholders.
+SAID_IN_ATTRIBUTES = """() => [...document.body.querySelectorAll('[title], [aria-label], [placeholder], [alt]')]
+  .flatMap(e => ['title', 'aria-label', 'placeholder', 'alt'].map(a => e.getAttribute(a) || ''))
+  .join(' | ')"""
+
+
 def english_left(page) -> list[str]:
     """English still on screen: phrases of the catalog, English day and month names and common
-    English UI words (whole words)."""
-    text = " ".join(page.locator("body").inner_text().split())
+    English UI words (whole words), in the text and in tooltips and labels for screen readers."""
+    text = " ".join((page.locator("body").inner_text() + " | " + page.evaluate(SAID_IN_ATTRIBUTES)).split())
     for name in PRODUCT_NAMES:
         text = text.replace(name, " ")
     phrases = {fragment for fragment in _fragments() | set(CLINIC_ITALIAN) if fragment in text}
@@ -71,7 +77,7 @@ def check_italian(page, name: str | None = None) -> None:
     """The current page is Italian, with no English left, fits the screen and passes axe."""
     assert page.locator("html").get_attribute("lang") == "it", page.url
     left = english_left(page)
-    text = " ".join(page.locator("body").inner_text().split())
+    text = " ".join((page.locator("body").inner_text() + " | " + page.evaluate(SAID_IN_ATTRIBUTES)).split())
     where = [text[max(0, text.find(w) - 40):text.find(w) + len(w) + 40] for w in left]
     assert left == [], f"English left on {page.url}: {left} in {where}"
     assert overflow(page) is None
