@@ -159,6 +159,9 @@ def test_a_series_is_booked_in_italian_from_the_day_picker_to_the_confirmation(p
     page.locator(".pick-times ul.times a").first.click()
     page.locator("table.sessions").wait_for()
     assert page.locator("table.sessions tbody tr").count() == 4
+    page.locator("#keep_clear").fill(f"{first.year}-12-24")  # the screenshot shows the date written out
+    expect(page.locator("#keep_clear-written")).to_contain_text("24 dicembre")
+    page.locator("#keep_clear").blur()
     check_italian(page, "wizard-series-it")
 
     page.get_by_label("Ho letto cosa fare prima di ogni seduta").check()
