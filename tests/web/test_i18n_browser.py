@@ -244,7 +244,8 @@ def test_a_date_field_writes_the_date_in_the_page_language_whatever_the_browser_
     book_consultation(clinic, clinic.patient, at(monday_in(-1), 9))
     sign_in(page, clinic.patient.email)
     first = at(monday_in(3), 10)
-    page.goto(f"/book/mesotherapy-face?month={first:%Y-%m}&day={first.date().isoformat()}&practitioner={clinic.anna.id}")
+    page.goto(f"/book/mesotherapy-face?month={first:%Y-%m}&day={first.date().isoformat()}"
+              f"&practitioner={clinic.anna.id}")
     page.get_by_role("link", name="10:00").first.click()
     field = page.locator("#keep_clear")
     expect(field).to_have_attribute("lang", "it")  # set by dates.js, deferred
