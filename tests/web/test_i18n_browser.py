@@ -1,5 +1,6 @@
-"""Issue 16 in a real browser, at 390 and 1280 px: the home page, the whole booking wizard (a real
-booking, up to the confirmation), the patient portal and the reception calendar (day and week,
+"""Issue 16 in a real browser, at 390 and 1280 px: the home page, the whole booking wizard (real
+bookings up to the confirmation: a new patient's consultation with registration, a series), the
+patient portal and the reception calendar (day and week,
 with the calendar widget's own words and dates) in Italian, with no English left on screen:
 neither a phrase of the catalog nor an English day or month name nor a common English UI word.
 Nothing scrolls sideways, axe is clean, the switcher in the footer goes back to English on the
@@ -180,6 +181,31 @@ def test_a_series_is_booked_in_italian_from_the_day_picker_to_the_confirmation(p
     page.wait_for_load_state()
     assert "/book/done" in page.url
     check_italian(page, "wizard-done-it")
+
+
+def test_a_new_patient_registers_and_books_the_face_series_in_italian(page, clinic, live_server):
+    """Consultation first, then the account, the health questionnaire and the series."""
+    page.goto("/book/mesotherapy-face?lang=it")
+    check_italian(page)  # led to the consultation first
+    page.goto("/book/consultation")
+    page.locator("td.has-slots a").first.click()
+    page.locator(".pick-times ul.times a").first.click()
+    page.wait_for_load_state()
+    check_italian(page)  # sign in or register
+    page.locator("input[name=name]").fill("Nina Rossi")
+    page.locator("input[name=email]").fill("nina.rossi@example.com")
+    page.locator("input[name=phone]").fill("+39 333 7654321")
+    page.locator("input[name=password]").fill("a-good-password")
+    page.locator("input[name=confirm]").fill("a-good-password")
+    page.locator("main form button[type=submit]").last.click()
+    page.wait_for_load_state()
+    check_italian(page)  # the review
+    page.get_by_role("button", name="Prenota", exact=True).click()
+    page.wait_for_load_state()
+    assert "/book/done" in page.url
+    check_italian(page)
+    page.goto("/me/intake")
+    check_italian(page)  # the questionnaire the series will need
 
 
 def test_the_patient_portal_in_italian(page, clinic, live_server):
