@@ -1,8 +1,9 @@
 """Issue 16 in a real browser, at 390 and 1280 px: the home page, the whole booking wizard (real
 bookings up to the confirmation: a new patient's consultation with registration, a series), the
-patient portal and the reception calendar (day and week,
-with the calendar widget's own words and dates) in Italian, with no English left on screen:
-neither a phrase of the catalog nor an English day or month name nor a common English UI word.
+patient portal and the reception calendar (day and week, with the calendar widget's own words
+and dates) in Italian, with no English left on screen: neither a phrase of the catalog nor an
+English day or month name nor a common English UI word nor the clinic's English texts, in the
+text or in tooltips and screen-reader labels; the seeded demo as an Italian visitor sees it.
 Nothing scrolls sideways, axe is clean, the switcher in the footer goes back to English on the
 same page, and a date field shows the chosen date in the page's language whatever the
 browser's own language. The Italian screenshots of the README are taken here."""
@@ -183,8 +184,9 @@ def test_a_series_is_booked_in_italian_from_the_day_picker_to_the_confirmation(p
     check_italian(page, "wizard-done-it")
 
 
-def test_a_new_patient_registers_and_books_the_face_series_in_italian(page, clinic, live_server):
-    """Consultation first, then the account, the health questionnaire and the series."""
+def test_a_new_patient_registers_and_books_a_consultation_in_italian(page, clinic, live_server):
+    """Led from the face treatment to the consultation, then the account, the review, the
+    confirmation and the health questionnaire."""
     page.goto("/book/mesotherapy-face?lang=it")
     check_italian(page)  # led to the consultation first
     page.goto("/book/consultation")
