@@ -310,6 +310,7 @@ def test_reception_date_and_time_fields_in_italian(american, clinic, live_server
     written = page.locator(f"#{start.get_attribute('id')}-written")
     expect(written).to_contain_text("giovedì 24 dicembre 2026")
     expect(written).to_contain_text("10:15")
+    check_italian(page)
     page.goto("/reception/day-sheet?date=2026-12-24")
     expect(page.locator(".date-written").first).to_have_text("giovedì 24 dicembre 2026")
     check_italian(page)
