@@ -94,10 +94,12 @@ def remember_asked_language() -> None:
 def remember_choice(locale: str) -> None:
     """Keep a visitor's choice in the session, and a signed-in user's as their preference (for
     next time, and for their mail)."""
+    from booking.database import begin_write
     from booking.extensions import db
 
     session[SESSION_KEY] = locale
     if current_user and current_user.is_authenticated and getattr(current_user, "locale", None) != locale:
+        begin_write(db.session)  # SQLite: the writer lock before the write, as every write use case
         current_user.locale = locale
         db.session.commit()
 

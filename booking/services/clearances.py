@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
+from booking.database import begin_write
 from booking.extensions import db
 from booking.models import (
     INTAKE_QUESTIONS,
@@ -74,6 +75,7 @@ def clear(actor: Actor, patient_id: int, treatment_id: int, note: str) -> Cleara
     """A practitioner clears the patient for one treatment (a clinical decision: practitioners only)."""
     if actor.role != "practitioner":
         raise Forbidden(gettext("Only a practitioner can clear a patient for a treatment."))
+    begin_write(db.session)
     _, _, found = review(patient_id, actor)  # not their patient: 404 before anything else
     if not note.strip():
         raise InvalidRequest(gettext("Say why the patient is cleared (it goes into the audit log)."), code="note_required")

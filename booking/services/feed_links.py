@@ -10,6 +10,7 @@ from datetime import datetime
 from flask_babel import gettext
 from sqlalchemy import select
 
+from booking.database import begin_write
 from booking.extensions import db
 from booking.models import FeedToken, Practitioner, Room, User
 from booking.models.access import FEED_SCOPES, hash_secret, new_secret
@@ -75,6 +76,7 @@ def create_feed(actor: Actor, scope: str, target_id: int | None) -> tuple[str, F
     Patients subscribe to their own appointments, practitioners to their own diary (the target
     may be left out: it is theirs), the front desk and admins to any calendar.
     """
+    begin_write(db.session)  # on SQLite the writer lock first: no "database is locked" half-way
     if scope not in FEED_SCOPES:
         raise InvalidRequest(gettext("scope must be one of %(scopes)s.", scopes=", ".join(FEED_SCOPES)), code="bad_scope")
     if actor.is_patient:
@@ -110,6 +112,7 @@ def revoke_feed(actor: Actor, feed_id: int) -> None:
 
     Anyone else's feed is a 404, the same answer as no feed at all (ids are sequential).
     """
+    begin_write(db.session)
     feed = db.session.get(FeedToken, feed_id)
     if feed is None or not _may_revoke(actor, feed):
         raise NotFound(gettext("There is no feed %(id)s.", id=feed_id))

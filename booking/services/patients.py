@@ -14,6 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import Text, cast, delete, or_, select
 from sqlalchemy.orm import selectinload
 
+from booking.database import begin_write
 from booking.extensions import db
 from booking.mail.outbox import enqueue
 from booking.mail.rendering import written_for
@@ -59,6 +60,7 @@ def register_patient(*, name: str, email: str, phone: str, password: str) -> Use
     A taken e-mail changes nothing and mails the account's owner instead, so the visitor gets
     the same answer as for a new account and cannot learn who is a patient here.
     """
+    begin_write(db.session)
     email = normalise_email(email)
     owner = db.session.scalar(select(User).where(User.email == email))
     if owner is not None:
@@ -83,6 +85,7 @@ def intake_of(patient_id: int) -> Intake | None:
 
 def save_intake(patient_id: int, answers: dict[str, bool], notes: str = "") -> Intake:
     """Store (or replace) the patient's health questionnaire."""
+    begin_write(db.session)
     unknown = set(answers) - set(INTAKE_QUESTIONS)
     if unknown:
         raise InvalidRequest(gettext("Unknown questions: %(codes)s.", codes=", ".join(sorted(unknown))))
@@ -167,6 +170,7 @@ def contraindications_for(patient_id: int, treatment: Treatment) -> list[str]:
 
 def request_callback(patient_id: int, treatment_id: int | None, note: str) -> None:
     """Ask the clinic to call the patient back (queued to the clinic's address, audited)."""
+    begin_write(db.session)
     queue_callback(patient_id, treatment_id, note)
     db.session.commit()
 
@@ -221,6 +225,7 @@ def export_data(patient_id: int) -> dict[str, Any]:
 
 def request_erasure(patient_id: int) -> None:
     """Record that the patient asks to be erased; staff confirm (records may have to be kept)."""
+    begin_write(db.session)
     user = db.session.get(User, patient_id)
     if user.erasure_requested_at is None:
         user.erasure_requested_at = utcnow()
@@ -301,6 +306,7 @@ def _fingerprint(user: User) -> str:
 
 def queue_password_reset(email: str, *, secret_key: str, base_url: str) -> None:
     """Mail a reset link if the account exists (the answer never says whether it does)."""
+    begin_write(db.session)
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.active:
         return
@@ -318,6 +324,7 @@ def queue_password_reset(email: str, *, secret_key: str, base_url: str) -> None:
 
 def reset_password(token: str, new_password: str, *, secret_key: str) -> User:
     """Set a new password from a valid, unused, unexpired reset token."""
+    begin_write(db.session)
     try:
         data = _serializer(secret_key).loads(token, max_age=RESET_MAX_AGE)
     except SignatureExpired:
