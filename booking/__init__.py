@@ -231,7 +231,9 @@ def register_errorhandlers(app: Flask) -> None:
     def handle_unexpected(exc: Exception):
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
-        message = "Something went wrong on our side; nothing was changed. Please try again."
+        from flask_babel import gettext
+
+        message = gettext("Something went wrong on our side; nothing was changed. Please try again.")
         if wants_json():
             return jsonify(error_body("internal_error", message)), 500
         return render_template("error.html", error=None, message=message), 500

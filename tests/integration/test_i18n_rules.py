@@ -181,3 +181,21 @@ def test_a_plans_problems_and_a_wrong_method_are_in_italian(clinic, client, pati
     wrong = client.delete("/api/v1/treatments", headers={"Accept-Language": "it"})
     assert wrong.status_code == 405 and wrong.get_json()["error"]["code"] == "method_not_allowed"
     assert wrong.get_json()["error"]["message"].startswith("Questo indirizzo non accetta questo metodo")
+
+
+@pytest.mark.parametrize("headers,wanted", [
+    ({"Accept-Language": "it"}, "Qualcosa è andato storto da parte nostra"),
+    ({"Accept-Language": "en"}, "Something went wrong on our side; nothing was changed."),
+])
+def test_an_unexpected_error_is_said_in_the_readers_language(app, clinic, headers, wanted):
+    def broken():
+        raise RuntimeError("a bug")
+
+    app.add_url_rule("/broken-page", view_func=broken)
+    app.add_url_rule("/api/v1/broken", view_func=broken)
+    client = app.test_client()
+    page = client.get("/broken-page", headers=headers)
+    assert page.status_code == 500 and wanted in unescape(page.get_data(as_text=True))
+    answer = client.get("/api/v1/broken", headers=headers)
+    assert answer.status_code == 500 and answer.json["error"]["code"] == "internal_error"
+    assert wanted in answer.json["error"]["message"]
