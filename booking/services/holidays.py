@@ -75,10 +75,19 @@ def check_place(country: str, region: str = "") -> tuple[str, str]:
     return country, found
 
 
+def holiday_language(country: str, language: str) -> str | None:
+    """The package's code for ``language`` in ``country``'s calendar ("it" -> "it_IT"), or None
+    when it has no such translation (then its own default)."""
+    supported = holidays.country_holidays(country).supported_languages
+    return next((code for code in supported if code.split("_")[0] == language), None)
+
+
 def public_holidays(settings: ClinicSettings, year: int) -> list[Holiday]:
-    """The public holidays of ``year`` where the clinic is, in date order."""
+    """The public holidays of ``year`` where the clinic is, in date order, named in the clinic's
+    default language (a closure's reason is the clinic's own text, like one typed in admin)."""
     country, region = check_place(settings.country, settings.region)
-    calendar = holidays.country_holidays(country, subdiv=region or None, years=year)
+    calendar = holidays.country_holidays(country, subdiv=region or None, years=year,
+                                         language=holiday_language(country, settings.default_locale))
     found = []
     for day, name in sorted(calendar.items()):
         bounds = local_day_bounds(day, settings.timezone)
