@@ -95,8 +95,10 @@ def forget_feed_versions() -> None:
 
 @event.listens_for(Session, "after_flush")
 def _appointments_changed(session: Session, _context) -> None:
-    """Any appointment or prep rule written in this process makes every cached feed version stale."""
-    if any(isinstance(obj, (Appointment, PrepRule)) for obj in (*session.new, *session.dirty, *session.deleted)):
+    """Any appointment, treatment, prep or aftercare rule written in this process makes every
+    cached feed version stale."""
+    if any(isinstance(obj, (Appointment, Treatment, PrepRule, AftercareRule))
+           for obj in (*session.new, *session.dirty, *session.deleted)):
         forget_feed_versions()
 
 
@@ -117,8 +119,8 @@ def _compute_version(feed: FeedToken, now: datetime) -> tuple[str, datetime | No
     """The version from one aggregate query over the feed's window.
 
     It changes when any appointment in the feed changes, appears or leaves the window, and
-    when the clinic's settings (name, discretion) or the day (the window moves) change; a
-    patient's feed also when a prep rule is added, removed or changed.
+    when the clinic's settings (name, discretion), its rules (treatment names, prep steps),
+    the reader's language or the day (the window moves) change.
     """
     count, last, ids = db.session.execute(
         select(func.count(Appointment.id), func.max(Appointment.updated_at), func.sum(Appointment.id))
@@ -131,10 +133,10 @@ def _compute_version(feed: FeedToken, now: datetime) -> tuple[str, datetime | No
         last = last.replace(tzinfo=now.tzinfo)
     key = (f"{feed.id}:{count}:{ids}:{last}:{settings.name}:{settings.show_treatment_in_invites}:{now.date()}"
            f":{reader_locale(feed_reader(feed), settings)}")  # its reader chose another language
-    if feed.scope == "patient":
-        # Its prep events change with the prep rules, and every write to a rule renews the
-        # clinic's rules stamp in the same transaction (services.rule_cache).
-        key += f":{settings.rules_version}"
+    # Treatment names (and their translations) and a patient's prep events change with the
+    # clinic's rules; every write to a rule row renews the rules stamp in the same transaction
+    # (services.rule_cache), so the stamp is part of every feed's version.
+    key += f":{settings.rules_version}"
     return hashlib.sha256(key.encode()).hexdigest()[:32], last
 
 

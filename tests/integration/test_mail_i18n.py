@@ -284,6 +284,22 @@ def test_a_patients_feed_is_in_the_patients_language_and_a_practitioners_in_thei
         "P. P. · Mesoterapia viso")
 
 
+def test_a_renamed_treatment_or_a_new_translation_is_a_new_version_of_every_feed(client, clinic):
+    speaks(clinic.anna.user, "it")
+    reception = Api(client, clinic.receptionist.email)
+    book_face(reception, at(monday_in(3), 10), practitioner_id=clinic.anna.id, patient_id=clinic.patient.id)
+    path = feed_url(reception, "practitioner", clinic.anna.id)
+    first = client.get(path)
+    assert [str(e["SUMMARY"]) for e in Calendar.from_ical(first.data).walk("VEVENT")] == ["P. P. · Mesotherapy, face"]
+    clinic.face.set_translation("it", name="Mesoterapia viso")  # the admin adds the Italian name
+    db.session.commit()
+    again = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200, "the translation is a new version of the feed"
+    assert [str(e["SUMMARY"]) for e in Calendar.from_ical(again.data).walk("VEVENT")] == ["P. P. · Mesoterapia viso"]
+    unchanged = client.get(path, headers={"If-None-Match": again.headers["ETag"]})
+    assert unchanged.status_code == 304
+
+
 def test_room_and_clinic_feeds_are_in_the_clinics_language(client, clinic):
     get_settings().default_locale = "it"
     db.session.commit()
