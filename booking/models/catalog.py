@@ -106,6 +106,27 @@ class Translated:
             del everything[language]
         self.translations = everything
 
+    def switch_default_language(self, old: str, new: str) -> None:
+        """The clinic's default language changes from ``old`` to ``new``: the texts written in
+        ``new`` become the default ones, and the default texts they replace are kept as the
+        ``old`` translation (unless one was written there already). A text never written in
+        ``new`` stays the default, as the fallback it was."""
+        written = (self.translations or {}).get(new) or {}
+        if old == new or not written:
+            return
+        everything = {lang: dict(values) for lang, values in (self.translations or {}).items() if lang != new}
+        kept = everything.setdefault(old, {})
+        for field in self.TRANSLATED_FIELDS:
+            if not written.get(field):
+                continue
+            replaced = self.default_text(field)
+            if replaced and not kept.get(field):
+                kept[field] = replaced
+            setattr(self, f"{field}_default", written[field])
+        if not kept:
+            del everything[old]
+        self.translations = everything
+
 
 class Treatment(Translated, Base):
     """A bookable treatment or consultation."""

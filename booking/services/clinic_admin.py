@@ -17,12 +17,15 @@ from sqlalchemy import func, select, update
 from booking.database import begin_write
 from booking.extensions import db
 from booking.models import (
+    AftercareRule,
     ApiToken,
     Clearance,
     ClinicSettings,
     FeedToken,
     Intake,
     Practitioner,
+    PrepRule,
+    Treatment,
     User,
 )
 from booking.models.base import utcnow
@@ -76,17 +79,29 @@ def save_settings(actor: Actor, values: Mapping[str, Any]) -> ClinicSettings:
         before = None
     else:
         before = columns(settings, SETTINGS_FIELDS)
+    old_language = settings.default_locale
     for name in SETTINGS_FIELDS:
         if name == "default_locale" and not values.get(name):
             continue  # no language given: the clinic keeps its default language
         if name == "messages_off" and name not in values:
             continue  # the course's message switches keep their values when not given
         setattr(settings, name, list(values[name] or []) if name == "messages_off" else values[name])
+    if old_language and settings.default_locale != old_language:
+        _switch_texts(settings, old_language, settings.default_locale)
     db.session.flush()
     audit.record("settings.changed", actor_id=actor.user_id, entity_type="clinic_settings", entity_id=1,
                  before=before, after=columns(settings, SETTINGS_FIELDS))
     db.session.commit()
     return settings
+
+
+def _switch_texts(settings: ClinicSettings, old: str, new: str) -> None:
+    """The clinic now writes in ``new``: every text it wrote in ``new`` becomes the default one
+    and the one it replaces is kept in ``old`` (same transaction as the setting)."""
+    settings.switch_default_language(old, new)
+    for model in (Treatment, PrepRule, AftercareRule):
+        for row in db.session.scalars(select(model)).all():
+            row.switch_default_language(old, new)
 
 
 def _email_free(email: str, user_id: int | None) -> None:

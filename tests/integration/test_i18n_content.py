@@ -247,6 +247,38 @@ def test_the_clinics_welcome_and_note_after_booking_in_each_language(app, client
     assert "Please arrive ten minutes early." in done and "Una nota da Test Clinic" in done
 
 
+def test_when_the_clinic_changes_its_language_its_texts_in_that_language_become_the_defaults(app, client, clinic):
+    clinic.face.set_translation("it", name=FACE_IT)  # the description was never written in Italian
+    rule_id = aspirin(clinic).id
+    aspirin(clinic).set_translation("it", instruction=ASPIRIN_IT)
+    settings = db.session.get(ClinicSettings, 1)
+    settings.welcome_text = "Welcome."
+    settings.set_translation("it", welcome_text="Benvenuti.")
+    db.session.commit()
+    sign_in_with_csrf(app, client, clinic.admin.email)
+    page = client.get("/admin/settings?lang=en")
+    form = {"csrf_token": csrf(page), "name": "Test Clinic", "timezone": "Europe/Rome", "horizon_days": 180,
+            "min_notice_hours": 24, "cancel_cutoff_hours": 24, "slot_step_minutes": 15, "reminder_hours": 48,
+            "primary_color": "#2f6f6a", "country": "IT", "region": "", "currency": "EUR", "default_locale": "it"}
+    saved = client.post("/admin/settings", data=form)
+    assert saved.status_code == 302, page_text(saved)
+    db.session.expire_all()
+    face, rule = db.session.get(Treatment, clinic.face.id), db.session.get(PrepRule, rule_id)
+    assert (face.name_default, face.translation("en", "name")) == (FACE_IT, "Mesotherapy, face")
+    assert (face.description_default, face.translation("en", "description")) == (FACE_DESCRIPTION, "")
+    assert face.translation("it", "name") == ""
+    assert rule.instruction_default == ASPIRIN_IT and rule.translation("en", "instruction").startswith("Stop aspirin")
+    settings = db.session.get(ClinicSettings, 1)
+    assert (settings.welcome_text_default, settings.translations) == ("Benvenuti.", {"en": {"welcome_text": "Welcome."}})
+    # The treatment page now edits the Italian as the default and shows the English beside it.
+    treatment_page = client.get(f"/admin/treatments/{face.id}?lang=en")
+    assert input_value(treatment_page, "name") == FACE_IT
+    assert input_value(treatment_page, "name__en") == "Mesotherapy, face"
+    sign_out(app, client)
+    assert FACE_IT in page_text(app.test_client().get("/?lang=it"))
+    assert "Mesotherapy, face" in page_text(app.test_client().get("/?lang=en"))
+
+
 def test_the_cached_scheduling_rules_keep_the_default_text_in_any_language(app, clinic):
     aspirin(clinic).set_translation("it", instruction=ASPIRIN_IT)
     db.session.commit()
