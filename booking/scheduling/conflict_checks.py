@@ -22,7 +22,7 @@ from .problems import (
     lead_label,
     moment_label,
 )
-from .text import Moment, N_, Np_, Text
+from .text import Moment, N_, Np_, Text, area_label
 
 
 def check_resources(
@@ -229,9 +229,9 @@ def check_aftercare(
     ``[end, end + this aftercare)``, or this one starts inside
     ``[other.end, other.end + other.aftercare_hours)``.
     """
-    area = treatment.body_area
-    if patient_id is None or area is None:
+    if patient_id is None or treatment.body_area is None:
         return []
+    area = area_label(treatment.body_area)
     tick = to_ticks(start)
     clashes = []
     for a in booked:

@@ -164,3 +164,15 @@ def Np_(singular: str, plural: str, n: int, **params: Param) -> Text:
 def join(parts: Sequence[Param], separator: str = "; ") -> Join:
     """``parts`` said in a row: a parameter of a Text."""
     return Join(tuple(parts), separator)
+
+
+
+# The body areas (``models.catalog.BODY_AREAS``) as a message says them ("your other face
+# appointment"); an area not listed is said by its code.
+_AREAS = {"face": N_("face"), "scalp": N_("scalp"), "body": N_("body"), "eyes": N_("eyes"),
+          "neck": N_("neck"), "hands": N_("hands")}
+
+
+def area_label(area: str) -> Text | str:
+    """A body area in a message, which the boundary says in the reader's language."""
+    return _AREAS.get(area, area)

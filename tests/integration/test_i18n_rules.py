@@ -14,6 +14,7 @@ from babel.dates import format_datetime
 from booking.extensions import db
 from booking.models.base import utcnow
 from tests.integration.clinic import TZ, Api, at, book_consultation, build_clinic, monday_in
+from tests.integration.factories import make_treatment
 
 
 @pytest.fixture
@@ -199,3 +200,20 @@ def test_an_unexpected_error_is_said_in_the_readers_language(app, clinic, header
     answer = client.get("/api/v1/broken", headers=headers)
     assert answer.status_code == 500 and answer.json["error"]["code"] == "internal_error"
     assert wanted in answer.json["error"]["message"]
+
+
+def test_an_aftercare_clash_names_the_body_area_in_the_readers_language(clinic, patient_api):
+    peel = make_treatment(slug="peel-face", name="Peel", body_area="face", protocol=dict(sessions=1), prep=[])
+    clinic.anna.treatments.append(peel)
+    clinic.room.treatments.append(peel)
+    db.session.commit()
+    first = at(monday_in(3), 10)
+    assert book(patient_api, clinic, first).status_code == 201
+    later = first + timedelta(days=1)
+    italian_answer = book(patient_api, clinic, later, treatment="peel-face", headers={"Accept-Language": "it"})
+    english_answer = book(patient_api, clinic, later, treatment="peel-face", headers={"Accept-Language": "en"})
+    it, en = italian_answer.get_json()["error"], english_answer.get_json()["error"]
+    assert it["code"] == en["code"] == "aftercare_conflict"
+    assert it["message"] == (f"Questa data cade entro 3 giorni dal tuo trattamento viso del {italian(first)}, "
+                             "durante il post-trattamento; scegli una data più distante.")
+    assert "your face appointment" in en["message"]
