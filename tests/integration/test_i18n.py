@@ -17,7 +17,7 @@ from jinja2 import Environment
 from booking.extensions import db
 from booking.models import User
 from booking.services.clinic import get_settings
-from tests.integration.clinic import build_clinic
+from tests.integration.clinic import PASSWORD, at, book_consultation, build_clinic, monday_in
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "booking" / "translations" / "it" / "LC_MESSAGES" / "messages.po"
@@ -303,8 +303,6 @@ def test_italian_plurals(app, client, clinic):
 
 
 def test_the_admin_sets_the_clinics_default_language(client, clinic):
-    from tests.integration.clinic import PASSWORD
-
     assert client.post("/login", data={"email": clinic.admin.email, "password": PASSWORD}).status_code == 302
     page = client.get("/admin/settings").get_data(as_text=True)
     assert 'name="default_locale"' in page and ">Italiano</option>" in page
@@ -322,3 +320,29 @@ def test_the_admin_sets_the_clinics_default_language(client, clinic):
     client.post("/logout")
     visitor = client.application.test_client()
     assert '<html lang="it">' in visitor.get("/").get_data(as_text=True)
+
+
+def test_every_page_without_parameters_in_italian_for_each_role_has_no_english(app, clinic):
+    """Walks every GET page of the app (no URL parameters) as admin, receptionist, practitioner
+    and patient in Italian: no English phrase of the catalog on any of them (commands in
+    ``<code>`` are not words to translate)."""
+    book_consultation(clinic, clinic.patient, at(monday_in(2), 9))
+    fragments, found, walked = english_fragments(), {}, 0
+    for who in (clinic.admin, clinic.receptionist, clinic.anna.user, clinic.patient):
+        client = app.test_client()
+        assert client.post("/login", data={"email": who.email, "password": PASSWORD}).status_code == 302
+        client.get("/?lang=it")
+        for rule in app.url_map.iter_rules():
+            if "GET" not in rule.methods or rule.arguments or rule.rule.startswith(("/api/", "/static/")):
+                continue
+            response = client.get(rule.rule)
+            if response.status_code != 200 or response.mimetype != "text/html":
+                continue
+            walked += 1
+            html = re.sub(r"<code>.*?</code>", " ", response.get_data(as_text=True), flags=re.S)
+            text = visible_text(html)
+            left = sorted(f for f in fragments if re.search(r"\b%s\b" % re.escape(f), text))
+            if left:
+                found[f"{who.role} {rule.rule}"] = left
+    assert walked > 40, "the walk reached the pages"
+    assert found == {}
