@@ -23,7 +23,7 @@ from booking.extensions import db
 from booking.mail import notifications
 from booking.mail.rendering import MailRenderer, reader_locale, written_for
 from booking.mail.sender import DirectoryTransport, send_due
-from booking.models import AftercareRule, Appointment, Offer, OutboxMessage, Recall, Series, User
+from booking.models import AftercareRule, Appointment, Offer, OutboxMessage, Recall, User
 from booking.models.base import utcnow
 from booking.scheduling.course import AftercareStep
 from booking.services import course, patients
@@ -34,7 +34,9 @@ from booking.services.reminders import queue_due_reminders
 from tests.integration.clinic import PASSWORD, TZ, Api, at, book_consultation, build_clinic, monday_in
 from tests.integration.ics_rules import assert_valid_ics
 from tests.integration.test_i18n import english_fragments
-from tests.integration.test_mail_snapshots import BASE, _appointment, _clinic, _patient, _treatment, check_snapshot
+from tests.integration.test_mail_snapshots import (
+    BASE, _appointment, _clinic, _patient, _queue, _treatment, check_snapshot,
+)
 
 IT_DAYS = ("lun", "mar", "mer", "gio", "ven", "sab", "dom")
 IT_MONTHS = ("gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic")
@@ -371,28 +373,6 @@ def test_an_english_patients_invite_is_unchanged_by_the_languages(mail_app):
 
 
 # --- no English left in any Italian mail ------------------------------------------------------
-def _queue_for(kind: str, named: bool, locale: str) -> list[OutboxMessage]:
-    """Mail of ``kind`` (as test_mail_snapshots queues it) to a patient who reads ``locale``."""
-    settings, treatment, patient, mail = _clinic(named), _treatment(), _patient(), MailRenderer(BASE)
-    patient.locale = locale
-    appointment = _appointment(treatment, patient)
-    if kind in ("booked", "moved"):
-        notifications.queue_invite(appointment, settings, kind, mail=mail)
-    elif kind == "cancelled":
-        notifications.queue_cancel(appointment, settings, mail=mail, patient_message="A presto.")
-    elif kind == "series_booked":
-        notifications.queue_series_confirmation(Series(id=5, treatment=treatment, patient=patient),
-                                                [appointment, _appointment(treatment, patient, 1)], settings, mail=mail)
-    elif kind == "reminder":
-        notifications.queue_reminder(appointment, settings, "reminder:42", mail=mail)
-    elif kind == "prep_reminder":
-        notifications.queue_prep_reminder(appointment, treatment.protocol.prep_rules[1], settings, "prep:42:2",
-                                          mail=mail)
-    else:
-        notifications.queue_registration_attempt(patient, settings, mail=mail)
-    return _queued()
-
-
 def english_left(text: str) -> list[str]:
     return sorted(fragment for fragment in english_fragments() if fragment in text)
 
@@ -401,7 +381,7 @@ def english_left(text: str) -> list[str]:
 @pytest.mark.parametrize("kind", ["booked", "moved", "cancelled", "series_booked", "reminder", "prep_reminder",
                                   "registration_attempt"])
 def test_every_notification_reaches_an_italian_reader_without_english(mail_app, kind, named):
-    messages = _queue_for(kind, named, "it")
+    messages = _queue(kind, named, "it")
     assert messages
     for message in messages:
         everything = "\n".join((message.subject, message.body_text, message.body_html, message.ics or ""))
@@ -409,7 +389,7 @@ def test_every_notification_reaches_an_italian_reader_without_english(mail_app, 
         assert '<html lang="it">' in message.body_html and message.body_text.startswith("Ciao Anna Rossi,")
     if kind == "series_booked" and named:
         assert "mar 30 mar, 10:00: Seduta 1" in messages[0].body_text  # the timeline's own words too
-    english = _queue_for(kind, named, "en")
+    english = _queue(kind, named, "en")
     assert [m.subject for m in english] != [m.subject for m in messages]
 
 

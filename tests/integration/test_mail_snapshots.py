@@ -68,9 +68,11 @@ def _appointment(treatment: Treatment, patient: User, index: int = 0) -> Appoint
     return appointment
 
 
-def _queue(kind: str, named: bool) -> list[OutboxMessage]:
-    """Queue mail of ``kind`` through the notifications module; the messages it queued."""
+def _queue(kind: str, named: bool, locale: str | None = None) -> list[OutboxMessage]:
+    """Queue mail of ``kind`` through the notifications module, to a patient who reads ``locale``
+    (None: no saved preference); the messages it queued."""
     settings, treatment, patient, mail = _clinic(named), _treatment(), _patient(), MailRenderer(BASE)
+    patient.locale = locale
     appointment = _appointment(treatment, patient)
     if kind == "booked" or kind == "moved":
         notifications.queue_invite(appointment, settings, kind, mail=mail)
