@@ -17,28 +17,26 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
+from booking.i18n import translate
 from booking.models import HELD, Appointment, ClinicClosure, Practitioner, Series, Treatment
 from booking.models.base import utcnow
 from booking.scheduling.clock import day_breaks, day_periods, local_day_bounds, local_to_utc, to_local
 from booking.scheduling.intervals import clip, merge, subtract
 from booking.scheduling.model import Interval
+from booking.scheduling.text import area_label
 from booking.services import course, reception, schedules
 from booking.services.clinic import get_settings
 
 WALL_FORMAT = "%Y-%m-%dT%H:%M:%S"
 MAX_RANGE_DAYS = 62
+
+
 def status_words() -> dict[str, str]:
     """What a calendar label adds for an appointment's status (nothing while it is simply
     booked), in the current language."""
     return {"booked": "", "checked_in": pgettext("calendar label", "checked in"),
             "completed": pgettext("calendar label", "done"), "no_show": pgettext("calendar label", "no-show"),
             "cancelled": pgettext("calendar label", "cancelled")}
-
-
-def area_words() -> dict[str, str]:
-    """The body areas (``BODY_AREAS``) as a calendar label says them, in the current language."""
-    return {"face": gettext("face"), "scalp": gettext("scalp"), "body": gettext("body"), "eyes": gettext("eyes"),
-            "neck": gettext("neck"), "hands": gettext("hands")}
 
 
 def wall(moment: datetime, tz: str) -> str:
@@ -109,7 +107,7 @@ def series_position(appointment: Appointment) -> str | None:
 def label(appointment: Appointment) -> str:
     """"Anna R. · face 2/4": patient, body area (or treatment), series position."""
     area = appointment.treatment.body_area
-    what = area_words().get(area, area) if area else appointment.treatment.name
+    what = translate(area_label(area)) if area else appointment.treatment.name
     position = series_position(appointment)
     text = f"{short_name(appointment.patient.name)} · {what}" + (f" {position}" if position else "")
     status = status_words().get(appointment.status)

@@ -8,6 +8,7 @@ from datetime import time
 from zoneinfo import available_timezones
 
 from flask_babel import gettext as _
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -38,11 +39,12 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from booking.i18n import LANGUAGE_NAMES
+from booking.i18n import LANGUAGE_NAMES, translate
 from booking.models import INTAKE_QUESTIONS, ROLES
 from booking.models.catalog import BODY_AREAS, TREATMENT_KINDS
 from booking.models.outbox import OUTBOX_STATUSES
 from booking.scheduling.model import WEEKDAYS
+from booking.scheduling.text import area_label
 from booking.services.clinic import get_settings
 from booking.services.course import MESSAGE_KINDS
 from booking.services.errors import InvalidRequest
@@ -54,8 +56,6 @@ DAY_NAMES = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("F
              _l("Sunday"))
 # What the pages show for the stored codes (the codes stay the values posted and stored).
 KIND_NAMES = {"consultation": _l("consultation"), "treatment": _l("treatment")}
-BODY_AREA_NAMES = {"face": _l("face"), "scalp": _l("scalp"), "body": _l("body"), "eyes": _l("eyes"),
-                   "neck": _l("neck"), "hands": _l("hands")}
 ROLE_NAMES = {"admin": _l("admin"), "receptionist": _l("receptionist"), "practitioner": _l("practitioner"),
               "patient": _l("patient")}
 STATUS_NAMES = {"queued": _l("queued"), "sending": _l("sending"), "sent": _l("sent"), "failed": _l("failed")}
@@ -189,7 +189,7 @@ class TreatmentForm(SafeForm):
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=4000)])
     kind = SelectField(_l("Kind"), choices=[SelectChoice(k, KIND_NAMES.get(k, k)) for k in TREATMENT_KINDS])
     body_area = SelectField(_l("Body area"), choices=[SelectChoice("", _l("none"))]
-                            + [SelectChoice(a, BODY_AREA_NAMES.get(a, a)) for a in BODY_AREAS])
+                            + [SelectChoice(a, LazyString(translate, area_label(a))) for a in BODY_AREAS])
     duration_minutes = IntegerField(_l("Duration (minutes)"), validators=[InputRequired(), NumberRange(5, 600)])
     price = PriceField(_l("Price per session"), validators=[Optional()])
     buffer_before_minutes = IntegerField(_l("Buffer before (minutes)"), default=0,
