@@ -37,6 +37,7 @@ from booking.services.holidays import check_place
 from booking.services.patients import EmailTaken, erase_traces, normalise_email
 from booking.services.reception import upcoming_for
 from booking.services.schedule_admin import require_admin
+from booking.services.translated import check_language
 
 SETTINGS_FIELDS = ("name", "timezone", "phone", "email", "address", "horizon_days", "min_notice_hours",
                    "cancel_cutoff_hours", "slot_step_minutes", "reminder_hours", "show_treatment_in_invites",
@@ -62,11 +63,8 @@ def save_settings(actor: Actor, values: Mapping[str, Any]) -> ClinicSettings:
               **{name: (values.get(name) or "").strip() for name in ("phone", "email", "address")}}
     from booking.services.course import MESSAGE_KINDS
 
-    from booking.i18n import LANGUAGE_NAMES
-
-    if values.get("default_locale") and values["default_locale"] not in LANGUAGE_NAMES:
-        raise InvalidRequest(gettext("Choose a language the app speaks: %(codes)s.", codes=", ".join(LANGUAGE_NAMES)),
-                             code="unknown_language")
+    if values.get("default_locale"):
+        check_language(values["default_locale"])
     unknown = set(values.get("messages_off") or []) - set(MESSAGE_KINDS)
     if unknown:
         raise InvalidRequest(ngettext("Unknown message kind: %(kinds)s.", "Unknown message kinds: %(kinds)s.",

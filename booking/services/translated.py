@@ -39,7 +39,7 @@ def step_key(step: PrepRule | AftercareRule) -> str:
     return f"{'prep' if isinstance(step, PrepRule) else 'aftercare'}-{step.id}"
 
 
-def _check_language(language: str) -> None:
+def check_language(language: str) -> None:
     """InvalidRequest for a language the app does not speak."""
     if language not in supported():
         raise InvalidRequest(gettext("Choose a language the app speaks: %(codes)s.", codes=", ".join(supported())),
@@ -49,7 +49,7 @@ def _check_language(language: str) -> None:
 def apply_translations(row: Translated, translations: Mapping[str, Mapping[str, str | None]]) -> None:
     """Set ``row``'s texts per language ({"it": {"name": ..., "description": ...}})."""
     for language, texts in translations.items():
-        _check_language(language)
+        check_language(language)
         unknown = set(texts) - set(row.TRANSLATED_FIELDS)
         if unknown:
             raise InvalidRequest(gettext("There is no text called %(names)s to translate.",
