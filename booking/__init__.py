@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.exceptions import HTTPException
 
@@ -206,6 +207,10 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
+# What a caller reads when the app failed (a page, or a JSON 500), in their language.
+UNEXPECTED_ERROR = lazy_gettext("Something went wrong on our side; nothing was changed. Please try again.")
+
+
 def error_body(code: str, message: str, problems: list[dict[str, Any]] | None = None) -> dict:
     """The JSON error body of the API contract."""
     error: dict[str, Any] = {"code": code, "message": message}
@@ -231,9 +236,7 @@ def register_errorhandlers(app: Flask) -> None:
     def handle_unexpected(exc: Exception):
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
-        from flask_babel import gettext
-
-        message = gettext("Something went wrong on our side; nothing was changed. Please try again.")
+        message = str(UNEXPECTED_ERROR)
         if wants_json():
             return jsonify(error_body("internal_error", message)), 500
         return render_template("error.html", error=None, message=message), 500

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import ValidationError
 
-from booking import error_body
+from booking import UNEXPECTED_ERROR, error_body
 from booking.extensions import csrf
 from booking.i18n import translate
 from booking.services.actor import Actor
@@ -111,7 +111,7 @@ _HTTP_MESSAGES = {
     413: lazy_gettext("The request is too large."),
     415: lazy_gettext("Send the body as JSON (Content-Type: application/json)."),
     429: lazy_gettext("Too many requests; wait a while and try again."),
-    500: lazy_gettext("Something went wrong on our side; nothing was changed. Please try again."),
+    500: UNEXPECTED_ERROR,
 }
 
 
