@@ -33,8 +33,17 @@ LANGUAGE_NAMES = {"en": "English", "it": "Italiano"}
 
 
 def supported() -> tuple[str, ...]:
-    """The languages the app has catalogs for (config ``LANGUAGES``)."""
-    return tuple(current_app.config.get("LANGUAGES", ("en",)))
+    """The languages the app has catalogs for (config ``LANGUAGES``; English alone without an app)."""
+    return tuple(current_app.config.get("LANGUAGES", ("en",))) if has_app_context() else ("en",)
+
+
+def reading_language() -> str | None:
+    """The language texts are read and written in now: Flask-Babel's locale (which honours
+    ``force_locale``, so mail written for a reader is in theirs), or None outside an app."""
+    if not has_app_context():
+        return None
+    locale = get_locale()
+    return locale.language if locale is not None else None
 
 
 def _clinic_default() -> str | None:

@@ -29,12 +29,11 @@ from typing import TYPE_CHECKING
 
 import css_inline
 from babel.dates import format_date, format_datetime
-from flask import current_app, has_app_context
 from flask_babel import force_locale, get_locale, get_translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from booking import protocol_text
-from booking.i18n import translate
+from booking.i18n import reading_language, supported, translate
 
 if TYPE_CHECKING:
     from booking.models import ClinicSettings, User
@@ -89,15 +88,10 @@ def inline_css(html: str) -> str:
     return _BLANK_LINES.sub("\n", _INLINER.inline(html))
 
 
-def _languages() -> tuple[str, ...]:
-    """The languages the app has catalogs for (English alone without an app)."""
-    return tuple(current_app.config.get("LANGUAGES", ("en",))) if has_app_context() else ("en",)
-
-
 def reader_locale(reader: "User | None", settings: "ClinicSettings") -> str:
     """The language mail to ``reader`` (a ``User``, or None for the clinic's own address) is
     written in: their saved preference, else the clinic's default language, else English."""
-    languages = _languages()
+    languages = supported()
     for choice in (getattr(reader, "locale", None), getattr(settings, "default_locale", None)):
         if choice in languages:
             return choice
@@ -111,12 +105,6 @@ def written_for(reader: "User | None", settings: "ClinicSettings") -> Iterator[s
     locale = reader_locale(reader, settings)
     with force_locale(locale):
         yield locale
-
-
-def current_language() -> str:
-    """The language being written in ("en" outside an app)."""
-    locale = get_locale()
-    return locale.language if locale is not None else "en"
 
 
 def local_format(value: datetime | date | None, pattern: str, tz: str | tzinfo | None = None) -> str:
@@ -158,7 +146,7 @@ class MailRenderer:
         )
         # ``say``: a sentence of the scheduling layer (a timeline's "Session 2") in the language.
         self.environment.globals.update(describe_lead=protocol_text.lead_time, mail_brand=brand,
-                                        language=current_language, say=translate)
+                                        language=lambda: reading_language() or "en", say=translate)
         self.environment.filters["local"] = local_format
 
     @property

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import has_app_context
-from flask_babel import get_locale
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table, Text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from booking.i18n import reading_language
 from booking.models.base import Base
 
 TREATMENT_KINDS = ("consultation", "treatment")
@@ -29,15 +28,6 @@ room_treatments = Table(
     Column("room_id", ForeignKey("room.id", ondelete="CASCADE"), primary_key=True),
     Column("treatment_id", ForeignKey("treatment.id", ondelete="CASCADE"), primary_key=True),
 )
-
-
-def reading_language() -> str | None:
-    """The language texts are read in now: Flask-Babel's locale (which honours ``force_locale``,
-    so mail written for a reader reads in theirs), or None outside an app."""
-    if not has_app_context():
-        return None
-    locale = get_locale()
-    return locale.language if locale is not None else None
 
 
 def translated(field: str) -> hybrid_property:
