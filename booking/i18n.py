@@ -10,7 +10,7 @@ Babel formats in the clinic's time zone.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
 from zoneinfo import ZoneInfo
@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from babel import dates as babel_dates
 from babel.numbers import get_currency_symbol
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
-from flask_babel import (Babel, format_currency, format_date, format_datetime, get_locale, gettext, lazy_gettext,
-                         ngettext, refresh)
+from flask_babel import (Babel, format_currency, get_locale, get_timezone, gettext, lazy_gettext, ngettext,
+                         refresh)
 from flask_login import current_user
 from jinja2 import pass_eval_context
 from jinja2.filters import do_join
@@ -157,14 +157,22 @@ def join_translated(eval_ctx, value, d: str = "", attribute=None) -> str:
 
 
 # --- formatting helpers for templates -------------------------------------------------------
+def format_local(value: datetime | date | None, pattern: str, tz: str | tzinfo | None = None) -> str:
+    """``value`` in the current language with a CLDR pattern: "Tue 10 Mar 2026, 10:00" in
+    English, "mar 10 mar 2026, 10:00" in Italian. A datetime is shown in ``tz`` (a zone name),
+    else in its own zone (a time already made local; a naive one is UTC)."""
+    if value is None:
+        return ""
+    locale = get_locale() or "en"
+    if isinstance(value, datetime):
+        return babel_dates.format_datetime(value, pattern, tzinfo=tz or value.tzinfo, locale=locale)
+    return babel_dates.format_date(value, pattern, locale=locale)
+
+
 def when(value: datetime | date | None, pattern: str = "EEE dd MMM y, HH:mm") -> str:
     """A date or datetime in the current language with a CLDR pattern; datetimes are shown in
     the clinic's time zone ("EEEE d MMMM y, HH:mm" -> "giovedì 10 dicembre 2026, 11:15")."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return format_datetime(value, pattern)
-    return format_date(value, pattern)
+    return format_local(value, pattern, get_timezone())
 
 
 def price(cents: int | None, currency: str | None = None) -> str:

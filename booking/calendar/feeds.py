@@ -27,7 +27,7 @@ from flask_babel import gettext
 
 from booking.calendar.invites import PRODID
 from booking.calendar.timezones import vtimezone
-from booking.mail.rendering import local_format
+from booking.i18n import format_local
 from booking.models import ClinicSettings
 from booking.scheduling.clock import zone
 
@@ -243,7 +243,7 @@ def _aftercare_lines(event: FeedEvent, steps: Sequence[FeedAftercare], tz: tzinf
             f"DTSTART;VALUE=DATE:{first:%Y%m%d}",
             f"DTEND;VALUE=DATE:{last + timedelta(days=1):%Y%m%d}",
             "SUMMARY:" + escape(gettext("Aftercare: %(instruction)s (until %(until)s)", instruction=step.instruction,
-                                        until=local_format(until, "EEE dd MMM, HH:mm", tz))),
+                                        until=format_local(until, "EEE dd MMM, HH:mm", tz))),
             "TRANSP:TRANSPARENT",
             "CLASS:PRIVATE",
             "END:VEVENT",
@@ -256,7 +256,7 @@ def _prep_lines(event: FeedEvent, steps: Sequence[FeedPrep], tz: tzinfo) -> list
     names the rule and the appointment (never the step's position), and its SEQUENCE rises with
     either's changes."""
     lines = []
-    when = local_format(event.start, "EEE dd MMM, HH:mm", tz)
+    when = format_local(event.start, "EEE dd MMM, HH:mm", tz)
     for step in steps:
         day = (event.start - timedelta(hours=step.lead_hours)).astimezone(tz).date()
         lines += [

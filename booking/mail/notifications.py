@@ -21,9 +21,10 @@ from datetime import datetime
 from flask_babel import gettext, ngettext
 
 from booking.calendar import invites
+from booking.i18n import format_local
 from booking.mail import rendering
 from booking.mail.outbox import enqueue
-from booking.mail.rendering import MailRenderer, local_format, written_for
+from booking.mail.rendering import MailRenderer, written_for
 from booking.models import Appointment, ClinicSettings, OutboxMessage, Series
 from booking.models.base import utcnow
 from booking.scheduling.clock import to_local
@@ -33,7 +34,7 @@ from booking.scheduling.prep import prep_timeline
 
 def at_time(moment: datetime, settings: ClinicSettings) -> str:
     """"Tue 10 Mar 2026, 10:00 (Europe/Rome)" in the current language ("mar 10 mar 2026, ...")."""
-    return f"{local_format(moment, 'EEE dd MMM y, HH:mm', settings.timezone)} ({settings.timezone})"
+    return f"{format_local(moment, 'EEE dd MMM y, HH:mm', settings.timezone)} ({settings.timezone})"
 
 
 def when(appointment: Appointment, settings: ClinicSettings) -> str:

@@ -14,7 +14,7 @@ reader's saved preference, else the clinic's default (``reader_locale``). The te
 ``_()``, ``ngettext`` and ``pgettext`` as pages do (Jinja's i18n extension over Flask-Babel's
 catalog); a caller wraps the rendering, the subject and the invite in ``written_for(reader,
 settings)``, which also makes the clinic's own texts (treatment names, prep instructions) come
-in that language. Dates are Babel's (``local_format``), in the clinic's time zone.
+in that language. Dates are Babel's (``booking.i18n.format_local``), in the clinic's time zone.
 """
 
 from __future__ import annotations
@@ -23,17 +23,15 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import css_inline
-from babel.dates import format_date, format_datetime
-from flask_babel import force_locale, get_locale, get_translations
+from flask_babel import force_locale, get_translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from booking import protocol_text
-from booking.i18n import reading_language, supported, translate
+from booking.i18n import format_local, reading_language, supported, translate
 
 if TYPE_CHECKING:
     from booking.models import ClinicSettings, User
@@ -107,18 +105,6 @@ def written_for(reader: "User | None", settings: "ClinicSettings") -> Iterator[s
         yield locale
 
 
-def local_format(value: datetime | date | None, pattern: str, tz: str | tzinfo | None = None) -> str:
-    """``value`` in the current language with a CLDR pattern: "Tue 10 Mar 2026, 10:00" in
-    English, "mar 10 mar 2026, 10:00" in Italian. A datetime is shown in ``tz`` (a zone name),
-    else in its own zone (a time already made local)."""
-    if value is None:
-        return ""
-    locale = get_locale() or "en"
-    if isinstance(value, datetime):
-        return format_datetime(value, pattern, tzinfo=tz or value.tzinfo, locale=locale)
-    return format_date(value, pattern, locale=locale)
-
-
 def manage_url(base_url: str) -> str:
     """Where a patient manages their bookings, on the site at ``base_url``."""
     return base_url.rstrip("/") + "/me"
@@ -147,7 +133,7 @@ class MailRenderer:
         # ``say``: a sentence of the scheduling layer (a timeline's "Session 2") in the language.
         self.environment.globals.update(describe_lead=protocol_text.lead_time, mail_brand=brand,
                                         language=lambda: reading_language() or "en", say=translate)
-        self.environment.filters["local"] = local_format
+        self.environment.filters["local"] = format_local
 
     @property
     def manage_url(self) -> str:
