@@ -13,8 +13,6 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
-from zoneinfo import ZoneInfo
-
 from babel import dates as babel_dates
 from babel.numbers import get_currency_symbol
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
@@ -138,10 +136,9 @@ def _translated(param):
     if isinstance(param, Text):
         return translate(param)
     if isinstance(param, Moment):
-        return babel_dates.format_datetime(param.at, param.pattern, tzinfo=ZoneInfo(param.tz or "UTC"),
-                                           locale=get_locale())
+        return format_local(param.at, param.pattern, param.tz or "UTC")
     if isinstance(param, Day):
-        return babel_dates.format_date(param.day, param.pattern, locale=get_locale())
+        return format_local(param.day, param.pattern)
     if isinstance(param, Join):
         return param.separator.join(str(_translated(part)) for part in param.parts)
     if isinstance(param, Written):
