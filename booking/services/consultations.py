@@ -16,7 +16,7 @@ from booking.extensions import db
 from booking.models import BLOCKING_STATUSES, Appointment, Protocol, Treatment
 from booking.scheduling import Problem, check_consultation
 from booking.scheduling.intervals import intersect_pairs
-from booking.scheduling.problems import CONSULTATION_REQUIRED, day_label
+from booking.scheduling.problems import CONSULTATION_REQUIRED, day_label, days_label
 from booking.scheduling.clock import local_date
 from booking.scheduling.rulebook import EARLIEST, LATEST, Span, consultation_keeps
 from booking.scheduling.text import N_
@@ -68,13 +68,13 @@ def dependents_problems(consultation: Appointment, new_start: datetime | None) -
             continue
         protocol = spec.protocol
         values = dict(treatment=session.treatment.name, day=day_label(local_date(session.start_at, tz)),
-                      min=protocol.consultation_min_days_before, valid=protocol.consultation_valid_days)
+                      min=days_label(protocol.consultation_min_days_before), valid=protocol.consultation_valid_days)
         if new_start is not None:
-            message = N_("Your %(treatment)s on %(day)s needs this consultation at least %(min)d day(s) before it "
+            message = N_("Your %(treatment)s on %(day)s needs this consultation at least %(min)s before it "
                          "and no more than %(valid)d days before it; it cannot be moved there. Choose another "
                          "time, or move that session first.", **values)
         else:
-            message = N_("Your %(treatment)s on %(day)s needs this consultation at least %(min)d day(s) before it "
+            message = N_("Your %(treatment)s on %(day)s needs this consultation at least %(min)s before it "
                          "and no more than %(valid)d days before it; it cannot be cancelled. Choose another "
                          "time, or move that session first.", **values)
         problems.append(Problem(CONSULTATION_REQUIRED, message, None))

@@ -105,8 +105,8 @@ class Api:
         return self.client.post(f"/api/v1{path}", json=json if json is not None else {},
                                 headers={**self.headers, **(headers or {})})
 
-    def patch(self, path: str, json=None):
-        return self.client.patch(f"/api/v1{path}", json=json or {}, headers=self.headers)
+    def patch(self, path: str, json=None, headers=None):
+        return self.client.patch(f"/api/v1{path}", json=json or {}, headers={**self.headers, **(headers or {})})
 
     def delete(self, path: str):
         return self.client.delete(f"/api/v1{path}", headers=self.headers)

@@ -217,3 +217,20 @@ def test_an_aftercare_clash_names_the_body_area_in_the_readers_language(clinic, 
     assert it["message"] == (f"Questa data cade entro 3 giorni dal tuo trattamento viso del {italian(first)}, "
                              "durante il post-trattamento; scegli una data più distante.")
     assert "your face appointment" in en["message"]
+
+
+def test_moving_a_needed_consultation_says_its_days_as_a_real_plural(client, clinic):
+    api = Api(client, clinic.other_patient.email)  # no consultation yet
+    consultation = api.post("/appointments", {"treatment": "consultation", "practitioner_id": clinic.bruno.id,
+                                              "start": at(monday_in(3), 9).isoformat()})
+    assert consultation.status_code == 201, consultation.get_json()
+    treatment_day = monday_in(3) + timedelta(days=3)
+    assert book(api, clinic, at(treatment_day, 10)).status_code == 201
+    later = {"start": at(treatment_day + timedelta(days=1), 9).isoformat()}
+    path = f"/appointments/{consultation.get_json()['id']}"
+    italian_answer = api.patch(path, later, headers={"Accept-Language": "it"})
+    english_answer = api.patch(path, later, headers={"Accept-Language": "en"})
+    assert italian_answer.status_code == english_answer.status_code == 422, italian_answer.get_json()
+    assert "richiede questo consulto almeno 2 giorni prima e non più di 180 giorni prima" in \
+        italian_answer.get_json()["error"]["message"]
+    assert "needs this consultation at least 2 days before it" in english_answer.get_json()["error"]["message"]
